@@ -1,0 +1,287 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Conn is one SMTP session. It records every line it sends and receives in
+// its Transcript. A Conn is not safe for concurrent use; its Transcript is.
+type Conn struct {
+	d      Dialer // a copy, with defaults applied to Timeouts and Limits
+	nc     net.Conn
+	lr     *lineReader
+	wbuf   []byte
+	tr     *Transcript
+	host   string // the dialled host, for the TLS ServerName
+	banner *Reply
+	caps   *Capabilities
+	tls    *TLSInfo
+	broken error // set once the session cannot go on; every later call returns it
+
+	deadlineMu sync.Mutex // held while a cancelled context moves the deadline
+}
+
+// NewConn wraps a connection the caller opened. d may be nil for the
+// defaults. Call ReadBanner next. The Conn owns nc from now on.
+func NewConn(nc net.Conn, d *Dialer) *Conn {
+	c := &Conn{nc: nc}
+	if d != nil {
+		c.d = *d
+	}
+	c.d.Timeouts = c.d.Timeouts.withDefaults()
+	c.d.Limits = c.d.Limits.withDefaults()
+	c.tr = NewTranscript(c.d.RevealSecrets, c.d.Logger)
+	c.lr = newLineReader(nc, c.d.Limits.MaxLineLength)
+	if h, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+		c.host = h
+	}
+	return c
+}
+
+// ReadBanner reads the server's greeting. Anything but 220 is a
+// *ReplyError; a 421 or 554 greeting also closes the Conn.
+func (c *Conn) ReadBanner(ctx context.Context) (*Reply, error) {
+	r, err := c.exchange(ctx, "banner", c.d.Timeouts.Greeting, nil)
+	if err != nil {
+		return r, err
+	}
+	c.banner = r
+	if r.Code != 220 {
+		err := &ReplyError{Command: "banner", Reply: r}
+		if r.Code/100 == 5 {
+			c.fail(err)
+		}
+		return r, err
+	}
+	return r, nil
+}
+
+// Banner returns the greeting, or nil before ReadBanner.
+func (c *Conn) Banner() *Reply { return c.banner }
+
+// Capabilities returns what the latest EHLO (or LHLO) announced. It is nil
+// before the first EHLO and again after STARTTLS until the next one.
+func (c *Conn) Capabilities() *Capabilities { return c.caps }
+
+// TLS returns the TLS report, or nil while the Conn is in plaintext.
+func (c *Conn) TLS() *TLSInfo { return c.tls }
+
+// Transcript returns the record of the session.
+func (c *Conn) Transcript() *Transcript { return c.tr }
+
+// NetConn returns the underlying connection: the *tls.Conn after StartTLS
+// or DialTLS. Reading or writing it bypasses the transcript.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Err returns the error that ended the session, or nil while it can go on.
+func (c *Conn) Err() error { return c.broken }
+
+// Noop sends NOOP and expects 250.
+func (c *Conn) Noop(ctx context.Context) (*Reply, error) {
+	return c.command(ctx, "NOOP", c.d.Timeouts.Command, "NOOP", 2)
+}
+
+// Rset sends RSET and expects 250.
+func (c *Conn) Rset(ctx context.Context) (*Reply, error) {
+	return c.command(ctx, "RSET", c.d.Timeouts.Command, "RSET", 2)
+}
+
+// Vrfy sends VRFY with arg and expects a 2xx (250, 251 or 252).
+func (c *Conn) Vrfy(ctx context.Context, arg string) (*Reply, error) {
+	return c.command(ctx, "VRFY", c.d.Timeouts.Command, "VRFY "+arg, 2)
+}
+
+// Quit sends QUIT, reads the reply and closes the Conn. It is safe on a
+// Conn that is already broken or closed: then it only closes.
+func (c *Conn) Quit(ctx context.Context) (*Reply, error) {
+	if c.broken != nil {
+		c.Close()
+		return nil, nil
+	}
+	r, err := c.command(ctx, "QUIT", c.d.Timeouts.Command, "QUIT", 2)
+	c.Close()
+	return r, err
+}
+
+// Close closes the connection without QUIT. Later calls fail with an error
+// that wraps net.ErrClosed.
+func (c *Conn) Close() error {
+	if c.broken == nil {
+		c.broken = net.ErrClosed
+	}
+	err := c.nc.Close()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// SendRaw writes line followed by CRLF and reads one reply, whatever its
+// code: a 5xx is a reply, not an error. A line with CR, LF or NUL is refused
+// before anything is written; use WriteRaw for such bytes.
+func (c *Conn) SendRaw(ctx context.Context, line string) (*Reply, error) {
+	return c.exchange(ctx, verbOf(line), c.d.Timeouts.Command, []outLine{{text: line}})
+}
+
+// WriteRaw writes p exactly as given, any bytes at all, and records it. It
+// reads nothing; follow it with ReadReply.
+func (c *Conn) WriteRaw(ctx context.Context, p []byte) error {
+	end, err := c.begin(ctx, "raw write", c.d.Timeouts.Command)
+	if err != nil {
+		return err
+	}
+	defer end()
+	for _, l := range splitRaw(p) {
+		c.tr.add(Sent, l, c.tls != nil, false)
+	}
+	if _, err := c.nc.Write(p); err != nil {
+		return c.ioFailure(ctx, "raw write", err)
+	}
+	return nil
+}
+
+// ReadReply reads one reply, whatever its code.
+func (c *Conn) ReadReply(ctx context.Context) (*Reply, error) {
+	return c.exchange(ctx, "read", c.d.Timeouts.Command, nil)
+}
+
+// outLine is one command line to write. When shown is set the line carries
+// credentials and the transcript records shown in its place.
+type outLine struct {
+	text, shown string
+}
+
+// command writes one line, reads its reply and turns a reply of another
+// class than want into a *ReplyError.
+func (c *Conn) command(ctx context.Context, step string, timeout time.Duration, line string, want int) (*Reply, error) {
+	r, err := c.exchange(ctx, step, timeout, []outLine{{text: line}})
+	if err != nil {
+		return r, err
+	}
+	return r, c.check(step, r, want)
+}
+
+// check returns a *ReplyError when r is not of class want (2 for 2xx, 3 for
+// 3xx). A 421 also ends the session.
+func (c *Conn) check(step string, r *Reply, want int) error {
+	if r.Code/100 == want {
+		return nil
+	}
+	return &ReplyError{Command: step, Reply: r}
+}
+
+// exchange writes lines in one write (none: only read) and reads one reply.
+func (c *Conn) exchange(ctx context.Context, step string, timeout time.Duration, lines []outLine) (*Reply, error) {
+	if err := validLines(step, lines); err != nil {
+		return nil, err
+	}
+	end, err := c.begin(ctx, step, timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	if err := c.write(ctx, step, lines); err != nil {
+		return nil, err
+	}
+	return c.readReply(ctx, step)
+}
+
+// validLines refuses lines with CR, LF or NUL before anything is written.
+func validLines(step string, lines []outLine) error {
+	for _, l := range lines {
+		if strings.ContainsAny(l.text, "\r\n\x00") {
+			return &OpError{Op: step, Err: ErrInvalidLine}
+		}
+	}
+	return nil
+}
+
+// begin arms the deadline of one step: the earlier of now+timeout and the
+// context's deadline, and an immediate one if the context is cancelled.
+// The returned func disarms the context watch.
+func (c *Conn) begin(ctx context.Context, step string, timeout time.Duration) (func(), error) {
+	if c.broken != nil {
+		return nil, &OpError{Op: step, Err: c.broken}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &OpError{Op: step, Err: err}
+	}
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		return nil, c.ioFailure(ctx, step, err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		c.deadlineMu.Lock()
+		defer c.deadlineMu.Unlock()
+		c.nc.SetDeadline(time.Unix(1, 0))
+	})
+	return func() {
+		if !stop() {
+			// The watch may be running: wait for it before the next step
+			// sets a deadline of its own.
+			c.deadlineMu.Lock()
+			c.deadlineMu.Unlock()
+		}
+	}, nil
+}
+
+// write records lines and sends them in a single write.
+func (c *Conn) write(ctx context.Context, step string, lines []outLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	c.wbuf = c.wbuf[:0]
+	for _, l := range lines {
+		c.wbuf = append(c.wbuf, l.text...)
+		c.wbuf = append(c.wbuf, '\r', '\n')
+		if l.shown != "" {
+			c.tr.secret(l.text, l.shown, c.tls != nil)
+		} else {
+			c.tr.add(Sent, l.text, c.tls != nil, false)
+		}
+	}
+	if _, err := c.nc.Write(c.wbuf); err != nil {
+		return c.ioFailure(ctx, step, err)
+	}
+	return nil
+}
+
+// ioFailure ends the session after a transport error and says which step
+// failed and, when the context caused it, why.
+func (c *Conn) ioFailure(ctx context.Context, step string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		err = &ctxError{ctx: ctxErr, io: err}
+	}
+	opErr := &OpError{Op: step, Err: err}
+	c.fail(opErr)
+	return opErr
+}
+
+// fail marks the session over and closes the connection. The first cause
+// is kept: every later call returns it.
+func (c *Conn) fail(err error) {
+	if c.broken == nil {
+		c.broken = err
+	}
+	c.nc.Close()
+}
+
+// verbOf returns the command word of a line, for naming the step.
+func verbOf(line string) string {
+	verb := line
+	if i := strings.IndexAny(line, " \r\n\x00"); i >= 0 {
+		verb = line[:i]
+	}
+	if verb == "" || escape(verb) != verb {
+		return "raw"
+	}
+	return strings.ToUpper(truncate(verb, 16))
+}

@@ -1,0 +1,179 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+
+	"golang.org/x/net/proxy"
+)
+
+// Dialer holds the options for opening a Conn. Its zero value dials
+// directly with the defaults of Timeouts and Limits. A Dialer may be reused
+// and shared; a Conn keeps a copy of it.
+type Dialer struct {
+	// NetDialer opens the TCP connection. Nil means a net.Dialer, or the
+	// proxy named by Proxy. Any golang.org/x/net/proxy dialer fits.
+	NetDialer proxy.ContextDialer
+	// Proxy is a SOCKS5 proxy URL: "socks5://user:pass@host:1080" resolves
+	// the target locally, "socks5h://…" lets the proxy resolve it. Empty
+	// means none. It is ignored when NetDialer is set.
+	Proxy string
+	// ProxyFromEnvironment takes the proxy from ALL_PROXY (or all_proxy)
+	// and honours NO_PROXY, when neither NetDialer nor Proxy is set.
+	ProxyFromEnvironment bool
+	// LocalName is the name sent with EHLO, HELO and LHLO when the call
+	// names none: "localhost" when empty.
+	LocalName string
+	// TLSConfig configures implicit TLS and StartTLS when the call gives no
+	// config. Its ServerName defaults to the dialled host unless that is an
+	// IP literal.
+	TLSConfig *tls.Config
+	// Timeouts bounds each step.
+	Timeouts Timeouts
+	// Limits caps what the server can make the client read.
+	Limits Limits
+	// AllowInsecureAuth permits AUTH with a mechanism that carries a
+	// password, hash or token on a Conn without TLS. It is refused
+	// otherwise, before anything is written.
+	AllowInsecureAuth bool
+	// RevealSecrets records credentials in the transcript as they were
+	// sent. By default they are redacted where they are written.
+	RevealSecrets bool
+	// RecordBody records a message's body in the transcript line by line.
+	// By default only a summary (bytes, lines) is recorded.
+	RecordBody bool
+	// LMTP speaks LMTP (RFC 2033): LHLO instead of EHLO, and one reply per
+	// accepted recipient after the message data.
+	LMTP bool
+	// Logger, when set, also receives every transcript entry as it is
+	// recorded, at debug level.
+	Logger *slog.Logger
+}
+
+// Dial connects to addr ("host:port", or "host" for port 25) with a zero
+// Dialer and reads the banner.
+func Dial(ctx context.Context, addr string) (*Conn, error) {
+	var d Dialer
+	return d.Dial(ctx, addr)
+}
+
+// Dial connects to addr ("host:port", or "host" for port 25, 24 for LMTP)
+// and reads the banner. An error says which step failed; on error the
+// connection is closed.
+func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
+	port := "25"
+	if d.LMTP {
+		port = "24"
+	}
+	c, err := d.open(ctx, addr, port)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ReadBanner(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// open dials addr and wraps the connection, without reading anything.
+func (d *Dialer) open(ctx context.Context, addr, defaultPort string) (*Conn, error) {
+	host, hostport := splitTarget(addr, defaultPort)
+	nc, err := d.dialTCP(ctx, hostport)
+	if err != nil {
+		return nil, &OpError{Op: "connect", Err: err}
+	}
+	c := NewConn(nc, d)
+	c.host = host
+	return c, nil
+}
+
+// splitTarget returns the host of addr and addr with a port.
+func splitTarget(addr, defaultPort string) (host, hostport string) {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h, addr
+	}
+	h := addr
+	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		h = h[1 : len(h)-1]
+	}
+	return h, net.JoinHostPort(h, defaultPort)
+}
+
+func (d *Dialer) dialTCP(ctx context.Context, hostport string) (net.Conn, error) {
+	nd, err := d.netDialer()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.Timeouts.withDefaults().Connect)
+	defer cancel()
+	nc, err := nd.DialContext(ctx, "tcp", hostport)
+	if err != nil && ctx.Err() != nil {
+		return nil, &ctxError{ctx: ctx.Err(), io: err}
+	}
+	return nc, err
+}
+
+// netDialer picks the dialer: NetDialer, Proxy, the environment, or none.
+func (d *Dialer) netDialer() (proxy.ContextDialer, error) {
+	direct := &net.Dialer{}
+	switch {
+	case d.NetDialer != nil:
+		return d.NetDialer, nil
+	case d.Proxy != "":
+		return proxyDialer(d.Proxy, direct)
+	case d.ProxyFromEnvironment:
+		pd := proxy.FromEnvironmentUsing(direct)
+		if cd, ok := pd.(proxy.ContextDialer); ok {
+			return cd, nil
+		}
+		return nil, fmt.Errorf("proxy from environment: %T cannot dial with a context", pd)
+	}
+	return direct, nil
+}
+
+// proxyDialer builds a SOCKS5 dialer from a URL. With "socks5" the target
+// is resolved here, as the scheme promises; with "socks5h", by the proxy.
+func proxyDialer(raw string, forward *net.Dialer) (proxy.ContextDialer, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("proxy URL: %w", err)
+	}
+	if u.Scheme != "socks5" && u.Scheme != "socks5h" {
+		return nil, fmt.Errorf("proxy URL: scheme %q is not socks5 or socks5h", u.Scheme)
+	}
+	pd, err := proxy.FromURL(u, forward)
+	if err != nil {
+		return nil, fmt.Errorf("proxy URL: %w", err)
+	}
+	cd, ok := pd.(proxy.ContextDialer)
+	if !ok {
+		return nil, fmt.Errorf("proxy URL: %T cannot dial with a context", pd)
+	}
+	if u.Scheme == "socks5" {
+		return resolveFirst{cd}, nil
+	}
+	return cd, nil
+}
+
+// resolveFirst resolves a host name locally and dials its first address.
+type resolveFirst struct{ next proxy.ContextDialer }
+
+func (r resolveFirst) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || net.ParseIP(host) != nil {
+		return r.next.DialContext(ctx, network, addr)
+	}
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("lookup %s: no addresses", host)
+	}
+	return r.next.DialContext(ctx, network, net.JoinHostPort(ips[0].IP.String(), port))
+}

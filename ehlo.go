@@ -1,0 +1,257 @@
+package probe
+
+import (
+	"context"
+	"strconv"
+	"strings"
+)
+
+// Capabilities is what a server announced in its reply to EHLO (or LHLO).
+type Capabilities struct {
+	// Domain is the first word of the first line: "mail.example.com".
+	Domain string `json:"domain"`
+	// Greeting is the rest of the first line: "Hello [10.0.0.1]".
+	Greeting string `json:"greeting,omitempty"`
+	// Extensions holds every line after the first, in order.
+	Extensions []Extension `json:"extensions"`
+	// Auth lists the SASL mechanisms, upper-case, in order of first
+	// appearance: the union of "AUTH x y" and the legacy "AUTH=x y".
+	Auth []string `json:"auth,omitempty"`
+	// Size is the SIZE limit in bytes; 0 when none was advertised, when
+	// the server declared no limit, or when the value was unreadable.
+	Size int64 `json:"size,omitempty"`
+	// FromHELO reports that the server refused EHLO and these come from a
+	// HELO fallback: there are no extensions.
+	FromHELO bool `json:"from_helo,omitempty"`
+
+	Pipelining          bool `json:"pipelining,omitempty"`          // PIPELINING, RFC 2920
+	StartTLS            bool `json:"starttls,omitempty"`            // STARTTLS, RFC 3207
+	EightBitMIME        bool `json:"8bitmime,omitempty"`            // 8BITMIME, RFC 6152
+	SMTPUTF8            bool `json:"smtputf8,omitempty"`            // SMTPUTF8, RFC 6531
+	Chunking            bool `json:"chunking,omitempty"`            // CHUNKING, RFC 3030
+	BinaryMIME          bool `json:"binarymime,omitempty"`          // BINARYMIME, RFC 3030
+	DSN                 bool `json:"dsn,omitempty"`                 // DSN, RFC 3461
+	EnhancedStatusCodes bool `json:"enhancedstatuscodes,omitempty"` // ENHANCEDSTATUSCODES, RFC 2034
+	VRFY                bool `json:"vrfy,omitempty"`                // VRFY listed as an extension
+	ETRN                bool `json:"etrn,omitempty"`                // ETRN, RFC 1985
+	RequireTLS          bool `json:"requiretls,omitempty"`          // REQUIRETLS, RFC 8689
+}
+
+// Extension is one line of an EHLO reply after the first.
+type Extension struct {
+	// Keyword is the extension's name, upper-case: "SIZE", "AUTH".
+	Keyword string `json:"keyword"`
+	// Params holds the words after the keyword, as sent.
+	Params []string `json:"params,omitempty"`
+	// Line is the line as sent, when it differs from Keyword and Params
+	// joined by spaces (for instance the legacy "AUTH=PLAIN LOGIN").
+	Line string `json:"line,omitempty"`
+}
+
+// Has reports whether keyword was advertised, ignoring case.
+func (c *Capabilities) Has(keyword string) bool {
+	return c.find(keyword) != nil
+}
+
+// Param returns the parameters of the first line with keyword, ignoring
+// case, or nil.
+func (c *Capabilities) Param(keyword string) []string {
+	if e := c.find(keyword); e != nil {
+		return e.Params
+	}
+	return nil
+}
+
+// SupportsAuth reports whether mech is among the advertised mechanisms,
+// ignoring case.
+func (c *Capabilities) SupportsAuth(mech string) bool {
+	if c == nil {
+		return false
+	}
+	for _, m := range c.Auth {
+		if strings.EqualFold(m, mech) {
+			return true
+		}
+	}
+	return false
+}
+
+// Limit returns a value the server declared with the LIMITS extension
+// (RFC 9422), such as "RCPTMAX" or "MAILMAX".
+func (c *Capabilities) Limit(name string) (int, bool) {
+	for _, p := range c.Param("LIMITS") {
+		k, v, ok := strings.Cut(p, "=")
+		if ok && strings.EqualFold(k, name) {
+			n, err := strconv.Atoi(v)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+func (c *Capabilities) find(keyword string) *Extension {
+	if c == nil {
+		return nil
+	}
+	for i := range c.Extensions {
+		if strings.EqualFold(c.Extensions[i].Keyword, keyword) {
+			return &c.Extensions[i]
+		}
+	}
+	return nil
+}
+
+// ParseCapabilities reads the lines of a 250 reply to EHLO. It accepts any
+// text; what it cannot use it describes in notes.
+func ParseCapabilities(lines []string) (caps *Capabilities, notes []string) {
+	caps = &Capabilities{}
+	if len(lines) == 0 {
+		return caps, nil
+	}
+	caps.Domain, caps.Greeting, _ = strings.Cut(strings.TrimSpace(lines[0]), " ")
+	caps.Greeting = strings.TrimSpace(caps.Greeting)
+	for _, line := range lines[1:] {
+		ext, ok := parseExtension(line)
+		if !ok {
+			notes = append(notes, "empty EHLO line ignored")
+			continue
+		}
+		caps.Extensions = append(caps.Extensions, ext)
+		if note := caps.apply(ext); note != "" {
+			notes = append(notes, note)
+		}
+	}
+	return caps, notes
+}
+
+// parseExtension splits an EHLO line into keyword and parameters. The
+// legacy "AUTH=PLAIN LOGIN" form is read as AUTH with those parameters.
+func parseExtension(line string) (Extension, bool) {
+	fields := strings.Fields(line)
+	if len(fields) == 0 {
+		return Extension{}, false
+	}
+	ext := Extension{Keyword: strings.ToUpper(fields[0]), Params: fields[1:]}
+	if k, first, ok := strings.Cut(fields[0], "="); ok && strings.EqualFold(k, "AUTH") {
+		ext.Keyword = "AUTH"
+		ext.Params = fields[1:]
+		if first != "" {
+			ext.Params = append([]string{first}, fields[1:]...)
+		}
+	}
+	if len(ext.Params) == 0 {
+		ext.Params = nil
+	}
+	if strings.Join(append([]string{ext.Keyword}, ext.Params...), " ") != line {
+		ext.Line = line
+	}
+	return ext, true
+}
+
+// apply sets the fields an extension stands for, returning a note when its
+// parameters make no sense.
+func (c *Capabilities) apply(ext Extension) string {
+	switch ext.Keyword {
+	case "AUTH":
+		for _, m := range ext.Params {
+			if m = strings.ToUpper(m); !c.SupportsAuth(m) {
+				c.Auth = append(c.Auth, m)
+			}
+		}
+	case "SIZE":
+		return c.applySize(ext.Params)
+	case "PIPELINING":
+		c.Pipelining = true
+	case "STARTTLS":
+		c.StartTLS = true
+	case "8BITMIME":
+		c.EightBitMIME = true
+	case "SMTPUTF8":
+		c.SMTPUTF8 = true
+	case "CHUNKING":
+		c.Chunking = true
+	case "BINARYMIME":
+		c.BinaryMIME = true
+	case "DSN":
+		c.DSN = true
+	case "ENHANCEDSTATUSCODES":
+		c.EnhancedStatusCodes = true
+	case "VRFY":
+		c.VRFY = true
+	case "ETRN":
+		c.ETRN = true
+	case "REQUIRETLS":
+		c.RequireTLS = true
+	}
+	return ""
+}
+
+func (c *Capabilities) applySize(params []string) string {
+	if len(params) == 0 {
+		return ""
+	}
+	n, err := strconv.ParseInt(params[0], 10, 64)
+	if err != nil || n < 0 {
+		return "SIZE parameter " + strconv.Quote(truncate(params[0], 40)) + " is not a size; taken as none"
+	}
+	if c.Size == 0 {
+		c.Size = n
+	}
+	return ""
+}
+
+// Ehlo sends EHLO (LHLO on an LMTP Conn) with name, or Dialer.LocalName,
+// or "localhost", and returns the capabilities it announced.
+func (c *Conn) Ehlo(ctx context.Context, name string) (*Capabilities, error) {
+	verb := "EHLO"
+	if c.d.LMTP {
+		verb = "LHLO"
+	}
+	r, err := c.command(ctx, verb, c.d.Timeouts.Command, verb+" "+c.localName(name), 2)
+	if err != nil {
+		return nil, err
+	}
+	caps, notes := ParseCapabilities(r.Lines)
+	for _, n := range notes {
+		c.tr.add(Note, n, c.tls != nil, false)
+	}
+	c.caps = caps
+	return caps, nil
+}
+
+// Helo sends HELO, for servers that do not speak ESMTP. Capabilities then
+// holds the domain and nothing else.
+func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
+	r, err := c.command(ctx, "HELO", c.d.Timeouts.Command, "HELO "+c.localName(name), 2)
+	if err != nil {
+		return r, err
+	}
+	c.caps, _ = ParseCapabilities(r.Lines[:1])
+	c.caps.FromHELO = true
+	return r, nil
+}
+
+// Hello sends EHLO and falls back to HELO when, and only when, the server
+// answers EHLO with 500 or 502 (RFC 5321 §4.1.4).
+func (c *Conn) Hello(ctx context.Context, name string) (*Capabilities, error) {
+	caps, err := c.Ehlo(ctx, name)
+	var re *ReplyError
+	if c.d.LMTP || !asReplyError(err, &re) || (re.Reply.Code != 500 && re.Reply.Code != 502) {
+		return caps, err
+	}
+	c.tr.add(Note, "EHLO refused; falling back to HELO", c.tls != nil, false)
+	if _, err := c.Helo(ctx, name); err != nil {
+		return nil, err
+	}
+	return c.caps, nil
+}
+
+func (c *Conn) localName(name string) string {
+	switch {
+	case name != "":
+		return name
+	case c.d.LocalName != "":
+		return c.d.LocalName
+	}
+	return "localhost"
+}

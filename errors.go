@@ -1,0 +1,104 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+)
+
+// ErrInvalidLine is wrapped by the error returned when a command or an
+// argument contains CR, LF or NUL. Nothing is written in that case; use
+// WriteRaw to send such bytes on purpose.
+var ErrInvalidLine = errors.New("smtp: line contains CR, LF or NUL")
+
+// ErrServerClosed matches, with errors.Is, a 421 reply and every error a
+// Conn returns after the server sent one: the server has closed the session.
+var ErrServerClosed = errors.New("smtp: server closed the session (421)")
+
+// ReplyError is a 4xx or 5xx reply where the command needed success.
+type ReplyError struct {
+	// Command is the step that failed: "banner", "EHLO", "MAIL", "RCPT",
+	// "AUTH PLAIN" … It never holds credentials.
+	Command string
+	// Reply is the server's reply.
+	Reply *Reply
+}
+
+func (e *ReplyError) Error() string {
+	return "smtp " + e.Command + ": server replied " + e.Reply.String()
+}
+
+// Temporary reports whether the reply was a 4xx transient failure.
+func (e *ReplyError) Temporary() bool { return e.Reply.Temporary() }
+
+// Is makes errors.Is(err, ErrServerClosed) true for a 421 reply.
+func (e *ReplyError) Is(target error) bool {
+	return target == ErrServerClosed && e.Reply != nil && e.Reply.Code == 421
+}
+
+// ProtocolError reports that the server broke the protocol in a way the
+// Conn cannot read past, or that a rule of the library stopped the step
+// (for instance bytes sent after the STARTTLS 220).
+type ProtocolError struct {
+	// Step is the step during which it happened ("banner", "EHLO" …).
+	Step string
+	// Reason says what was wrong.
+	Reason string
+	// Line is the offending line as received, when there is one.
+	Line string
+	// Reply is the reply read in full despite the fault (for instance one
+	// whose continuation lines carry another code), or nil.
+	Reply *Reply
+}
+
+func (e *ProtocolError) Error() string {
+	s := "smtp " + e.Step + ": protocol error: " + e.Reason
+	if e.Line != "" {
+		s += ": " + strconv.Quote(truncate(e.Line, 80))
+	}
+	return s
+}
+
+// OpError reports that a step failed because the connection did: a network
+// error, a deadline, a cancelled context, a refused argument, or a Conn
+// that an earlier error had already broken.
+type OpError struct {
+	// Op is the step that failed: "connect", "banner", "EHLO" …
+	Op string
+	// Err is the cause. errors.Is(err, os.ErrDeadlineExceeded) and
+	// errors.Is(err, context.Canceled) see through it.
+	Err error
+}
+
+func (e *OpError) Error() string { return "smtp " + e.Op + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *OpError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the step ran out of time, by its own deadline or
+// by the context's.
+func (e *OpError) Timeout() bool {
+	return errors.Is(e.Err, os.ErrDeadlineExceeded) || errors.Is(e.Err, context.DeadlineExceeded)
+}
+
+// ctxError joins a context's error to the I/O error it caused, so that the
+// result matches both with errors.Is.
+type ctxError struct {
+	ctx, io error
+}
+
+func (e *ctxError) Error() string   { return e.ctx.Error() + " (" + e.io.Error() + ")" }
+func (e *ctxError) Unwrap() []error { return []error{e.ctx, e.io} }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// asReplyError is errors.As for *ReplyError.
+func asReplyError(err error, target **ReplyError) bool {
+	return err != nil && errors.As(err, target)
+}
