@@ -1,0 +1,271 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TLSError reports that the TLS layer failed: the handshake itself, or the
+// verification of what the server presented. The Conn is closed.
+type TLSError struct {
+	// Step is "STARTTLS handshake" or "STARTTLS verify" after STARTTLS,
+	// "TLS handshake" or "TLS verify" for implicit TLS.
+	Step string
+	// Info is the TLS report when the handshake completed and verification
+	// failed; its verdicts and Problems say why. It is nil when the
+	// handshake itself failed.
+	Info *TLSInfo
+	// Err is the cause: the crypto/tls error of a failed handshake; for a
+	// failed verification the x509 errors behind each verdict
+	// (x509.UnknownAuthorityError, x509.HostnameError,
+	// x509.CertificateInvalidError …, each reachable with errors.As), or
+	// the error of the caller's VerifyPeerCertificate or VerifyConnection.
+	Err error
+}
+
+func (e *TLSError) Error() string { return "smtp " + e.Step + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the handshake ran out of time, by its own
+// deadline or by the context's.
+func (e *TLSError) Timeout() bool {
+	return errors.Is(e.Err, os.ErrDeadlineExceeded) || errors.Is(e.Err, context.DeadlineExceeded)
+}
+
+// StartTLS sends STARTTLS, whether or not the server advertised it, and on
+// a 220 performs the TLS handshake, bounded by Timeouts.Handshake and ctx.
+//
+// cfg nil means the Dialer's TLSConfig, or a zero config; it is cloned,
+// never changed. Its ServerName defaults to the dialled host unless that is
+// an IP literal. Everything else in it (versions, cipher suites, client
+// certificates, RootCAs, VerifyPeerCertificate, VerifyConnection) is
+// honoured.
+//
+// A reply other than 220 is a *ReplyError and leaves the plaintext session
+// usable, except after 421 or 221, which end it. If the server sent
+// anything after its 220 before the handshake, StartTLS records those bytes
+// in a note, returns a *ProtocolError and closes the Conn: they are never
+// read as a reply. A failed handshake, or a certificate that does not
+// verify when cfg asks for verification, is a *TLSError and closes the
+// Conn; in the second case its Info says why.
+//
+// On success the Conn reads and writes through TLS and forgets what it
+// learned in plaintext (RFC 3207 §4.2): Capabilities is nil until the next
+// EHLO. The returned TLSInfo, also given by TLS, carries the certificate
+// verdicts even when cfg.InsecureSkipVerify is set.
+func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
+	const step = "STARTTLS"
+	r, err := c.exchange(ctx, step, c.d.Timeouts.Command, []outLine{{text: step}})
+	if err != nil {
+		return nil, err
+	}
+	if r.Code != 220 {
+		rerr := &ReplyError{Command: step, Reply: r}
+		if r.Code == 221 {
+			c.fail(rerr)
+		}
+		return nil, rerr
+	}
+	if extra := c.lr.buffered(); len(extra) > 0 {
+		return nil, c.injection(step, extra)
+	}
+	return c.handshake(ctx, step, cfg)
+}
+
+// DialTLS connects to addr ("host:port", or "host" for port 465) with
+// implicit TLS (RFC 8314): the TLS handshake first, with the Dialer's
+// TLSConfig, then the banner. Errors are as for StartTLS and Dial; on error
+// the connection is closed.
+func (d *Dialer) DialTLS(ctx context.Context, addr string) (*Conn, error) {
+	c, err := d.open(ctx, addr, "465")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.handshake(ctx, "TLS", nil); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if _, err := c.ReadBanner(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialTLS connects to addr with implicit TLS using cfg (nil for defaults)
+// and reads the banner. See Dialer.DialTLS.
+func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
+	d := Dialer{TLSConfig: cfg}
+	return d.DialTLS(ctx, addr)
+}
+
+// handshake runs the client handshake on the current connection, judges
+// the server's certificates and, if all is well, moves the Conn into TLS.
+// phase is "STARTTLS" or "TLS" and names the steps.
+//
+// The handshake itself never verifies: it runs with InsecureSkipVerify so
+// that the report is complete whatever the certificate; the caller's
+// verification is applied afterwards, before anything more is sent.
+func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*TLSInfo, error) {
+	want := c.tlsConfig(cfg)
+	hs := want.Clone()
+	hs.InsecureSkipVerify = true
+	hs.VerifyPeerCertificate, hs.VerifyConnection = nil, nil
+	raw := &sniffConn{Conn: c.nc}
+	tc := tls.Client(raw, hs)
+
+	end, err := c.begin(ctx, phase+" handshake", c.d.Timeouts.Handshake)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	err = tc.HandshakeContext(ctx)
+	done := time.Now()
+	end()
+	if err != nil {
+		return nil, c.handshakeFailure(ctx, phase, raw.seen, err)
+	}
+
+	info := newTLSInfo(tc.ConnectionState(), sniName(hs.ServerName), start, done)
+	if fatal := c.verify(want, info); fatal != nil {
+		tErr := &TLSError{Step: phase + " verify", Info: info, Err: fatal}
+		c.fail(tErr) // closes the raw connection: nothing more is sent
+		return nil, tErr
+	}
+	c.nc = tc
+	c.lr = newLineReader(tc, c.d.Limits.MaxLineLength)
+	c.caps = nil
+	c.tls = info
+	return info, nil
+}
+
+// verify computes the verdicts, runs the caller's own checks, records the
+// summary note and returns the error that must stop the session, if any.
+func (c *Conn) verify(cfg *tls.Config, info *TLSInfo) error {
+	name := cfg.ServerName
+	if name == "" {
+		name = c.host
+	}
+	info.InsecureSkipVerify = cfg.InsecureSkipVerify
+	var fatal error
+	if errs := info.judge(cfg, name); len(errs) > 0 && !cfg.InsecureSkipVerify {
+		fatal = &verifyError{errs: errs}
+	} else {
+		if cfg.InsecureSkipVerify {
+			info.State.VerifiedChains = nil // as crypto/tls reports it
+		}
+		fatal = callerChecks(cfg, info)
+	}
+	c.tr.add(Note, summary(info), true, false)
+	return fatal
+}
+
+// summary is the transcript note for a completed handshake.
+func summary(info *TLSInfo) string {
+	s := info.VersionName + " " + info.CipherSuiteName + ", certificate "
+	if certs := info.State.PeerCertificates; len(certs) > 0 {
+		s += certName(certs[0]) + " "
+	}
+	if info.Verified {
+		return s + "verified"
+	}
+	s += "NOT trusted: " + strings.Join(info.Problems, "; ")
+	if info.InsecureSkipVerify {
+		s += " (InsecureSkipVerify: going on)"
+	}
+	return s
+}
+
+// tlsConfig returns a copy of cfg, or of the Dialer's config, or a zero
+// config, with ServerName defaulting to the dialled host name.
+func (c *Conn) tlsConfig(cfg *tls.Config) *tls.Config {
+	if cfg == nil {
+		cfg = c.d.TLSConfig
+	}
+	if cfg == nil {
+		cfg = &tls.Config{}
+	} else {
+		cfg = cfg.Clone()
+	}
+	if cfg.ServerName == "" && !isIPLiteral(c.host) {
+		cfg.ServerName = c.host
+	}
+	return cfg
+}
+
+func isIPLiteral(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
+// handshakeFailure ends the session after a failed handshake. When the
+// server answered with plaintext instead of TLS, after a STARTTLS 220 that
+// is response injection and a *ProtocolError; otherwise a *TLSError.
+func (c *Conn) handshakeFailure(ctx context.Context, phase string, seen []byte, err error) error {
+	if !looksLikeTLS(seen) {
+		if phase == "STARTTLS" {
+			return c.injection(phase+" handshake", seen)
+		}
+		c.tr.add(Note, "server sent plaintext instead of a TLS handshake: "+truncate(string(seen), sniffLimit), false, false)
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		err = &ctxError{ctx: ctxErr, io: err}
+	}
+	tErr := &TLSError{Step: phase + " handshake", Err: err}
+	c.tr.add(Note, "TLS handshake failed: "+err.Error(), false, false)
+	c.fail(tErr)
+	return tErr
+}
+
+// injection ends the session because the server sent b after its
+// STARTTLS 220, before the handshake.
+func (c *Conn) injection(step string, b []byte) error {
+	text := truncate(string(b), sniffLimit)
+	c.tr.add(Note, "server sent "+strconv.Itoa(len(b))+" bytes after its 220, before the TLS handshake: "+text, false, false)
+	return c.protocolFailure(step, &ProtocolError{
+		Reason: "data after the STARTTLS 220, before the TLS handshake (response injection)",
+		Line:   text,
+	})
+}
+
+// sniffLimit is how many of the first bytes a handshake reads are kept.
+const sniffLimit = 512
+
+// sniffConn keeps the first bytes read through it, so that a failed
+// handshake can tell plaintext from a broken TLS record.
+type sniffConn struct {
+	net.Conn
+	seen []byte
+}
+
+func (s *sniffConn) Read(p []byte) (int, error) {
+	n, err := s.Conn.Read(p)
+	if room := sniffLimit - len(s.seen); room > 0 && n > 0 {
+		s.seen = append(s.seen, p[:min(n, room)]...)
+	}
+	return n, err
+}
+
+// looksLikeTLS reports whether b can start a TLS record from a server: an
+// alert (0x15) or a handshake (0x16) with a major version of 3. Nothing at
+// all also passes: the failure is then not about plaintext.
+func looksLikeTLS(b []byte) bool {
+	switch {
+	case len(b) > 0 && b[0] != 0x15 && b[0] != 0x16:
+		return false
+	case len(b) > 1 && b[1] != 0x03:
+		return false
+	case len(b) > 2 && b[2] > 0x0f:
+		return false
+	}
+	return true
+}

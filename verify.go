@@ -1,0 +1,197 @@
+package probe
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// judge computes the verdicts of info against cfg, checking the leaf's
+// name against name. It returns the error behind each failed verdict, in
+// the order of Problems. It never consults InsecureSkipVerify: the
+// verdicts are the same whether or not the caller asked to verify.
+func (info *TLSInfo) judge(cfg *tls.Config, name string) []error {
+	info.VerifyName = name
+	certs := info.State.PeerCertificates
+	if len(certs) == 0 {
+		err := errors.New("server presented no certificate")
+		info.TrustError, info.HostnameError = err.Error(), err.Error()
+		info.Problems = []string{err.Error()}
+		return []error{err}
+	}
+	var errs []error
+	for _, check := range []func(*tls.Config, []*x509.Certificate) error{info.judgeTrust, info.judgeHostname, info.judgeValidity} {
+		if err := check(cfg, certs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	info.Verified = len(errs) == 0
+	return errs
+}
+
+// judgeTrust builds a chain from the leaf to a trusted root, with the rest
+// of the presented chain as intermediates. The dates are left to
+// judgeValidity: the chain is checked at a moment when every presented
+// certificate was valid, if there is one.
+func (info *TLSInfo) judgeTrust(cfg *tls.Config, certs []*x509.Certificate) error {
+	opts := x509.VerifyOptions{
+		Roots:         cfg.RootCAs,
+		Intermediates: x509.NewCertPool(),
+		CurrentTime:   trustTime(certs, info.HandshakeTime),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	chains, err := certs[0].Verify(opts)
+	if err != nil {
+		info.TrustError = reason(err)
+		info.Problems = append(info.Problems, info.TrustError)
+		return err
+	}
+	info.Trusted = true
+	info.State.VerifiedChains = chains
+	return nil
+}
+
+// trustTime is the handshake time moved, if needed, into the period in
+// which every presented certificate is valid.
+func trustTime(certs []*x509.Certificate, at time.Time) time.Time {
+	from, until := certs[0].NotBefore, certs[0].NotAfter
+	for _, c := range certs[1:] {
+		if c.NotBefore.After(from) {
+			from = c.NotBefore
+		}
+		if c.NotAfter.Before(until) {
+			until = c.NotAfter
+		}
+	}
+	switch {
+	case from.After(until):
+		return at
+	case at.Before(from):
+		return from
+	case at.After(until):
+		return until
+	}
+	return at
+}
+
+func (info *TLSInfo) judgeHostname(_ *tls.Config, certs []*x509.Certificate) error {
+	var err error
+	if info.VerifyName == "" {
+		err = errors.New("no host name to check the certificate against")
+	} else {
+		err = certs[0].VerifyHostname(info.VerifyName)
+	}
+	if err != nil {
+		info.HostnameError = reason(err)
+		info.Problems = append(info.Problems, info.HostnameError)
+		return err
+	}
+	info.HostnameMatch = true
+	return nil
+}
+
+// judgeValidity checks every presented certificate's dates against the
+// handshake time and reports the first one out of its period.
+func (info *TLSInfo) judgeValidity(_ *tls.Config, certs []*x509.Certificate) error {
+	at := info.HandshakeTime
+	for i, c := range certs {
+		var detail string
+		switch {
+		case at.After(c.NotAfter):
+			info.Expired = true
+			detail = "expired " + daysAgo(at.Sub(c.NotAfter))
+		case at.Before(c.NotBefore):
+			info.NotYetValid = true
+			detail = "is not valid until " + c.NotBefore.UTC().Format(time.RFC3339) + " (in " + days(c.NotBefore.Sub(at)) + ")"
+		default:
+			continue
+		}
+		info.ValidityError = chainPosition(i, c) + " " + detail
+		info.Problems = append(info.Problems, info.ValidityError)
+		return x509.CertificateInvalidError{Cert: c, Reason: x509.Expired, Detail: info.ValidityError}
+	}
+	return nil
+}
+
+// chainPosition names certificate i of a presented chain.
+func chainPosition(i int, c *x509.Certificate) string {
+	if i == 0 {
+		return "certificate"
+	}
+	return "chain certificate " + strconv.Itoa(i+1) + " (" + certName(c) + ")"
+}
+
+func daysAgo(d time.Duration) string {
+	if d < 24*time.Hour {
+		return "less than a day ago"
+	}
+	return days(d) + " ago"
+}
+
+// days renders d in whole days: "1 day", "3 days", "less than a day".
+func days(d time.Duration) string {
+	n := int(d / (24 * time.Hour))
+	switch n {
+	case 0:
+		return "less than a day"
+	case 1:
+		return "1 day"
+	}
+	return strconv.Itoa(n) + " days"
+}
+
+// reason is an error's text without the package prefix crypto/x509 adds.
+func reason(err error) string {
+	return strings.TrimPrefix(err.Error(), "x509: ")
+}
+
+// callerChecks runs the caller's VerifyPeerCertificate and
+// VerifyConnection as crypto/tls would have after its own verification:
+// with the verified chains, or none when verification was skipped.
+func callerChecks(cfg *tls.Config, info *TLSInfo) error {
+	st := info.State
+	if cfg.InsecureSkipVerify {
+		st.VerifiedChains = nil
+	}
+	if cfg.VerifyPeerCertificate != nil {
+		raw := make([][]byte, len(st.PeerCertificates))
+		for i, c := range st.PeerCertificates {
+			raw[i] = c.Raw
+		}
+		if err := cfg.VerifyPeerCertificate(raw, st.VerifiedChains); err != nil {
+			return info.callerProblem("VerifyPeerCertificate", err)
+		}
+	}
+	if cfg.VerifyConnection != nil {
+		if err := cfg.VerifyConnection(st); err != nil {
+			return info.callerProblem("VerifyConnection", err)
+		}
+	}
+	return nil
+}
+
+func (info *TLSInfo) callerProblem(hook string, err error) error {
+	info.Verified = false
+	info.Problems = append(info.Problems, hook+": "+err.Error())
+	return err
+}
+
+// verifyError joins the errors behind failed verdicts; errors.As and
+// errors.Is see each of them.
+type verifyError struct{ errs []error }
+
+func (e *verifyError) Error() string {
+	msgs := make([]string, len(e.errs))
+	for i, err := range e.errs {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e *verifyError) Unwrap() []error { return e.errs }
