@@ -1,0 +1,302 @@
+package probe
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-sasl"
+)
+
+// ErrInsecureAuth is wrapped by the error Auth returns when a mechanism
+// that carries a password, hash or token is asked for on a Conn without
+// TLS. Nothing is written in that case; Dialer.AllowInsecureAuth permits it.
+var ErrInsecureAuth = errors.New("smtp: AUTH with credentials refused on a connection without TLS (see Dialer.AllowInsecureAuth)")
+
+// Redactor is implemented by a sasl.Client that knows which of its
+// responses carry credentials. After each call to Start and Next, Auth asks
+// Redaction what the transcript shows in place of the response just made:
+// "" means the response is recorded as sent. A client without it has every
+// non-empty response redacted, unless its mechanism is EXTERNAL or
+// ANONYMOUS. With Dialer.RevealSecrets the real lines are recorded anyway.
+type Redactor interface {
+	Redaction() string
+}
+
+// AuthPlain authenticates with the PLAIN mechanism (RFC 4616): the
+// authorization identity (usually ""), the username and the password in
+// one initial response. A field holding NUL is refused before anything is
+// written. The transcript shows "AUTH PLAIN [credentials redacted]".
+func (c *Conn) AuthPlain(ctx context.Context, identity, username, password string) (*Reply, error) {
+	fields := [...]struct{ name, value string }{
+		{"identity", identity}, {"username", username}, {"password", password},
+	}
+	for _, f := range fields {
+		if strings.IndexByte(f.value, 0) >= 0 {
+			return nil, &OpError{Op: "AUTH PLAIN", Err: fmt.Errorf("%s contains NUL: %w", f.name, ErrInvalidLine)}
+		}
+	}
+	return c.Auth(ctx, sasl.NewPlainClient(identity, username, password))
+}
+
+// AuthLogin authenticates with the LOGIN mechanism: the username after the
+// first 334 prompt and the password after the second, whatever the
+// prompts say. The transcript shows the username and "[password redacted]".
+// For the username as initial response use Auth with NewLoginClient.
+func (c *Conn) AuthLogin(ctx context.Context, username, password string) (*Reply, error) {
+	return c.Auth(ctx, NewLoginClient(username, password, false))
+}
+
+// Auth runs the AUTH command (RFC 4954) with any SASL client: the initial
+// response on the AUTH line ("=" when empty, or after an empty 334 when the
+// line would pass 512 octets), then one response to each 334 challenge,
+// each round bounded by Timeouts.Command. Each decoded challenge is noted
+// in the transcript. It returns the final reply: 235 is success; a 4xx or
+// 5xx is a *ReplyError whose Command is "AUTH <MECH>".
+//
+// A challenge that is not base64, more than Limits.MaxAuthRounds
+// challenges, or a 3xx other than 334 cancel the exchange with "*" and
+// fail with a *ProtocolError. A challenge the client refuses (for instance
+// one more than the mechanism has answers for, or a wrong SCRAM server
+// signature) cancels it too and fails with an *OpError wrapping the
+// client's error. Credentials are redacted in the transcript where they
+// are written (see Redactor), and a mechanism that carries any is refused
+// on a Conn without TLS (ErrInsecureAuth) unless AllowInsecureAuth is set.
+func (c *Conn) Auth(ctx context.Context, m sasl.Client) (*Reply, error) {
+	mech, ir, err := m.Start()
+	mech = strings.ToUpper(mech)
+	step := "AUTH"
+	if validMechanism(mech) {
+		step += " " + mech
+	}
+	switch {
+	case err != nil:
+		return nil, &OpError{Op: step, Err: fmt.Errorf("SASL client: %w", err)}
+	case !validMechanism(mech):
+		return nil, &OpError{Op: step, Err: fmt.Errorf("SASL mechanism name %q: %w", truncate(mech, 32), errInvalidMechanism)}
+	case c.tls == nil && !c.d.AllowInsecureAuth && carriesSecret(mech):
+		return nil, &OpError{Op: step, Err: ErrInsecureAuth}
+	}
+	a := &authRun{c: c, m: m, mech: mech, step: step}
+	return a.run(ctx, ir)
+}
+
+// errInvalidMechanism is wrapped when a SASL client names its mechanism
+// with characters RFC 4422 does not allow.
+var errInvalidMechanism = errors.New("not a valid SASL mechanism name")
+
+// validMechanism reports whether mech is 1 to 20 of A-Z, 0-9, '-' and '_'.
+func validMechanism(mech string) bool {
+	if mech == "" || len(mech) > 20 {
+		return false
+	}
+	for i := 0; i < len(mech); i++ {
+		b := mech[i]
+		if !(b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// carriesSecret reports whether mech sends a password, hash or token.
+// Unknown mechanisms are assumed to.
+func carriesSecret(mech string) bool {
+	return mech != sasl.External && mech != sasl.Anonymous
+}
+
+// authRun is one AUTH exchange in progress.
+type authRun struct {
+	c          *Conn
+	m          sasl.Client
+	mech, step string
+	deferred   []byte // an initial response too long for the AUTH line
+}
+
+// run sends the AUTH line and answers challenges until a final reply.
+func (a *authRun) run(ctx context.Context, ir []byte) (*Reply, error) {
+	r, err := a.send(ctx, a.authLine(ir))
+	for rounds := 0; ; rounds++ {
+		if err != nil {
+			return r, err
+		}
+		if r.Code != 334 {
+			return a.finish(ctx, r)
+		}
+		if rounds == a.c.d.Limits.MaxAuthRounds {
+			return a.abort(ctx, r, "more than "+strconv.Itoa(rounds)+" 334 challenges (Limits.MaxAuthRounds)")
+		}
+		r, err = a.answer(ctx, r)
+	}
+}
+
+// authLine builds "AUTH MECH [initial-response]", deferring a response
+// that would make the line longer than RFC 5321 allows.
+func (a *authRun) authLine(ir []byte) outLine {
+	line := "AUTH " + a.mech
+	if ir == nil {
+		return outLine{text: line}
+	}
+	enc := "="
+	if len(ir) > 0 {
+		enc = base64.StdEncoding.EncodeToString(ir)
+	}
+	if len(line)+1+len(enc)+2 > rfcLineLimit {
+		a.deferred = ir
+		return outLine{text: line}
+	}
+	return a.responseLine(line+" ", enc, ir)
+}
+
+// responseLine is prefix+enc, marked secret when resp carries credentials.
+func (a *authRun) responseLine(prefix, enc string, resp []byte) outLine {
+	l := outLine{text: prefix + enc}
+	if shown := a.redaction(resp); shown != "" {
+		l.shown = prefix + shown
+	}
+	return l
+}
+
+// redaction returns the stand-in for resp, or "" when it may be shown.
+func (a *authRun) redaction(resp []byte) string {
+	if len(resp) == 0 {
+		return ""
+	}
+	if r, ok := a.m.(Redactor); ok {
+		return r.Redaction()
+	}
+	if !carriesSecret(a.mech) {
+		return ""
+	}
+	if a.mech == sasl.OAuthBearer || a.mech == "XOAUTH2" {
+		return "[token redacted]"
+	}
+	return "[credentials redacted]"
+}
+
+// send writes one line and reads the reply, within Timeouts.Command.
+func (a *authRun) send(ctx context.Context, l outLine) (*Reply, error) {
+	return a.c.exchange(ctx, a.step, a.c.d.Timeouts.Command, []outLine{l})
+}
+
+// answer decodes a 334 challenge and sends the client's response.
+func (a *authRun) answer(ctx context.Context, r *Reply) (*Reply, error) {
+	challenge, err := a.decode(r)
+	if err != nil {
+		return a.abort(ctx, r, "334 challenge is not base64")
+	}
+	var resp []byte
+	if a.deferred != nil {
+		resp, a.deferred = a.deferred, nil
+		if len(challenge) > 0 {
+			a.note("server sent a non-empty challenge where an empty one was due; sending the initial response")
+		}
+	} else if resp, err = a.m.Next(challenge); err != nil {
+		return a.refuse(ctx, err)
+	}
+	enc := base64.StdEncoding.EncodeToString(resp)
+	return a.send(ctx, a.responseLine("", enc, resp))
+}
+
+// decode returns the challenge of a 334 reply and notes it decoded. A
+// challenge without its base64 padding is accepted with a note.
+func (a *authRun) decode(r *Reply) ([]byte, error) {
+	text := strings.TrimSpace(strings.Join(r.Lines, ""))
+	if text == "" {
+		a.note("334 empty challenge")
+		return []byte{}, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(text)
+	if err != nil && len(text)%4 != 0 && !strings.Contains(text, "=") {
+		if b, err = base64.RawStdEncoding.DecodeString(text); err == nil {
+			a.note("334 challenge lacks its base64 padding")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.note("334 decoded: " + string(b))
+	return b, nil
+}
+
+// refuse ends the exchange after the client refused a challenge: with the
+// dummy response RFC 7628 asks for when an OAUTHBEARER server reports an
+// error, and with "*" otherwise.
+func (a *authRun) refuse(ctx context.Context, cause error) (*Reply, error) {
+	var oe *sasl.OAuthBearerError
+	if errors.As(cause, &oe) {
+		r, err := a.send(ctx, outLine{text: base64.StdEncoding.EncodeToString([]byte{1})})
+		if err != nil {
+			return r, err
+		}
+		switch r.Code / 100 {
+		case 4, 5:
+			return r, &ReplyError{Command: a.step, Reply: r}
+		case 2:
+			return r, &OpError{Op: a.step, Err: fmt.Errorf("server accepted after reporting an error: %w", cause)}
+		}
+	}
+	r, err := a.cancel(ctx)
+	if err != nil {
+		return r, err
+	}
+	return r, &OpError{Op: a.step, Err: fmt.Errorf("SASL client refused the challenge, AUTH cancelled: %w", cause)}
+}
+
+// abort cancels the exchange because the server broke the protocol.
+func (a *authRun) abort(ctx context.Context, bad *Reply, reason string) (*Reply, error) {
+	r, err := a.cancel(ctx)
+	if err != nil {
+		return r, err
+	}
+	line := ""
+	if len(bad.Lines) > 0 {
+		line = strconv.Itoa(bad.Code) + " " + bad.Lines[0]
+	}
+	return r, &ProtocolError{Step: a.step, Reason: reason, Line: line, Reply: bad}
+}
+
+// cancel sends "*" and reads the server's reply, which should be 501. A
+// server that answers with yet another 3xx has lost the thread: the Conn
+// is closed.
+func (a *authRun) cancel(ctx context.Context) (*Reply, error) {
+	r, err := a.send(ctx, outLine{text: "*"})
+	if err != nil {
+		return r, err
+	}
+	if r.Code != 501 {
+		a.note("server answered the AUTH cancellation with " + strconv.Itoa(r.Code) + ", not 501")
+	}
+	if r.Code/100 == 3 {
+		pe := &ProtocolError{Step: a.step, Reason: "server went on with the AUTH exchange after it was cancelled", Reply: r}
+		return r, a.c.protocolFailure(a.step, pe)
+	}
+	return r, nil
+}
+
+// finish turns the final reply into the result: success for a 2xx (if the
+// mechanism agrees), a *ReplyError for a 4xx or 5xx.
+func (a *authRun) finish(ctx context.Context, r *Reply) (*Reply, error) {
+	switch r.Code / 100 {
+	case 2:
+		if r.Code != 235 {
+			a.note("AUTH succeeded with " + strconv.Itoa(r.Code) + ", not 235")
+		}
+		if f, ok := a.m.(interface{ finish() error }); ok {
+			if err := f.finish(); err != nil {
+				return r, &OpError{Op: a.step, Err: err}
+			}
+		}
+		return r, nil
+	case 3:
+		return a.abort(ctx, r, "AUTH answered with "+strconv.Itoa(r.Code)+", not 334")
+	}
+	return r, &ReplyError{Command: a.step, Reply: r}
+}
+
+func (a *authRun) note(text string) {
+	a.c.tr.add(Note, text, a.c.tls != nil, false)
+}
