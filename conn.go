@@ -21,7 +21,8 @@ type Conn struct {
 	banner *Reply
 	caps   *Capabilities
 	tls    *TLSInfo
-	broken error // set once the session cannot go on; every later call returns it
+	broken error   // set once the session cannot go on; every later call returns it
+	txn    mailTxn // the open mail transaction (mail.go)
 
 	deadlineMu sync.Mutex // held while a cancelled context moves the deadline
 }

@@ -1,0 +1,159 @@
+package probe
+
+import (
+	"context"
+	"io"
+	"strconv"
+)
+
+// DefaultChunkSize is the BDAT chunk size Bdat uses when given 0 or less.
+const DefaultChunkSize = 64 << 10
+
+// bdatWindow is how many chunk replies may be outstanding when the server
+// advertised PIPELINING; without it each chunk waits for its reply.
+const bdatWindow = 8
+
+// bdatHeaderRoom is room before each chunk for its "BDAT n LAST\r\n".
+const bdatHeaderRoom = len("BDAT  LAST\r\n") + 20
+
+// The steps of a BDAT transaction.
+const (
+	stepBdat     = "BDAT"      // a chunk and its reply
+	stepBdatLast = "BDAT LAST" // the last chunk and its reply (LMTP: replies)
+)
+
+// Bdat sends msg with BDAT (CHUNKING, RFC 3030) in chunks of chunkSize
+// bytes (DefaultChunkSize when 0 or less): "BDAT <n>" followed by exactly
+// n bytes of msg, as they are (no line-ending change, no dot-stuffing:
+// BDAT is binary-clean), the last chunk as "BDAT <n> LAST", or "BDAT 0
+// LAST" when msg ends on a chunk boundary. It returns the reply to the
+// last chunk. Memory is bounded by chunkSize.
+//
+// When the server advertised PIPELINING, up to 8 chunks are sent before
+// their replies are read; otherwise each chunk waits for its 250. After a
+// chunk is refused no more are sent (RFC 3030 §2): the replies already due
+// are read and the *ReplyError of the first refusal is returned; the
+// transaction is then in an undefined state and the caller should send
+// RSET. If reading msg fails the Conn is closed. On an LMTP Conn the last
+// chunk is answered once per accepted recipient, as for Data; use BdatLMTP
+// to get each reply.
+//
+// The transcript records each "BDAT" line and, for the chunk, a note
+// "chunk: N bytes (not recorded)", or with Dialer.RecordBody its bytes cut
+// at each CRLF.
+func (c *Conn) Bdat(ctx context.Context, msg io.Reader, chunkSize int) (*Reply, error) {
+	replies, err := c.bdat(ctx, msg, chunkSize, c.finalReplyCount(0))
+	return pickReply(replies, err)
+}
+
+// BdatLMTP is Bdat for LMTP: it reads n replies to the last chunk (n <= 0:
+// the recipients accepted since Mail, at least one) and returns them in
+// the order of the recipients, as DataLMTP does.
+func (c *Conn) BdatLMTP(ctx context.Context, msg io.Reader, chunkSize, n int) ([]*Reply, error) {
+	return c.bdat(ctx, msg, chunkSize, c.finalReplyCount(n))
+}
+
+// bdatSender holds the state of one BDAT transaction.
+type bdatSender struct {
+	c       *Conn
+	ctx     context.Context
+	buf     []byte // header room, then the chunk
+	window  int
+	pending int   // chunks sent whose reply is unread
+	refused error // the first chunk refusal
+}
+
+func (c *Conn) bdat(ctx context.Context, msg io.Reader, chunkSize, nFinal int) ([]*Reply, error) {
+	if chunkSize <= 0 {
+		chunkSize = DefaultChunkSize
+	}
+	if msg == nil {
+		msg = eofReader{}
+	}
+	b := &bdatSender{c: c, ctx: ctx, buf: make([]byte, bdatHeaderRoom+chunkSize)}
+	if c.caps != nil && c.caps.Pipelining {
+		b.window = bdatWindow
+	}
+	for b.refused == nil {
+		n, err := io.ReadFull(msg, b.buf[bdatHeaderRoom:])
+		last := err == io.EOF || err == io.ErrUnexpectedEOF
+		if err != nil && !last {
+			return nil, c.readFailure(stepBdat, err)
+		}
+		if err := b.send(n, last); err != nil {
+			return nil, err
+		}
+		if last {
+			break
+		}
+		if err := b.drain(b.window); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.drain(0); err != nil {
+		return nil, err
+	}
+	if b.refused != nil {
+		c.txn = mailTxn{}
+		return nil, b.refused
+	}
+	replies, err := c.readFinal(ctx, stepBdatLast, nFinal)
+	c.txn = mailTxn{}
+	return replies, err
+}
+
+// send writes one chunk with its BDAT line in a single write.
+func (b *bdatSender) send(n int, last bool) error {
+	step := stepBdat
+	header := "BDAT " + strconv.Itoa(n)
+	if last {
+		step = stepBdatLast
+		header += " LAST"
+	}
+	start := bdatHeaderRoom - len(header) - 2
+	copy(b.buf[start:], header+"\r\n")
+	chunk := b.buf[bdatHeaderRoom : bdatHeaderRoom+n]
+
+	c := b.c
+	end, err := c.begin(b.ctx, step, c.d.Timeouts.DataBlock)
+	if err != nil {
+		return err
+	}
+	defer end()
+	c.tr.add(Sent, header, c.tls != nil, false)
+	if c.d.RecordBody {
+		for _, l := range splitRaw(chunk) {
+			c.tr.add(Sent, l, c.tls != nil, false)
+		}
+	} else if n > 0 {
+		c.tr.add(Note, "chunk: "+strconv.Itoa(n)+" bytes (not recorded)", c.tls != nil, false)
+	}
+	if _, err := c.nc.Write(b.buf[start : bdatHeaderRoom+n]); err != nil {
+		return c.ioFailure(b.ctx, step, err)
+	}
+	if !last {
+		b.pending++
+	}
+	return nil
+}
+
+// drain reads chunk replies until at most keep are outstanding. The first
+// refusal is kept in b.refused.
+func (b *bdatSender) drain(keep int) error {
+	for b.pending > keep {
+		r, err := b.c.exchange(b.ctx, stepBdat, b.c.d.Timeouts.DataBlock, nil)
+		if err != nil {
+			return err
+		}
+		b.pending--
+		if err := b.c.check(stepBdat, r, 2); err != nil && b.refused == nil {
+			b.refused = err
+		}
+	}
+	return nil
+}
+
+// eofReader is an empty message.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }

@@ -1,0 +1,364 @@
+package probe
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"time"
+)
+
+// dataBlockSize is the size of the buffers a message streams through and
+// the most bytes written under one DataBlock deadline.
+const dataBlockSize = 32 << 10
+
+// The steps of a DATA transaction, as errors and ReplyError.Command name
+// them.
+const (
+	stepData    = "DATA"      // DATA until its 354
+	stepBody    = "DATA body" // the message data
+	stepDataEnd = "DATA end"  // the reply (LMTP: replies) to the final "."
+)
+
+// errDotWriterClosed is returned by a dot writer's Write after Close.
+var errDotWriterClosed = errors.New("smtp: write to a closed dot writer")
+
+// NewDotWriter returns a writer that turns what it is given into SMTP
+// message data (RFC 5321 §4.5.2) on w: every line ending (CRLF, bare LF,
+// bare CR) becomes CRLF, a '.' that begins a line is doubled, and Close
+// ends the data with a CRLF when the text did not end with a line ending,
+// then ".\r\n". Close does not close w. Output is buffered (32 KiB);
+// memory does not grow with the amount written.
+func NewDotWriter(w io.Writer) io.WriteCloser { return newDotWriter(w) }
+
+// dotWriter normalises line endings and dot-stuffs on the way to w.
+type dotWriter struct {
+	w         *bufio.Writer
+	lineStart bool // the next byte begins a line
+	cr        bool // a CR was read; an LF right after it belongs to it
+	closed    bool
+}
+
+func newDotWriter(w io.Writer) *dotWriter {
+	return &dotWriter{w: bufio.NewWriterSize(w, dataBlockSize), lineStart: true}
+}
+
+// Write transforms p. Line state carries across calls, so any split of
+// the input gives the same output.
+func (d *dotWriter) Write(p []byte) (int, error) {
+	if d.closed {
+		return 0, errDotWriterClosed
+	}
+	n := len(p)
+	for len(p) > 0 {
+		if d.cr {
+			d.cr = false
+			d.newline()
+			if p[0] == '\n' {
+				p = p[1:]
+				continue
+			}
+		}
+		if d.lineStart && p[0] == '.' {
+			d.w.WriteByte('.')
+		}
+		i := indexLineBreak(p)
+		if i < 0 {
+			d.w.Write(p)
+			d.lineStart = false
+			break
+		}
+		if i > 0 {
+			d.w.Write(p[:i])
+			d.lineStart = false
+		}
+		if p[i] == '\n' {
+			d.newline()
+		} else {
+			d.cr = true
+		}
+		p = p[i+1:]
+	}
+	// bufio.Writer keeps its first error and returns it from every later
+	// call: a zero-length write reports it.
+	if _, err := d.w.Write(nil); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (d *dotWriter) newline() {
+	d.w.WriteString("\r\n")
+	d.lineStart = true
+}
+
+// endBody completes the last line: a pending CR, or text without a line
+// ending, gets its CRLF.
+func (d *dotWriter) endBody() {
+	if d.cr {
+		d.cr = false
+		d.newline()
+	}
+	if !d.lineStart {
+		d.newline()
+	}
+}
+
+// Close ends the data with ".\r\n" and flushes. Closing twice is a no-op.
+func (d *dotWriter) Close() error {
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	d.endBody()
+	d.w.WriteString(".\r\n")
+	return d.w.Flush()
+}
+
+// indexLineBreak returns the index of the first CR or LF in p, or -1.
+func indexLineBreak(p []byte) int {
+	lf := bytes.IndexByte(p, '\n')
+	search := p
+	if lf >= 0 {
+		search = p[:lf]
+	}
+	if cr := bytes.IndexByte(search, '\r'); cr >= 0 {
+		return cr
+	}
+	return lf
+}
+
+// Data sends DATA, expects 354, streams msg as message data (line endings
+// made CRLF, leading dots doubled, see NewDotWriter) and returns the reply
+// to the final ".". Memory does not grow with the message: it streams
+// through fixed buffers, each block written under a fresh
+// Timeouts.DataBlock deadline; the final reply is awaited for
+// Timeouts.DataEnd.
+//
+// The transcript records the body as one note, "message body: N bytes,
+// L lines (not recorded)", unless Dialer.RecordBody is set, in which case
+// each line is recorded as sent (dot-stuffed); the final "." is always
+// recorded. The steps are named "DATA" (until the 354), "DATA body" and
+// "DATA end" in errors. If reading msg fails, the Conn is closed without
+// the final "." so that the server drops the partial message.
+//
+// On an LMTP Conn the server answers the "." once per recipient accepted
+// since Mail (RFC 2033 §4.2); Data reads every reply so that the session
+// stays in step, and returns the first one that failed (with its
+// *ReplyError), or else the first. Use DataLMTP to get each.
+func (c *Conn) Data(ctx context.Context, msg io.Reader) (*Reply, error) {
+	r, replies, err := c.data(ctx, msg, c.finalReplyCount(0))
+	if replies == nil {
+		return r, err
+	}
+	return pickReply(replies, err)
+}
+
+// DataLMTP is Data for LMTP (RFC 2033): it reads n replies after the final
+// "." and returns them in the order of the accepted recipients. n <= 0
+// means the number of recipients Rcpt saw accepted since the last Mail
+// (at least one). The error is a *ReplyError for the first reply that is
+// not 2xx; the others are still read and returned. When DATA itself is
+// refused the replies are nil and the error holds the DATA reply.
+func (c *Conn) DataLMTP(ctx context.Context, msg io.Reader, n int) ([]*Reply, error) {
+	_, replies, err := c.data(ctx, msg, c.finalReplyCount(n))
+	return replies, err
+}
+
+// data runs DATA, the body and the n final replies. It returns the reply
+// to DATA and the final replies (nil when the body was not sent).
+func (c *Conn) data(ctx context.Context, msg io.Reader, n int) (*Reply, []*Reply, error) {
+	r, err := c.command(ctx, stepData, c.d.Timeouts.DataInit, "DATA", 3)
+	if err != nil {
+		return r, nil, err
+	}
+	if err := c.sendBody(ctx, msg); err != nil {
+		return r, nil, err
+	}
+	replies, err := c.readFinal(ctx, stepDataEnd, n)
+	c.txn = mailTxn{}
+	return r, replies, err
+}
+
+// finalReplyCount is how many replies follow the end of the data: one for
+// SMTP; for LMTP n, or else the recipients accepted since Mail.
+func (c *Conn) finalReplyCount(n int) int {
+	switch {
+	case n > 0:
+		return n
+	case c.d.LMTP && c.txn.accepted > 0:
+		return c.txn.accepted
+	}
+	return 1
+}
+
+// pickReply returns the reply the error is about, or else the first.
+func pickReply(replies []*Reply, err error) (*Reply, error) {
+	var re *ReplyError
+	if asReplyError(err, &re) {
+		return re.Reply, err
+	}
+	if len(replies) == 0 {
+		return nil, err
+	}
+	return replies[0], err
+}
+
+// readFinal reads n replies to the end of the data. A reply that is not
+// 2xx gives a *ReplyError (the first such); reading goes on so that the
+// session stays in step. A transport error stops it.
+func (c *Conn) readFinal(ctx context.Context, step string, n int) ([]*Reply, error) {
+	var replies []*Reply
+	var first error
+	for range n {
+		r, err := c.exchange(ctx, step, c.d.Timeouts.DataEnd, nil)
+		if err != nil {
+			return replies, err
+		}
+		replies = append(replies, r)
+		if err := c.check(step, r, 2); err != nil && first == nil {
+			first = err
+		}
+	}
+	return replies, first
+}
+
+// sendBody streams msg as message data followed by ".\r\n".
+func (c *Conn) sendBody(ctx context.Context, msg io.Reader) error {
+	end, err := c.begin(ctx, stepBody, c.d.Timeouts.DataBlock)
+	if err != nil {
+		return err
+	}
+	defer end()
+	sink := &bodySink{c: c, ctx: ctx, record: c.d.RecordBody}
+	dw := newDotWriter(sink)
+	if msg != nil {
+		buf := make([]byte, dataBlockSize)
+		if _, err := io.CopyBuffer(dw, msg, buf); err != nil {
+			return c.bodyFailure(sink, err)
+		}
+	}
+	dw.endBody()
+	if err := dw.w.Flush(); err != nil {
+		return c.bodyFailure(sink, err)
+	}
+	if !sink.record {
+		c.tr.add(Note, "message body: "+strconv.FormatInt(sink.bytes, 10)+" bytes, "+
+			strconv.FormatInt(sink.lines, 10)+" lines (not recorded)", c.tls != nil, false)
+		c.tr.add(Sent, ".", c.tls != nil, false)
+	}
+	if err := dw.Close(); err != nil {
+		return c.bodyFailure(sink, err)
+	}
+	return nil
+}
+
+// bodyFailure ends the session when the body could not be sent: either
+// the connection failed (the sink has the wrapped error) or msg did. The
+// final "." is never sent after a failed read, so the server discards the
+// partial message when the connection closes.
+func (c *Conn) bodyFailure(sink *bodySink, err error) error {
+	if sink.err != nil {
+		return sink.err
+	}
+	return c.readFailure(stepBody, err)
+}
+
+// readFailure ends the session when reading the message failed midway:
+// the server must not take what it got for the whole message.
+func (c *Conn) readFailure(step string, err error) error {
+	c.tr.add(Note, "reading the message failed; closing the connection before its end",
+		c.tls != nil, false)
+	opErr := &OpError{Op: step, Err: err}
+	c.fail(opErr)
+	return opErr
+}
+
+// bodySink writes message data to the connection in blocks of at most
+// dataBlockSize, each under a fresh DataBlock deadline, and counts (or
+// records) the lines it carries.
+type bodySink struct {
+	c       *Conn
+	ctx     context.Context
+	record  bool
+	bytes   int64
+	lines   int64
+	partial []byte // with record: the line written so far
+	err     error
+}
+
+func (s *bodySink) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	written := 0
+	for written < len(p) {
+		block := p[written:min(len(p), written+dataBlockSize)]
+		if err := s.c.refreshDeadline(s.ctx, s.c.d.Timeouts.DataBlock); err != nil {
+			s.err = s.c.deadlineFailure(s.ctx, stepBody, err)
+			return written, s.err
+		}
+		s.account(block)
+		n, err := s.c.nc.Write(block)
+		written += n
+		if err != nil {
+			s.err = s.c.ioFailure(s.ctx, stepBody, err)
+			return written, s.err
+		}
+	}
+	return written, nil
+}
+
+// account counts bytes and lines; with record it also records each
+// complete line. The data is CRLF-normalised, so every LF ends a line.
+func (s *bodySink) account(p []byte) {
+	s.bytes += int64(len(p))
+	if !s.record {
+		s.lines += int64(bytes.Count(p, []byte{'\n'}))
+		return
+	}
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.partial = append(s.partial, p...)
+			return
+		}
+		s.partial = append(s.partial, p[:i+1]...)
+		line := bytes.TrimSuffix(bytes.TrimSuffix(s.partial, []byte{'\n'}), []byte{'\r'})
+		s.c.tr.add(Sent, string(line), s.c.tls != nil, false)
+		s.lines++
+		s.partial = s.partial[:0]
+		p = p[i+1:]
+	}
+}
+
+// refreshDeadline moves the connection's deadline to now+timeout, or the
+// context's deadline if earlier. It holds deadlineMu so that a context
+// cancelled meanwhile still wins: its watch runs after and sets the past
+// deadline.
+func (c *Conn) refreshDeadline(ctx context.Context, timeout time.Duration) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return c.nc.SetDeadline(deadline)
+}
+
+// deadlineFailure ends the session when refreshDeadline failed midway
+// through a step: the context ended, or the connection refused the
+// deadline.
+func (c *Conn) deadlineFailure(ctx context.Context, step string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+		opErr := &OpError{Op: step, Err: err}
+		c.fail(opErr)
+		return opErr
+	}
+	return c.ioFailure(ctx, step, err)
+}

@@ -1,0 +1,451 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// ErrInvalidArgument is matched, with errors.Is, by every *ArgError: an
+// address or an ESMTP parameter that would break the command's syntax.
+var ErrInvalidArgument = errors.New("smtp: invalid address or parameter")
+
+// ArgError reports an address or parameter refused before anything was
+// written. Mail and Rcpt return it wrapped in an *OpError. errors.Is
+// matches it with ErrInvalidArgument always, and with ErrInvalidLine when
+// the value holds CR, LF or NUL.
+type ArgError struct {
+	// Name says which argument: "from", "to", "SIZE", "ENVID", "ORCPT" …
+	Name string
+	// Value is the refused value, shortened to 80 bytes.
+	Value string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+func (e *ArgError) Error() string {
+	return "invalid " + e.Name + " " + strconv.Quote(e.Value) + ": " + e.Reason
+}
+
+// Is matches ErrInvalidArgument, and ErrInvalidLine when the value held a
+// line break or NUL.
+func (e *ArgError) Is(target error) bool {
+	return target == ErrInvalidArgument ||
+		(target == ErrInvalidLine && strings.ContainsAny(e.Value, "\r\n\x00"))
+}
+
+func argError(name, value, reason string) *ArgError {
+	return &ArgError{Name: name, Value: truncate(value, 80), Reason: reason}
+}
+
+// BodyType is the value of the BODY parameter of MAIL (RFC 6152, RFC 3030).
+type BodyType string
+
+// The body types.
+const (
+	Body7Bit       BodyType = "7BIT"
+	Body8BitMIME   BodyType = "8BITMIME"
+	BodyBinaryMIME BodyType = "BINARYMIME"
+)
+
+// DSNReturn is the value of the RET parameter of MAIL (RFC 3461): how much
+// of the message a delivery status notification returns.
+type DSNReturn string
+
+// The RET values.
+const (
+	ReturnFull    DSNReturn = "FULL"
+	ReturnHeaders DSNReturn = "HDRS"
+)
+
+// DSNNotify is one value of the NOTIFY parameter of RCPT (RFC 3461).
+type DSNNotify string
+
+// The NOTIFY values. Never stands alone; the others combine.
+const (
+	NotifyNever   DSNNotify = "NEVER"
+	NotifySuccess DSNNotify = "SUCCESS"
+	NotifyFailure DSNNotify = "FAILURE"
+	NotifyDelay   DSNNotify = "DELAY"
+)
+
+// MailOptions are the ESMTP parameters of MAIL FROM. The zero value sends
+// none. Parameters are written in the order of the fields, Extra last.
+// Nothing checks that the server advertised the matching extension: a
+// probe may want to see what happens when it did not.
+type MailOptions struct {
+	// Size is the message size declared with SIZE= (RFC 1870); 0 sends none.
+	Size int64
+	// Body is sent as BODY= when not empty.
+	Body BodyType
+	// SMTPUTF8 sends the SMTPUTF8 keyword (RFC 6531).
+	SMTPUTF8 bool
+	// RequireTLS sends the REQUIRETLS keyword (RFC 8689).
+	RequireTLS bool
+	// Return is sent as RET= (RFC 3461) when not empty.
+	Return DSNReturn
+	// EnvelopeID is sent xtext-encoded as ENVID= (RFC 3461) when not empty.
+	EnvelopeID string
+	// Auth is the submitter's mailbox, sent xtext-encoded as AUTH=
+	// (RFC 4954 §5) when not empty; "<>" sends AUTH=<>, the identity that
+	// is not to be trusted. No angle brackets are added around a mailbox.
+	Auth string
+	// Extra parameters are sent as given, each "KEYWORD" or
+	// "KEYWORD=value", after the others.
+	Extra []string
+}
+
+// RcptOptions are the ESMTP parameters of RCPT TO. The zero value sends
+// none.
+type RcptOptions struct {
+	// Notify is sent as NOTIFY= (RFC 3461) when not empty: NotifyNever
+	// alone, or any of NotifySuccess, NotifyFailure, NotifyDelay.
+	Notify []DSNNotify
+	// OriginalRecipient is sent as ORCPT=<type>;<xtext> when not empty.
+	OriginalRecipient string
+	// OriginalRecipientType is the address type of ORCPT: "rfc822" when
+	// empty ("utf-8" for RFC 6533 addresses).
+	OriginalRecipientType string
+	// Extra parameters are sent as given, each "KEYWORD" or
+	// "KEYWORD=value", after the others.
+	Extra []string
+}
+
+// mailTxn follows the transaction the Conn's Mail and Rcpt calls opened, so
+// that an LMTP Conn knows how many replies follow the message data.
+type mailTxn struct {
+	accepted int // recipients accepted since the last MAIL
+}
+
+// Mail sends MAIL FROM:<from> with the parameters of o (nil for none) and
+// expects a 2xx reply. An empty from is the null reverse-path <>. The
+// address and parameters are checked first (see CheckAddress); a refused
+// one is an *OpError wrapping an *ArgError, and nothing is written.
+func (c *Conn) Mail(ctx context.Context, from string, o *MailOptions) (*Reply, error) {
+	line, err := mailLine(from, o)
+	if err != nil {
+		return nil, &OpError{Op: "MAIL", Err: err}
+	}
+	c.txn = mailTxn{}
+	return c.command(ctx, "MAIL", c.d.Timeouts.Mail, line, 2)
+}
+
+// Rcpt sends RCPT TO:<to> with the parameters of o (nil for none) and
+// expects a 2xx reply. The address and parameters are checked first (see
+// CheckAddress); a refused one is an *OpError wrapping an *ArgError, and
+// nothing is written.
+func (c *Conn) Rcpt(ctx context.Context, to string, o *RcptOptions) (*Reply, error) {
+	line, err := rcptLine(to, o)
+	if err != nil {
+		return nil, &OpError{Op: "RCPT", Err: err}
+	}
+	r, err := c.command(ctx, "RCPT", c.d.Timeouts.Rcpt, line, 2)
+	if err == nil {
+		c.txn.accepted++
+	}
+	return r, err
+}
+
+// mailLine builds and checks a MAIL command.
+func mailLine(from string, o *MailOptions) (string, error) {
+	if err := checkPath("from", from); err != nil {
+		return "", err
+	}
+	params, err := o.params()
+	if err != nil {
+		return "", err
+	}
+	return "MAIL FROM:<" + from + ">" + params, nil
+}
+
+// rcptLine builds and checks a RCPT command.
+func rcptLine(to string, o *RcptOptions) (string, error) {
+	if to == "" {
+		return "", argError("to", to, "empty recipient")
+	}
+	if err := checkPath("to", to); err != nil {
+		return "", err
+	}
+	params, err := o.params()
+	if err != nil {
+		return "", err
+	}
+	return "RCPT TO:<" + to + ">" + params, nil
+}
+
+// CheckAddress reports whether addr can be written between the angle
+// brackets of MAIL FROM or RCPT TO without changing the command's syntax.
+// It refuses control bytes (CR, LF and NUL among them), '<' and '>', and
+// spaces outside a quoted local part ("john doe"@example.com is fine).
+// Everything else, UTF-8 included, is left for the server to judge: a probe
+// may want to send odd addresses. The error is an *ArgError.
+func CheckAddress(addr string) error { return checkPath("address", addr) }
+
+func checkPath(name, addr string) error {
+	quoted, escaped := false, false
+	for i := 0; i < len(addr); i++ {
+		b := addr[i]
+		switch {
+		case b < 0x20 || b == 0x7f:
+			return argError(name, addr, "control byte 0x"+hex2(b))
+		case escaped:
+			escaped = false
+		case quoted && b == '\\':
+			escaped = true
+		case b == '"':
+			quoted = !quoted
+		case b == '<' || b == '>':
+			return argError(name, addr, "angle bracket inside the address")
+		case b == ' ' && !quoted:
+			return argError(name, addr, "space outside a quoted local part")
+		}
+	}
+	if quoted {
+		return argError(name, addr, "unterminated quoted string")
+	}
+	return nil
+}
+
+// params renders the MAIL parameters, each with a leading space.
+func (o *MailOptions) params() (string, error) {
+	if o == nil {
+		return "", nil
+	}
+	var p paramList
+	if o.Size < 0 {
+		return "", argError("SIZE", strconv.FormatInt(o.Size, 10), "negative size")
+	}
+	if o.Size > 0 {
+		p.add("SIZE=" + strconv.FormatInt(o.Size, 10))
+	}
+	if o.Body != "" {
+		p.addValue("BODY", string(o.Body))
+	}
+	if o.SMTPUTF8 {
+		p.add("SMTPUTF8")
+	}
+	if o.RequireTLS {
+		p.add("REQUIRETLS")
+	}
+	if o.Return != "" {
+		p.addValue("RET", string(o.Return))
+	}
+	if o.EnvelopeID != "" {
+		p.addXtext("ENVID", o.EnvelopeID)
+	}
+	if o.Auth != "" {
+		p.addXtext("AUTH", o.Auth)
+	}
+	p.addExtra(o.Extra)
+	return p.String(), p.err
+}
+
+// params renders the RCPT parameters, each with a leading space.
+func (o *RcptOptions) params() (string, error) {
+	if o == nil {
+		return "", nil
+	}
+	var p paramList
+	if len(o.Notify) > 0 {
+		if err := checkNotify(o.Notify); err != nil {
+			return "", err
+		}
+		words := make([]string, len(o.Notify))
+		for i, n := range o.Notify {
+			words[i] = string(n)
+		}
+		p.add("NOTIFY=" + strings.Join(words, ","))
+	}
+	if o.OriginalRecipient != "" {
+		typ := o.OriginalRecipientType
+		if typ == "" {
+			typ = "rfc822"
+		}
+		if !isAtom(typ) {
+			return "", argError("ORCPT", typ, "address type is not an atom")
+		}
+		p.addXtext("ORCPT", typ+";"+o.OriginalRecipient)
+	}
+	p.addExtra(o.Extra)
+	return p.String(), p.err
+}
+
+// checkNotify enforces RFC 3461 §4.1: NEVER alone, or a set of the others.
+func checkNotify(list []DSNNotify) error {
+	seen := map[DSNNotify]bool{}
+	for _, n := range list {
+		switch n {
+		case NotifyNever:
+			if len(list) > 1 {
+				return argError("NOTIFY", string(n), "NEVER must stand alone")
+			}
+		case NotifySuccess, NotifyFailure, NotifyDelay:
+		default:
+			return argError("NOTIFY", string(n), "not one of NEVER, SUCCESS, FAILURE, DELAY")
+		}
+		if seen[n] {
+			return argError("NOTIFY", string(n), "listed twice")
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+// paramList collects ESMTP parameters and the first error met.
+type paramList struct {
+	b   strings.Builder
+	err error
+}
+
+func (p *paramList) String() string { return p.b.String() }
+
+func (p *paramList) add(param string) {
+	p.b.WriteByte(' ')
+	p.b.WriteString(param)
+}
+
+// addValue adds KEY=value after checking value as an esmtp-value.
+func (p *paramList) addValue(key, value string) {
+	if p.err != nil {
+		return
+	}
+	if err := checkParamValue(key, value); err != nil {
+		p.err = err
+		return
+	}
+	p.add(key + "=" + value)
+}
+
+// addXtext adds KEY=xtext(value). Line breaks and NUL are refused even
+// though xtext could encode them: no RFC value holds one, and a probe that
+// wants them can encode by hand and use Extra.
+func (p *paramList) addXtext(key, value string) {
+	if p.err != nil {
+		return
+	}
+	if strings.ContainsAny(value, "\r\n\x00") {
+		p.err = argError(key, value, "line break or NUL")
+		return
+	}
+	p.add(key + "=" + XtextEncode(value))
+}
+
+func (p *paramList) addExtra(extra []string) {
+	for _, e := range extra {
+		if p.err != nil {
+			return
+		}
+		key, value, hasValue := strings.Cut(e, "=")
+		if !isParamKeyword(key) {
+			p.err = argError("parameter", e, "keyword must be a letter or digit followed by letters, digits and '-'")
+			return
+		}
+		if !hasValue {
+			p.add(key)
+			continue
+		}
+		p.addValue(key, value)
+	}
+}
+
+// checkParamValue enforces RFC 5321's esmtp-value: one or more bytes
+// other than controls, space and '=' (bytes above 0x7f are let through for
+// RFC 6531).
+func checkParamValue(key, value string) error {
+	if value == "" {
+		return argError(key, value, "empty value")
+	}
+	for i := 0; i < len(value); i++ {
+		switch b := value[i]; {
+		case b < 0x20 || b == 0x7f:
+			return argError(key, value, "control byte 0x"+hex2(b))
+		case b == ' ':
+			return argError(key, value, "space in value")
+		case b == '=':
+			return argError(key, value, "'=' in value")
+		}
+	}
+	return nil
+}
+
+// isParamKeyword reports whether s is an esmtp-keyword:
+// (ALPHA / DIGIT) *(ALPHA / DIGIT / "-").
+func isParamKeyword(s string) bool {
+	if s == "" || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) && s[i] != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isAtom reports whether s is a plain word of letters, digits and '-'.
+func isAtom(s string) bool { return isParamKeyword(s) }
+
+func isAlnum(b byte) bool {
+	return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || isDigit(b)
+}
+
+// XtextEncode encodes s as RFC 3461 §4 xtext: the bytes from '!' to '~'
+// other than '+' and '=' stand for themselves; every other byte becomes
+// "+" and two upper-case hexadecimal digits.
+func XtextEncode(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isXchar(c) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('+')
+		b.WriteString(strings.ToUpper(hex2(c)))
+	}
+	return b.String()
+}
+
+// XtextDecode decodes RFC 3461 xtext. It refuses bytes that xtext does not
+// allow ('=', space, controls, non-ASCII) and a '+' that is not followed
+// by two upper-case hexadecimal digits; the error is an *ArgError.
+func XtextDecode(s string) (string, error) {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '+':
+			if i+2 >= len(s) {
+				return "", argError("xtext", s, "'+' at offset "+strconv.Itoa(i)+" is not followed by two hex digits")
+			}
+			hi, okHi := upperHex(s[i+1])
+			lo, okLo := upperHex(s[i+2])
+			if !okHi || !okLo {
+				return "", argError("xtext", s, "'+' at offset "+strconv.Itoa(i)+" is not followed by two upper-case hex digits")
+			}
+			b.WriteByte(hi<<4 | lo)
+			i += 2
+		case isXchar(c):
+			b.WriteByte(c)
+		default:
+			return "", argError("xtext", s, "byte 0x"+hex2(c)+" at offset "+strconv.Itoa(i)+" is not allowed in xtext")
+		}
+	}
+	return b.String(), nil
+}
+
+// isXchar reports whether c stands for itself in xtext.
+func isXchar(c byte) bool { return c >= '!' && c <= '~' && c != '+' && c != '=' }
+
+func upperHex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
