@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 
 	"golang.org/x/net/proxy"
 )
@@ -127,18 +128,44 @@ func (d *Dialer) netDialer() (proxy.ContextDialer, error) {
 	case d.Proxy != "":
 		return proxyDialer(d.Proxy, direct)
 	case d.ProxyFromEnvironment:
-		pd := proxy.FromEnvironmentUsing(direct)
-		if cd, ok := pd.(proxy.ContextDialer); ok {
-			return cd, nil
-		}
-		return nil, fmt.Errorf("proxy from environment: %T cannot dial with a context", pd)
+		return proxyFromEnvironment(direct)
 	}
 	return direct, nil
 }
 
+// proxyFromEnvironment reads ALL_PROXY and NO_PROXY at each dial (unlike
+// x/net/proxy, which reads them once per process), so a long-running agent
+// sees changes.
+func proxyFromEnvironment(direct *net.Dialer) (proxy.ContextDialer, error) {
+	raw := getenvAny("ALL_PROXY", "all_proxy")
+	if raw == "" {
+		return direct, nil
+	}
+	pd, err := proxyDialer(raw, direct)
+	if err != nil {
+		return nil, fmt.Errorf("ALL_PROXY: %w", err)
+	}
+	noProxy := getenvAny("NO_PROXY", "no_proxy")
+	if noProxy == "" {
+		return pd, nil
+	}
+	perHost := proxy.NewPerHost(pd, direct)
+	perHost.AddFromString(noProxy)
+	return perHost, nil
+}
+
+func getenvAny(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // proxyDialer builds a SOCKS5 dialer from a URL. With "socks5" the target
 // is resolved here, as the scheme promises; with "socks5h", by the proxy.
-func proxyDialer(raw string, forward *net.Dialer) (proxy.ContextDialer, error) {
+func proxyDialer(raw string, forward *net.Dialer) (bothDialer, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("proxy URL: %w", err)
@@ -150,7 +177,7 @@ func proxyDialer(raw string, forward *net.Dialer) (proxy.ContextDialer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy URL: %w", err)
 	}
-	cd, ok := pd.(proxy.ContextDialer)
+	cd, ok := pd.(bothDialer)
 	if !ok {
 		return nil, fmt.Errorf("proxy URL: %T cannot dial with a context", pd)
 	}
@@ -160,8 +187,18 @@ func proxyDialer(raw string, forward *net.Dialer) (proxy.ContextDialer, error) {
 	return cd, nil
 }
 
+// bothDialer dials with and without a context, as proxy.PerHost needs.
+type bothDialer interface {
+	proxy.Dialer
+	proxy.ContextDialer
+}
+
 // resolveFirst resolves a host name locally and dials its first address.
-type resolveFirst struct{ next proxy.ContextDialer }
+type resolveFirst struct{ next bothDialer }
+
+func (r resolveFirst) Dial(network, addr string) (net.Conn, error) {
+	return r.DialContext(context.Background(), network, addr)
+}
 
 func (r resolveFirst) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
