@@ -1,0 +1,469 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"time"
+)
+
+// ErrNoRecipients is matched, with errors.Is, by the error Send returns
+// when the server accepted none of the recipients. The same error also
+// matches the *ReplyError of the first refusal with errors.As.
+var ErrNoRecipients = errors.New("smtp: no recipient was accepted")
+
+// Envelope is one message for Send: who from, who to, and the content.
+type Envelope struct {
+	// From is the reverse-path; "" is the null sender <>.
+	From string
+	// To are the recipients, in order. At least one is needed.
+	To []string
+	// Body is the message (headers and body). Nil sends an empty message.
+	Body io.Reader
+	// MailOptions are the parameters of MAIL FROM, or nil.
+	MailOptions *MailOptions
+	// RcptOptions are the parameters of RCPT TO: none, one for every
+	// recipient, or one per recipient in the order of To (nil entries
+	// send none).
+	RcptOptions []*RcptOptions
+	// UseBDAT sends the message with BDAT (CHUNKING) instead of DATA, in
+	// chunks of ChunkSize bytes (DefaultChunkSize when 0).
+	UseBDAT   bool
+	ChunkSize int
+	// NoPipelining sends one command at a time even when the server
+	// advertised PIPELINING.
+	NoPipelining bool
+}
+
+// SendResult is what happened to one Envelope.
+type SendResult struct {
+	// Mail is the reply to MAIL FROM.
+	Mail *Reply
+	// Recipients holds one result per recipient, in the order of To.
+	Recipients []RecipientResult
+	// Data is the reply to DATA (354 when the body could follow); nil with
+	// BDAT or when DATA was not sent.
+	Data *Reply
+	// Final is the reply to the end of the message data (the "." or BDAT
+	// LAST): on LMTP the first that failed, or else the first. Nil when
+	// the message was not sent.
+	Final *Reply
+	// Pipelined reports that MAIL, RCPT and DATA went in one write
+	// (RFC 2920).
+	Pipelined bool
+	// EmptyDataSent reports that the server answered DATA with 354 although
+	// no recipient (or no sender) was accepted, and Send closed the data
+	// at once with "." instead of sending the body (RFC 2920 §3.1).
+	EmptyDataSent bool
+}
+
+// QueueID returns the queue identifier of the final reply, or "".
+func (s *SendResult) QueueID() string { return s.Final.QueueID() }
+
+// RecipientResult is what happened to one recipient.
+type RecipientResult struct {
+	// Address is the recipient as given.
+	Address string
+	// Rcpt is the reply to its RCPT TO, nil when it was not sent.
+	Rcpt *Reply
+	// Final is the reply to the end of the data that concerns this
+	// recipient: on LMTP its own reply, on SMTP the common one. Nil when
+	// the recipient was refused or the message was not sent.
+	Final *Reply
+}
+
+// Accepted reports whether the server accepted the recipient at RCPT.
+func (r RecipientResult) Accepted() bool { return r.Rcpt.Positive() }
+
+// Delivered reports whether the server took the message for this
+// recipient: its final reply was 2xx.
+func (r RecipientResult) Delivered() bool { return r.Final.Positive() }
+
+// noRecipientsError is ErrNoRecipients together with the first refusal.
+type noRecipientsError struct{ first *ReplyError }
+
+func (e *noRecipientsError) Error() string {
+	if e.first == nil {
+		return "smtp RCPT: no recipient was accepted"
+	}
+	return "smtp RCPT: no recipient was accepted; first refusal: " + e.first.Reply.String()
+}
+
+func (e *noRecipientsError) Unwrap() []error {
+	if e.first == nil {
+		return []error{ErrNoRecipients}
+	}
+	return []error{ErrNoRecipients, e.first}
+}
+
+// Send delivers one message: MAIL, a RCPT per recipient, then DATA and the
+// body (or BDAT chunks). Everything is checked before anything is written.
+//
+// When the server advertised PIPELINING (and env.NoPipelining is false),
+// MAIL, every RCPT and DATA go out in one write, and the replies are read
+// and matched to the commands strictly in order (RFC 2920): one round trip
+// up to the 354. The body follows only when DATA got 354 and MAIL and at
+// least one RCPT were accepted; when DATA got 354 regardless, Send ends
+// the data at once with "." (EmptyDataSent) and reports the failure.
+// Otherwise each command waits for its reply, and DATA is not sent when
+// no recipient was accepted. With UseBDAT, MAIL and the RCPTs are
+// pipelined and the chunks follow once a recipient was accepted.
+//
+// Pipelined replies are checked for signs of being out of step with the
+// commands (a server that sent a reply nobody asked for): a reply whose
+// code cannot answer its command (3xx, or any 2xx but 250–252, to MAIL or
+// RCPT; 2xx to DATA), or bytes that arrived after the last reply of the
+// batch (after the 354, which no server may follow with anything before
+// the data). Either one is a *ProtocolError and ends the session, since no
+// later reply can be trusted. An extra reply that arrives later than the
+// batch and looks like a fitting answer cannot be told from the real one.
+//
+// The result holds every reply read, also on error. Some recipients
+// refused is not an error: see Recipients. No recipient accepted is an
+// error matching ErrNoRecipients; a refused MAIL, DATA or end of data is a
+// *ReplyError naming that step. On LMTP each accepted recipient gets its
+// own final reply.
+func (c *Conn) Send(ctx context.Context, env Envelope) (*SendResult, error) {
+	plan, err := planEnvelope(env)
+	if err != nil {
+		return nil, err
+	}
+	res := &SendResult{Recipients: make([]RecipientResult, len(env.To))}
+	for i, to := range env.To {
+		res.Recipients[i].Address = to
+	}
+	if c.caps != nil && c.caps.Pipelining && !env.NoPipelining {
+		res.Pipelined = true
+		return res, c.sendPipelined(ctx, env, plan, res)
+	}
+	return res, c.sendLockStep(ctx, env, plan, res)
+}
+
+// envelopePlan holds the checked command lines of an Envelope.
+type envelopePlan struct {
+	mail  string
+	rcpts []string
+}
+
+func planEnvelope(env Envelope) (envelopePlan, error) {
+	var p envelopePlan
+	if len(env.To) == 0 {
+		return p, &OpError{Op: "RCPT", Err: argError("to", "", "no recipients")}
+	}
+	if n := len(env.RcptOptions); n > 1 && n != len(env.To) {
+		return p, &OpError{Op: "RCPT", Err: argError("RcptOptions", strconv.Itoa(n),
+			"need none, one, or one per recipient ("+strconv.Itoa(len(env.To))+")")}
+	}
+	var err error
+	if p.mail, err = mailLine(env.From, env.MailOptions); err != nil {
+		return p, &OpError{Op: "MAIL", Err: err}
+	}
+	for i, to := range env.To {
+		line, err := rcptLine(to, env.rcptOptions(i))
+		if err != nil {
+			return p, &OpError{Op: "RCPT", Err: err}
+		}
+		p.rcpts = append(p.rcpts, line)
+	}
+	return p, nil
+}
+
+func (env Envelope) rcptOptions(i int) *RcptOptions {
+	switch len(env.RcptOptions) {
+	case 0:
+		return nil
+	case 1:
+		return env.RcptOptions[0]
+	}
+	return env.RcptOptions[i]
+}
+
+// sendLockStep sends each command after the reply to the one before.
+func (c *Conn) sendLockStep(ctx context.Context, env Envelope, plan envelopePlan, res *SendResult) error {
+	c.txn = mailTxn{}
+	r, err := c.command(ctx, "MAIL", c.d.Timeouts.Mail, plan.mail, 2)
+	res.Mail = r
+	if err != nil {
+		return err
+	}
+	var firstRefusal *ReplyError
+	for i, line := range plan.rcpts {
+		r, err := c.command(ctx, "RCPT", c.d.Timeouts.Rcpt, line, 2)
+		res.Recipients[i].Rcpt = r
+		if err != nil && !asReplyError(err, &firstRefusal) {
+			return err
+		}
+	}
+	if err := res.requireRecipient(firstRefusal); err != nil {
+		return err
+	}
+	c.txn.accepted = res.accepted()
+	if env.UseBDAT {
+		return c.sendChunks(ctx, env, res)
+	}
+	r, err = c.command(ctx, stepData, c.d.Timeouts.DataInit, "DATA", 3)
+	res.Data = r
+	if err != nil {
+		return err
+	}
+	return c.sendMessage(ctx, env.Body, res)
+}
+
+// sendPipelined writes MAIL, the RCPTs and DATA (not with BDAT) at once,
+// then reads their replies in order.
+func (c *Conn) sendPipelined(ctx context.Context, env Envelope, plan envelopePlan, res *SendResult) error {
+	c.txn = mailTxn{}
+	lines := make([]outLine, 0, len(plan.rcpts)+2)
+	lines = append(lines, outLine{text: plan.mail})
+	for _, l := range plan.rcpts {
+		lines = append(lines, outLine{text: l})
+	}
+	if !env.UseBDAT {
+		lines = append(lines, outLine{text: "DATA"})
+	}
+	if err := c.writeBatch(ctx, "MAIL", c.d.Timeouts.Mail, lines); err != nil {
+		return err
+	}
+	mailErr, firstRefusal, err := c.readEnvelopeReplies(ctx, res)
+	if err != nil {
+		return err
+	}
+	if env.UseBDAT {
+		if err := c.checkNothingMore("RCPT"); err != nil {
+			return err
+		}
+		if mailErr != nil {
+			return mailErr
+		}
+		if err := res.requireRecipient(firstRefusal); err != nil {
+			return err
+		}
+		c.txn.accepted = res.accepted()
+		return c.sendChunks(ctx, env, res)
+	}
+	return c.finishPipelinedData(ctx, env, res, mailErr, firstRefusal)
+}
+
+// readEnvelopeReplies reads the replies to MAIL and each RCPT of a batch.
+// A refused MAIL or RCPT is returned apart from a failure of the session.
+func (c *Conn) readEnvelopeReplies(ctx context.Context, res *SendResult) (mailErr error, firstRefusal *ReplyError, err error) {
+	r, err := c.readBatchReply(ctx, "MAIL", c.d.Timeouts.Mail)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.Mail = r
+	mailErr = c.check("MAIL", r, 2)
+	for i := range res.Recipients {
+		r, err := c.readBatchReply(ctx, "RCPT", c.d.Timeouts.Rcpt)
+		if err != nil {
+			return mailErr, firstRefusal, err
+		}
+		res.Recipients[i].Rcpt = r
+		if firstRefusal == nil {
+			asReplyError(c.check("RCPT", r, 2), &firstRefusal)
+		}
+	}
+	return mailErr, firstRefusal, nil
+}
+
+// finishPipelinedData reads the reply to the pipelined DATA and sends the
+// body, or closes a DATA that should not have been accepted.
+func (c *Conn) finishPipelinedData(ctx context.Context, env Envelope, res *SendResult, mailErr error, firstRefusal *ReplyError) error {
+	r, err := c.readBatchReply(ctx, stepData, c.d.Timeouts.DataInit)
+	if err != nil {
+		return err
+	}
+	res.Data = r
+	if err := c.checkNothingMore(stepData); err != nil {
+		return err
+	}
+	envErr := mailErr
+	if envErr == nil {
+		envErr = res.requireRecipient(firstRefusal)
+	}
+	switch {
+	case !r.Intermediate() && envErr != nil:
+		return envErr
+	case !r.Intermediate():
+		return &ReplyError{Command: stepData, Reply: r}
+	case envErr != nil:
+		return c.closeEmptyData(ctx, res, envErr)
+	}
+	c.txn.accepted = res.accepted()
+	return c.sendMessage(ctx, env.Body, res)
+}
+
+// closeEmptyData ends a DATA the server accepted without a valid envelope
+// by sending "." at once (RFC 2920 §3.1), and returns envErr.
+func (c *Conn) closeEmptyData(ctx context.Context, res *SendResult, envErr error) error {
+	c.tr.add(Note, "DATA got 354 although the envelope was refused; ending it with \".\" and no body",
+		c.tls != nil, false)
+	res.EmptyDataSent = true
+	r, err := c.exchange(ctx, stepDataEnd, c.d.Timeouts.DataEnd, []outLine{{text: "."}})
+	res.Final = r
+	c.txn = mailTxn{}
+	if err != nil {
+		return err
+	}
+	return envErr
+}
+
+// sendMessage streams the body after a 354 and reads the final replies.
+func (c *Conn) sendMessage(ctx context.Context, body io.Reader, res *SendResult) error {
+	if err := c.sendBody(ctx, body); err != nil {
+		return err
+	}
+	replies, err := c.readFinal(ctx, stepDataEnd, c.finalReplyCount(0))
+	c.txn = mailTxn{}
+	res.setFinal(replies, err, c.d.LMTP)
+	return err
+}
+
+// sendChunks sends the body with BDAT and reads the final replies.
+func (c *Conn) sendChunks(ctx context.Context, env Envelope, res *SendResult) error {
+	replies, err := c.bdat(ctx, env.Body, env.ChunkSize, c.finalReplyCount(0))
+	res.setFinal(replies, err, c.d.LMTP)
+	return err
+}
+
+// setFinal hands the final replies to the accepted recipients: one each
+// on LMTP, in order; the single reply to all of them on SMTP.
+func (res *SendResult) setFinal(replies []*Reply, err error, lmtp bool) {
+	res.Final, _ = pickReply(replies, err)
+	if len(replies) == 0 {
+		return
+	}
+	next := 0
+	for i := range res.Recipients {
+		if !res.Recipients[i].Accepted() {
+			continue
+		}
+		if !lmtp {
+			res.Recipients[i].Final = replies[0]
+			continue
+		}
+		if next < len(replies) {
+			res.Recipients[i].Final = replies[next]
+			next++
+		}
+	}
+}
+
+func (res *SendResult) accepted() int {
+	n := 0
+	for _, r := range res.Recipients {
+		if r.Accepted() {
+			n++
+		}
+	}
+	return n
+}
+
+// requireRecipient returns the ErrNoRecipients error when none was
+// accepted.
+func (res *SendResult) requireRecipient(firstRefusal *ReplyError) error {
+	if res.accepted() > 0 {
+		return nil
+	}
+	return &noRecipientsError{first: firstRefusal}
+}
+
+// writeBatch writes lines in one write under one deadline.
+func (c *Conn) writeBatch(ctx context.Context, step string, timeout time.Duration, lines []outLine) error {
+	if err := validLines(step, lines); err != nil {
+		return err
+	}
+	end, err := c.begin(ctx, step, timeout)
+	if err != nil {
+		return err
+	}
+	defer end()
+	return c.write(ctx, step, lines)
+}
+
+// readBatchReply reads the reply to a pipelined command and checks that
+// its code can answer that command.
+func (c *Conn) readBatchReply(ctx context.Context, step string, timeout time.Duration) (*Reply, error) {
+	r, err := c.exchange(ctx, step, timeout, nil)
+	if err != nil {
+		return r, err
+	}
+	if !fitsCommand(step, r.Code) {
+		return r, c.protocolFailure(step, &ProtocolError{
+			Reason: "reply " + strconv.Itoa(r.Code) + " cannot answer " + step +
+				": the replies are out of step with the pipelined commands",
+			Reply: r,
+		})
+	}
+	return r, nil
+}
+
+// fitsCommand reports whether a reply code can answer a command of a
+// pipelined batch (RFC 5321 §4.3.2): MAIL and RCPT take 250, 251, 252 or
+// a failure; DATA takes 3xx or a failure.
+func fitsCommand(step string, code int) bool {
+	switch code / 100 {
+	case 4, 5:
+		return true
+	case 2:
+		return step != stepData && code >= 250 && code <= 252
+	case 3:
+		return step == stepData
+	}
+	return false
+}
+
+// checkNothingMore fails when bytes arrived after the last reply of a
+// batch: the server sent a reply that no command asked for.
+func (c *Conn) checkNothingMore(step string) error {
+	extra := c.lr.buffered()
+	if len(extra) == 0 {
+		return nil
+	}
+	return c.protocolFailure(step, &ProtocolError{
+		Reason: strconv.Itoa(len(extra)) + " bytes arrived after the last reply of the batch: " +
+			"a reply no command asked for",
+		Line: firstLine(extra),
+	})
+}
+
+func firstLine(p []byte) string {
+	for i, b := range p {
+		if b == '\r' || b == '\n' {
+			return string(p[:i])
+		}
+	}
+	return string(p)
+}
+
+// Pipeline writes every line in one write and reads one reply per line, in
+// order, whatever their codes: a tool to see how a server handles
+// pipelining (RFC 2920), or the lack of it. Lines with CR, LF or NUL are
+// refused before anything is written. The replies read so far are
+// returned with any error; when the server sends fewer replies than lines
+// the call fails at the deadline (Timeouts.Command per reply, or the
+// context's) with an *OpError whose Timeout is true. Bytes already
+// received after the last reply mean a reply no line asked for: a
+// *ProtocolError, and the session ends.
+func (c *Conn) Pipeline(ctx context.Context, lines ...string) ([]*Reply, error) {
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	out := make([]outLine, len(lines))
+	for i, l := range lines {
+		out[i] = outLine{text: l}
+	}
+	if err := c.writeBatch(ctx, "pipeline", c.d.Timeouts.Command, out); err != nil {
+		return nil, err
+	}
+	replies := make([]*Reply, 0, len(lines))
+	for _, l := range lines {
+		r, err := c.exchange(ctx, verbOf(l), c.d.Timeouts.Command, nil)
+		if err != nil {
+			return replies, err
+		}
+		replies = append(replies, r)
+	}
+	return replies, c.checkNothingMore("pipeline")
+}
