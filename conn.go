@@ -168,7 +168,7 @@ func (c *Conn) command(ctx context.Context, step string, timeout time.Duration, 
 }
 
 // check returns a *ReplyError when r is not of class want (2 for 2xx, 3 for
-// 3xx). A 421 also ends the session.
+// 3xx). A 421 has already ended the session in readReply.
 func (c *Conn) check(step string, r *Reply, want int) error {
 	if r.Code/100 == want {
 		return nil
