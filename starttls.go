@@ -215,15 +215,28 @@ func (c *Conn) handshakeFailure(ctx context.Context, phase string, seen []byte, 
 		if phase == "STARTTLS" {
 			return c.injection(phase+" handshake", seen)
 		}
-		c.tr.add(Note, "server sent plaintext instead of a TLS handshake: "+truncate(string(seen), sniffLimit), false, false)
+		first, _, _ := strings.Cut(string(seen), "\n")
+		c.tr.add(Note, "server sent plaintext instead of a TLS handshake: "+strings.TrimSuffix(first, "\r"), false, false)
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		err = &ctxError{ctx: ctxErr, io: err}
-	}
+	err = withCtxCause(ctx, err)
 	tErr := &TLSError{Step: phase + " handshake", Err: err}
 	c.tr.add(Note, "TLS handshake failed: "+err.Error(), false, false)
 	c.fail(tErr)
 	return tErr
+}
+
+// withCtxCause joins the context's error to err when the context ended
+// the step: cancelled, or past its deadline (the connection's deadline may
+// fire a moment before the context's own timer).
+func withCtxCause(ctx context.Context, err error) error {
+	ctxErr := ctx.Err()
+	if d, ok := ctx.Deadline(); ok && ctxErr == nil && !time.Now().Before(d) && errors.Is(err, os.ErrDeadlineExceeded) {
+		ctxErr = context.DeadlineExceeded
+	}
+	if ctxErr == nil || errors.Is(err, ctxErr) {
+		return err
+	}
+	return &ctxError{ctx: ctxErr, io: err}
 }
 
 // injection ends the session because the server sent b after its

@@ -131,7 +131,7 @@ func newTLSInfo(st tls.ConnectionState, sni string, start, done time.Time) *TLSI
 		ServerName:        sni,
 		ALPN:              st.NegotiatedProtocol,
 		Resumed:           st.DidResume,
-		HandshakeTime:     done,
+		HandshakeTime:     done.Round(0), // wall clock only
 		HandshakeDuration: done.Sub(start),
 		OCSPStapled:       len(st.OCSPResponse) > 0,
 		SCTs:              len(st.SignedCertificateTimestamps),
@@ -191,7 +191,8 @@ func keySize(pub any) (bits int, curve string) {
 }
 
 func isSelfSigned(cert *x509.Certificate) bool {
-	return string(cert.RawIssuer) == string(cert.RawSubject) && cert.CheckSignatureFrom(cert) == nil
+	return string(cert.RawIssuer) == string(cert.RawSubject) &&
+		cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) == nil
 }
 
 // certName is the short name of a certificate for the transcript: its

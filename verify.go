@@ -23,20 +23,29 @@ func (info *TLSInfo) judge(cfg *tls.Config, name string) []error {
 		return []error{err}
 	}
 	var errs []error
-	for _, check := range []func(*tls.Config, []*x509.Certificate) error{info.judgeTrust, info.judgeHostname, info.judgeValidity} {
-		if err := check(cfg, certs); err != nil {
-			errs = append(errs, err)
-		}
+	anchor, err := info.judgeTrust(cfg, certs)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := info.judgeHostname(certs[0]); err != nil {
+		errs = append(errs, err)
+	}
+	if anchor != nil {
+		certs = append(certs[:len(certs):len(certs)], anchor)
+	}
+	if err := info.judgeValidity(certs, anchor != nil); err != nil {
+		errs = append(errs, err)
 	}
 	info.Verified = len(errs) == 0
 	return errs
 }
 
 // judgeTrust builds a chain from the leaf to a trusted root, with the rest
-// of the presented chain as intermediates. The dates are left to
-// judgeValidity: the chain is checked at a moment when every presented
-// certificate was valid, if there is one.
-func (info *TLSInfo) judgeTrust(cfg *tls.Config, certs []*x509.Certificate) error {
+// of the presented chain as intermediates, and returns the root. The dates
+// are left to judgeValidity: the chain is checked at a moment when every
+// certificate in it was valid, if there is one. When there is none, a
+// chain whose signatures lead to a trusted root is trusted all the same.
+func (info *TLSInfo) judgeTrust(cfg *tls.Config, certs []*x509.Certificate) (*x509.Certificate, error) {
 	opts := x509.VerifyOptions{
 		Roots:         cfg.RootCAs,
 		Intermediates: x509.NewCertPool(),
@@ -47,18 +56,46 @@ func (info *TLSInfo) judgeTrust(cfg *tls.Config, certs []*x509.Certificate) erro
 		opts.Intermediates.AddCert(c)
 	}
 	chains, err := certs[0].Verify(opts)
+	if anchor := outOfDateAnchor(err, certs); anchor != nil {
+		// The signatures lead to a trusted root that was out of its dates
+		// at that moment: try a moment when it was valid too.
+		with := append(certs[:len(certs):len(certs)], anchor)
+		if opts.CurrentTime = trustTime(with, info.HandshakeTime); inPeriod(with, opts.CurrentTime) {
+			chains, err = certs[0].Verify(opts)
+		} else {
+			info.Trusted = true
+			return anchor, nil
+		}
+	}
 	if err != nil {
 		info.TrustError = reason(err)
 		info.Problems = append(info.Problems, info.TrustError)
-		return err
+		return nil, err
 	}
 	info.Trusted = true
 	info.State.VerifiedChains = chains
-	return nil
+	chain := chains[0]
+	return chain[len(chain)-1], nil
+}
+
+// outOfDateAnchor returns the certificate a failed verification blamed
+// for its dates when it is not one the server presented: a root from the
+// pool, whose signature on the chain crypto/x509 had already checked.
+func outOfDateAnchor(err error, presented []*x509.Certificate) *x509.Certificate {
+	var ie x509.CertificateInvalidError
+	if !errors.As(err, &ie) || ie.Reason != x509.Expired || ie.Cert == nil {
+		return nil
+	}
+	for _, c := range presented {
+		if c.Equal(ie.Cert) {
+			return nil
+		}
+	}
+	return ie.Cert
 }
 
 // trustTime is the handshake time moved, if needed, into the period in
-// which every presented certificate is valid.
+// which every certificate of certs is valid, if there is one.
 func trustTime(certs []*x509.Certificate, at time.Time) time.Time {
 	from, until := certs[0].NotBefore, certs[0].NotAfter
 	for _, c := range certs[1:] {
@@ -80,12 +117,22 @@ func trustTime(certs []*x509.Certificate, at time.Time) time.Time {
 	return at
 }
 
-func (info *TLSInfo) judgeHostname(_ *tls.Config, certs []*x509.Certificate) error {
+// inPeriod reports whether every certificate of certs is valid at t.
+func inPeriod(certs []*x509.Certificate, t time.Time) bool {
+	for _, c := range certs {
+		if t.Before(c.NotBefore) || t.After(c.NotAfter) {
+			return false
+		}
+	}
+	return true
+}
+
+func (info *TLSInfo) judgeHostname(leaf *x509.Certificate) error {
 	var err error
 	if info.VerifyName == "" {
 		err = errors.New("no host name to check the certificate against")
 	} else {
-		err = certs[0].VerifyHostname(info.VerifyName)
+		err = leaf.VerifyHostname(info.VerifyName)
 	}
 	if err != nil {
 		info.HostnameError = reason(err)
@@ -96,9 +143,10 @@ func (info *TLSInfo) judgeHostname(_ *tls.Config, certs []*x509.Certificate) err
 	return nil
 }
 
-// judgeValidity checks every presented certificate's dates against the
-// handshake time and reports the first one out of its period.
-func (info *TLSInfo) judgeValidity(_ *tls.Config, certs []*x509.Certificate) error {
+// judgeValidity checks the dates of every certificate of certs (the
+// presented chain, and the root if withRoot) against the handshake time
+// and reports the first one out of its period.
+func (info *TLSInfo) judgeValidity(certs []*x509.Certificate, withRoot bool) error {
 	at := info.HandshakeTime
 	for i, c := range certs {
 		var detail string
@@ -112,17 +160,20 @@ func (info *TLSInfo) judgeValidity(_ *tls.Config, certs []*x509.Certificate) err
 		default:
 			continue
 		}
-		info.ValidityError = chainPosition(i, c) + " " + detail
+		info.ValidityError = chainPosition(i, c, withRoot && i == len(certs)-1) + " " + detail
 		info.Problems = append(info.Problems, info.ValidityError)
 		return x509.CertificateInvalidError{Cert: c, Reason: x509.Expired, Detail: info.ValidityError}
 	}
 	return nil
 }
 
-// chainPosition names certificate i of a presented chain.
-func chainPosition(i int, c *x509.Certificate) string {
-	if i == 0 {
+// chainPosition names certificate i of a chain.
+func chainPosition(i int, c *x509.Certificate, root bool) string {
+	switch {
+	case i == 0:
 		return "certificate"
+	case root:
+		return "root certificate (" + certName(c) + ")"
 	}
 	return "chain certificate " + strconv.Itoa(i+1) + " (" + certName(c) + ")"
 }

@@ -1,0 +1,752 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpprobe/probe/internal/fakeserver"
+)
+
+const testHost = "mail.example.test"
+
+// redirect dials every address at to and remembers the addresses asked
+// for, so that a test can dial a host name without DNS.
+type redirect struct {
+	to    string
+	mu    sync.Mutex
+	asked []string
+}
+
+func (r *redirect) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	r.mu.Lock()
+	r.asked = append(r.asked, addr)
+	r.mu.Unlock()
+	var d net.Dialer
+	return d.DialContext(ctx, network, r.to)
+}
+
+func newPKI(t *testing.T) *fakeserver.PKI {
+	t.Helper()
+	p, err := fakeserver.NewPKI(testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// dialEhlo dials srv as testHost, reads the banner and sends EHLO.
+func dialEhlo(t *testing.T, ctx context.Context, srv *fakeserver.Server, d Dialer) *Conn {
+	t.Helper()
+	d.NetDialer = &redirect{to: srv.Addr()}
+	c, err := d.Dial(ctx, testHost+":25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Ehlo(ctx, "probe.example"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// lastNote returns the text of the last note in the transcript.
+func lastNote(c *Conn) string {
+	es := c.Transcript().Entries()
+	for i := len(es) - 1; i >= 0; i-- {
+		if es[i].Kind == Note {
+			return es[i].Text
+		}
+	}
+	return ""
+}
+
+func waitSession(t *testing.T, srv *fakeserver.Server) fakeserver.SessionRecord {
+	t.Helper()
+	recs, err := srv.WaitSessions(1, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs[0]
+}
+
+type verdictCase struct {
+	name       string
+	cert       func(p *fakeserver.PKI) tls.Certificate
+	leafName   string
+	trustErr   string
+	hostErr    string
+	expired    bool
+	notYet     bool
+	validity   func(p *fakeserver.PKI) string
+	selfSigned bool
+	daysLeft   int
+	errTarget  func() any // for errors.As on a verification failure
+}
+
+func verdictCases() []verdictCase {
+	unknownAuthority := func() any { return new(x509.UnknownAuthorityError) }
+	return []verdictCase{
+		{name: "valid", cert: func(p *fakeserver.PKI) tls.Certificate { return p.Valid }, leafName: testHost, daysLeft: 364},
+		{name: "self-signed", cert: func(p *fakeserver.PKI) tls.Certificate { return p.SelfSigned }, leafName: testHost,
+			trustErr: "certificate signed by unknown authority", selfSigned: true, daysLeft: 364, errTarget: unknownAuthority},
+		{name: "unknown CA", cert: func(p *fakeserver.PKI) tls.Certificate { return p.UnknownCA }, leafName: testHost,
+			trustErr: "certificate signed by unknown authority", daysLeft: 364, errTarget: unknownAuthority},
+		{name: "wrong hostname", cert: func(p *fakeserver.PKI) tls.Certificate { return p.WrongName }, leafName: "wrong.example.test",
+			hostErr: "certificate is valid for wrong.example.test, not mail.example.test", daysLeft: 364,
+			errTarget: func() any { return new(x509.HostnameError) }},
+		{name: "expired", cert: func(p *fakeserver.PKI) tls.Certificate { return p.Expired }, leafName: testHost,
+			expired: true, validity: func(*fakeserver.PKI) string { return "certificate expired 1 day ago" }, daysLeft: -1,
+			errTarget: func() any { return new(x509.CertificateInvalidError) }},
+		{name: "not yet valid", cert: func(p *fakeserver.PKI) tls.Certificate { return p.NotYetValid }, leafName: testHost,
+			notYet: true, daysLeft: 1, validity: func(p *fakeserver.PKI) string {
+				return "certificate is not valid until " + p.NotYetValid.Leaf.NotBefore.UTC().Format(time.RFC3339) + " (in less than a day)"
+			},
+			errTarget: func() any { return new(x509.CertificateInvalidError) }},
+	}
+}
+
+func (vc verdictCase) problems(p *fakeserver.PKI) []string {
+	var out []string
+	for _, s := range []string{vc.trustErr, vc.hostErr} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	if vc.validity != nil {
+		out = append(out, vc.validity(p))
+	}
+	return out
+}
+
+// TestStartTLSVerdicts checks every verdict for each kind of bad
+// certificate, with verification on (a *TLSError carrying the report, the
+// Conn closed, nothing sent inside TLS) and off (the same report, the
+// session going on inside TLS).
+func TestStartTLSVerdicts(t *testing.T) {
+	p := newPKI(t)
+	for _, vc := range verdictCases() {
+		for _, skip := range []bool{false, true} {
+			name := vc.name + "/verify"
+			if skip {
+				name = vc.name + "/skip-verify"
+			}
+			t.Run(name, func(t *testing.T) {
+				ctx := testCtx(t)
+				cert := vc.cert(p)
+				srv := startServer(t, fakeserver.Config{TLSCert: &cert})
+				c := dialEhlo(t, ctx, srv, Dialer{})
+				cfg := &tls.Config{RootCAs: p.CAPool(), InsecureSkipVerify: skip}
+				info, err := c.StartTLS(ctx, cfg)
+				problems := vc.problems(p)
+				failed := len(problems) > 0 && !skip
+				if failed {
+					info = checkVerifyFailure(t, c, err, vc)
+				} else if err != nil {
+					t.Fatalf("StartTLS: %v", err)
+				}
+				checkVerdicts(t, info, vc, p, problems, skip)
+				checkChain(t, info, cert, vc)
+
+				want := info.VersionName + " " + info.CipherSuiteName + ", certificate " + vc.leafName + " verified"
+				if len(problems) > 0 {
+					want = info.VersionName + " " + info.CipherSuiteName + ", certificate " + vc.leafName + " NOT trusted: " + strings.Join(problems, "; ")
+					if skip {
+						want += " (InsecureSkipVerify: going on)"
+					}
+				}
+				if got := lastNote(c); got != want {
+					t.Errorf("note = %q, want %q", got, want)
+				}
+				if !failed {
+					checkInsideTLS(t, ctx, c, info)
+				}
+				rec := waitSessionAfterQuit(t, ctx, c, srv)
+				if rec.ServerName != testHost {
+					t.Errorf("server saw SNI %q, want %q", rec.ServerName, testHost)
+				}
+				if failed && len(rec.ClientTLS()) != 0 {
+					t.Errorf("client sent %q inside TLS after a failed verification", rec.ClientTLS())
+				}
+			})
+		}
+	}
+}
+
+func checkVerifyFailure(t *testing.T, c *Conn, err error, vc verdictCase) *TLSInfo {
+	t.Helper()
+	var te *TLSError
+	if !errors.As(err, &te) {
+		t.Fatalf("StartTLS error = %v (%T), want *TLSError", err, err)
+	}
+	if te.Step != "STARTTLS verify" || te.Info == nil {
+		t.Fatalf("TLSError step %q info %v", te.Step, te.Info)
+	}
+	if target := vc.errTarget(); !errors.As(err, target) {
+		t.Errorf("errors.As(%v, %T) = false", err, target)
+	}
+	if c.TLS() != nil {
+		t.Error("TLS() is set after a failed verification")
+	}
+	if !errors.Is(c.Err(), err) {
+		t.Errorf("Conn.Err() = %v, want the TLSError", c.Err())
+	}
+	if _, nerr := c.Noop(context.Background()); nerr == nil {
+		t.Error("NOOP worked on a Conn closed by a failed verification")
+	}
+	return te.Info
+}
+
+func checkVerdicts(t *testing.T, info *TLSInfo, vc verdictCase, p *fakeserver.PKI, problems []string, skip bool) {
+	t.Helper()
+	type verdicts struct {
+		Trusted, HostnameMatch, Expired, NotYetValid, Verified, Skip     bool
+		TrustError, HostnameError, ValidityError, VerifyName, ServerName string
+		Problems                                                         []string
+	}
+	validity := ""
+	if vc.validity != nil {
+		validity = vc.validity(p)
+	}
+	got := verdicts{info.Trusted, info.HostnameMatch, info.Expired, info.NotYetValid, info.Verified, info.InsecureSkipVerify,
+		info.TrustError, info.HostnameError, info.ValidityError, info.VerifyName, info.ServerName, info.Problems}
+	want := verdicts{vc.trustErr == "", vc.hostErr == "", vc.expired, vc.notYet, len(problems) == 0, skip,
+		vc.trustErr, vc.hostErr, validity, testHost, testHost, problems}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("verdicts:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func checkChain(t *testing.T, info *TLSInfo, cert tls.Certificate, vc verdictCase) {
+	t.Helper()
+	if len(info.Chain) != 1 {
+		t.Fatalf("chain has %d certificates, want 1", len(info.Chain))
+	}
+	ci := info.Chain[0]
+	if ci.SHA256 != sha256Hex(cert.Leaf.Raw) || ci.Serial != cert.Leaf.SerialNumber.Text(16) {
+		t.Errorf("chain[0] fingerprint %s serial %s do not match the server's certificate", ci.SHA256, ci.Serial)
+	}
+	if ci.SelfSigned != vc.selfSigned || ci.DaysLeft != vc.daysLeft || ci.KeyType != "ECDSA" || ci.KeyBits != 256 {
+		t.Errorf("chain[0] self-signed %v days left %d key %s/%d, want %v %d ECDSA/256",
+			ci.SelfSigned, ci.DaysLeft, ci.KeyType, ci.KeyBits, vc.selfSigned, vc.daysLeft)
+	}
+}
+
+// checkInsideTLS proves that the Conn forgot its plaintext capabilities and
+// talks through TLS: EHLO again, every later entry marked TLS.
+func checkInsideTLS(t *testing.T, ctx context.Context, c *Conn, info *TLSInfo) {
+	t.Helper()
+	if c.TLS() != info {
+		t.Error("TLS() does not return the StartTLS report")
+	}
+	if c.Capabilities() != nil {
+		t.Error("Capabilities() kept the plaintext EHLO after STARTTLS")
+	}
+	n := c.Transcript().Len()
+	caps, err := c.Ehlo(ctx, "probe.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps.StartTLS || !caps.SupportsAuth("PLAIN") {
+		t.Errorf("EHLO inside TLS: StartTLS %v, AUTH %v", caps.StartTLS, caps.Auth)
+	}
+	for _, e := range c.Transcript().Entries()[n-1:] {
+		if !e.TLS {
+			t.Errorf("entry %q after the handshake is not marked TLS", e)
+		}
+	}
+}
+
+func waitSessionAfterQuit(t *testing.T, ctx context.Context, c *Conn, srv *fakeserver.Server) fakeserver.SessionRecord {
+	t.Helper()
+	c.Quit(ctx)
+	return waitSession(t, srv)
+}
+
+// TestStartTLSReplies checks every refusal of STARTTLS: a *ReplyError, the
+// plaintext session still usable except after 421 and 221.
+func TestStartTLSReplies(t *testing.T) {
+	cases := []struct {
+		code   int
+		text   string
+		closes bool
+	}{
+		{454, "4.7.0 TLS not available due to temporary reason", false},
+		{501, "5.5.4 Syntax error", false},
+		{502, "5.5.1 Command not implemented", false},
+		{500, "5.5.2 Command unrecognized", false},
+		{530, "5.7.0 Must issue a STARTTLS command first", false},
+		{554, "5.5.1 TLS already active", false},
+		{354, "go ahead", false},
+		{250, "2.0.0 Ok", false},
+		{421, "4.3.2 Service shutting down", true},
+		{221, "2.0.0 Bye", true},
+	}
+	for _, tc := range cases {
+		t.Run(itoa(tc.code), func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, fakeserver.Config{Handlers: map[string]fakeserver.HandlerFunc{
+				"STARTTLS": func(s *fakeserver.Session, _ fakeserver.Command) bool {
+					s.Reply(tc.code, tc.text)
+					return true
+				},
+			}})
+			c := dialEhlo(t, ctx, srv, Dialer{})
+			info, err := c.StartTLS(ctx, nil)
+			var re *ReplyError
+			if info != nil || !errors.As(err, &re) {
+				t.Fatalf("StartTLS = %v, %v; want a *ReplyError", info, err)
+			}
+			if re.Command != "STARTTLS" || re.Reply.Code != tc.code || re.Reply.Text() != tc.text {
+				t.Errorf("ReplyError %q %d %q", re.Command, re.Reply.Code, re.Reply.Text())
+			}
+			if got := errors.Is(err, ErrServerClosed); got != (tc.code == 421) {
+				t.Errorf("errors.Is(err, ErrServerClosed) = %v", got)
+			}
+			if c.TLS() != nil || c.Capabilities() == nil {
+				t.Error("a refused STARTTLS changed the TLS state or dropped the capabilities")
+			}
+			_, nerr := c.Noop(ctx)
+			if tc.closes && nerr == nil {
+				t.Error("NOOP worked after a reply that ends the session")
+			}
+			if !tc.closes && nerr != nil {
+				t.Errorf("plaintext session unusable after %d: %v", tc.code, nerr)
+			}
+		})
+	}
+}
+
+// TestStartTLSInjection checks that bytes after the 220 stop the session
+// whether they come with the 220 or just after it, and that none of them is
+// read as a reply.
+func TestStartTLSInjection(t *testing.T) {
+	const injected = "250-FORGED.example\r\n250 AUTH PLAIN\r\n"
+	p := newPKI(t)
+	cases := []struct {
+		name string
+		cfg  fakeserver.Config
+		step string
+	}{
+		{"same packet", fakeserver.Config{TLSCert: &p.Valid,
+			Misbehave: map[string]fakeserver.Step{"STARTTLS": {After: []byte(injected)}}}, "STARTTLS"},
+		{"after the ClientHello began", fakeserver.Config{TLSCert: &p.Valid,
+			Handlers: map[string]fakeserver.HandlerFunc{"STARTTLS": injectAfterClientHello(injected)}}, "STARTTLS handshake"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, tc.cfg)
+			c := dialEhlo(t, ctx, srv, Dialer{})
+			info, err := c.StartTLS(ctx, &tls.Config{RootCAs: p.CAPool()})
+			var pe *ProtocolError
+			if info != nil || !errors.As(err, &pe) {
+				t.Fatalf("StartTLS = %v, %v (%T); want a *ProtocolError", info, err, err)
+			}
+			var te *TLSError
+			if errors.As(err, &te) {
+				t.Error("injection reported as a TLS error")
+			}
+			if pe.Step != tc.step || pe.Line != injected {
+				t.Errorf("ProtocolError step %q line %q, want %q %q", pe.Step, pe.Line, tc.step, injected)
+			}
+			notes, forged := injectionNotes(c)
+			wantNote := "server sent 36 bytes after its 220, before the TLS handshake: " + injected
+			if len(notes) == 0 || notes[0] != wantNote {
+				t.Errorf("notes %q, want first %q", notes, wantNote)
+			}
+			if forged {
+				t.Error("an injected line was read as a reply")
+			}
+			if c.Err() == nil || c.TLS() != nil {
+				t.Error("the Conn goes on after an injection")
+			}
+		})
+	}
+}
+
+// injectAfterClientHello answers 220, waits for the first byte of the
+// ClientHello, so that the client has surely read the 220 alone, and then
+// writes plaintext instead of a ServerHello.
+func injectAfterClientHello(injected string) fakeserver.HandlerFunc {
+	return func(s *fakeserver.Session, _ fakeserver.Command) bool {
+		s.Reply(220, "2.0.0 Ready to start TLS")
+		if s.Flush() != nil {
+			return true
+		}
+		if _, err := s.ReadFull(1); err != nil {
+			return true
+		}
+		s.WriteRaw([]byte(injected))
+		s.Flush()
+		s.Discard()
+		return true
+	}
+}
+
+func injectionNotes(c *Conn) (notes []string, forged bool) {
+	for _, e := range c.Transcript().Entries() {
+		if e.Kind == Note {
+			notes = append(notes, e.Text)
+		}
+		if e.Kind == Received && strings.Contains(e.Text, "FORGED") {
+			forged = true
+		}
+	}
+	return notes, forged
+}
+
+// TestDialTLSMatchesStartTLS checks implicit TLS: the default port 465,
+// the handshake before the banner, and a report equal to the STARTTLS one
+// for the same certificate.
+func TestDialTLSMatchesStartTLS(t *testing.T) {
+	p := newPKI(t)
+	for _, tc := range []struct {
+		name string
+		cert tls.Certificate
+		cfg  *tls.Config
+	}{
+		{"valid", p.Valid, &tls.Config{RootCAs: p.CAPool()}},
+		{"self-signed, verification off", p.SelfSigned, &tls.Config{InsecureSkipVerify: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			plain := startServer(t, fakeserver.Config{TLSCert: &tc.cert})
+			c := dialEhlo(t, ctx, plain, Dialer{})
+			viaStartTLS, err := c.StartTLS(ctx, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			implicit := startServer(t, fakeserver.Config{TLSCert: &tc.cert, ImplicitTLS: true})
+			r := &redirect{to: implicit.Addr()}
+			d := &Dialer{NetDialer: r, TLSConfig: tc.cfg}
+			ic, err := d.DialTLS(ctx, testHost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ic.Close()
+			if len(r.asked) != 1 || r.asked[0] != testHost+":465" {
+				t.Errorf("DialTLS dialled %q, want %s:465", r.asked, testHost)
+			}
+			es := ic.Transcript().Entries()
+			if len(es) < 2 || es[0].Kind != Note || es[1].Kind != Received || !es[1].TLS || ic.Banner().Code != 220 {
+				t.Errorf("implicit TLS transcript does not start with the handshake note and a TLS banner: %v", es)
+			}
+			if !reflect.DeepEqual(comparable(viaStartTLS), comparable(ic.TLS())) {
+				t.Errorf("reports differ:\nSTARTTLS %+v\nimplicit %+v", comparable(viaStartTLS), comparable(ic.TLS()))
+			}
+		})
+	}
+}
+
+// comparable returns a copy of info without what depends on the moment.
+func comparable(info *TLSInfo) TLSInfo {
+	out := *info
+	out.HandshakeTime, out.HandshakeDuration, out.State = time.Time{}, 0, tls.ConnectionState{}
+	return out
+}
+
+// TestDialTLSPackageLevel checks DialTLS with a config, and that a server
+// answering in plaintext on the TLS port is reported as such.
+func TestDialTLSPackageLevel(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPKI(t)
+	srv := startServer(t, fakeserver.Config{TLSCert: &p.Valid, ImplicitTLS: true})
+	c, err := DialTLS(ctx, srv.Addr(), &tls.Config{RootCAs: p.CAPool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := c.TLS()
+	// An IP literal: no SNI, the IP checked against the IP SANs.
+	if info == nil || !info.Verified || info.ServerName != "" || info.VerifyName != "127.0.0.1" {
+		t.Errorf("report %+v", info)
+	}
+	if _, err := c.Quit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rec := waitSession(t, srv); rec.ServerName != "" {
+		t.Errorf("SNI %q sent for an IP literal", rec.ServerName)
+	}
+
+	plain := startServer(t, fakeserver.Config{})
+	_, err = DialTLS(ctx, plain.Addr(), nil)
+	var te *TLSError
+	var rh tls.RecordHeaderError
+	if !errors.As(err, &te) || te.Step != "TLS handshake" || te.Info != nil || !errors.As(err, &rh) {
+		t.Fatalf("DialTLS to a plaintext server: %v (%T)", err, err)
+	}
+}
+
+func TestDialTLSPlaintextNote(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, fakeserver.Config{})
+	c, err := (&Dialer{}).open(ctx, srv.Addr(), "465")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.handshake(ctx, "TLS", nil); err == nil {
+		t.Fatal("handshake with a plaintext server succeeded")
+	}
+	notes, _ := injectionNotes(c)
+	want := "server sent plaintext instead of a TLS handshake: 220 mail.example.test ESMTP fakeserver"
+	if len(notes) == 0 || notes[0] != want {
+		t.Errorf("notes %q, want first %q", notes, want)
+	}
+}
+
+// TestStartTLSVersions checks that the caller's versions and cipher suites
+// are honoured and reported as negotiated.
+func TestStartTLSVersions(t *testing.T) {
+	p := newPKI(t)
+	cases := []struct {
+		name        string
+		cfg         *tls.Config
+		version     uint16
+		versionName string
+		suite       uint16 // 0: any
+	}{
+		{"default", &tls.Config{}, tls.VersionTLS13, "TLS 1.3", 0},
+		{"max 1.2", &tls.Config{MaxVersion: tls.VersionTLS12}, tls.VersionTLS12, "TLS 1.2", 0},
+		{"1.2 with a chosen suite", &tls.Config{MaxVersion: tls.VersionTLS12,
+			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}},
+			tls.VersionTLS12, "TLS 1.2", tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, fakeserver.Config{TLSCert: &p.Valid})
+			c := dialEhlo(t, ctx, srv, Dialer{})
+			cfg := tc.cfg.Clone()
+			cfg.RootCAs = p.CAPool()
+			info, err := c.StartTLS(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := waitSessionAfterQuit(t, ctx, c, srv)
+			if info.Version != tc.version || info.VersionName != tc.versionName || rec.TLSVersion != tc.version {
+				t.Errorf("version %x %q, server %x; want %x %q", info.Version, info.VersionName, rec.TLSVersion, tc.version, tc.versionName)
+			}
+			if info.CipherSuite != rec.CipherSuite || info.CipherSuiteName != tls.CipherSuiteName(rec.CipherSuite) {
+				t.Errorf("suite %x %q, server %x", info.CipherSuite, info.CipherSuiteName, rec.CipherSuite)
+			}
+			if tc.suite != 0 && info.CipherSuite != tc.suite {
+				t.Errorf("suite %q, want %q", info.CipherSuiteName, tls.CipherSuiteName(tc.suite))
+			}
+			if info.KeyExchange == "" || info.HandshakeDuration <= 0 || info.HandshakeTime.IsZero() {
+				t.Errorf("key exchange %q duration %v time %v", info.KeyExchange, info.HandshakeDuration, info.HandshakeTime)
+			}
+		})
+	}
+}
+
+// TestStartTLSConfigChoice checks which config StartTLS uses and that the
+// caller's config is never changed.
+func TestStartTLSConfigChoice(t *testing.T) {
+	p := newPKI(t)
+	trusting := &tls.Config{RootCAs: p.CAPool()}
+	cases := []struct {
+		name     string
+		dialer   *tls.Config
+		arg      *tls.Config
+		verified bool
+	}{
+		{"argument", nil, trusting, true},
+		{"argument wins over the dialer's", &tls.Config{}, trusting, true},
+		{"dialer's when nil", trusting, nil, true},
+		{"zero config: system roots", nil, nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, fakeserver.Config{TLSCert: &p.Valid})
+			c := dialEhlo(t, ctx, srv, Dialer{TLSConfig: tc.dialer})
+			info, err := c.StartTLS(ctx, tc.arg)
+			if tc.verified != (err == nil) {
+				t.Fatalf("StartTLS: %v", err)
+			}
+			var te *TLSError
+			if err != nil && errors.As(err, &te) {
+				info = te.Info
+			}
+			if info.Verified != tc.verified || info.ServerName != testHost {
+				t.Errorf("verified %v SNI %q", info.Verified, info.ServerName)
+			}
+			for _, cfg := range []*tls.Config{tc.dialer, tc.arg} {
+				if cfg != nil && (cfg.ServerName != "" || cfg.InsecureSkipVerify || cfg.VerifyConnection != nil) {
+					t.Errorf("caller's config changed: %+v", cfg)
+				}
+			}
+		})
+	}
+}
+
+// TestStartTLSCallerChecks checks that VerifyPeerCertificate and
+// VerifyConnection run as crypto/tls would run them, and stop the session
+// when they fail.
+func TestStartTLSCallerChecks(t *testing.T) {
+	p := newPKI(t)
+	refusal := errors.New("hook says no")
+	cases := []struct {
+		name       string
+		skip       bool
+		peerErr    error
+		connErr    error
+		wantChains bool
+		problem    string
+	}{
+		{"verify, hooks accept", false, nil, nil, true, ""},
+		{"skip verify, hooks accept", true, nil, nil, false, ""},
+		{"verify, VerifyConnection refuses", false, nil, refusal, true, "VerifyConnection: hook says no"},
+		{"skip verify, VerifyPeerCertificate refuses", true, refusal, nil, false, "VerifyPeerCertificate: hook says no"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, fakeserver.Config{TLSCert: &p.Valid})
+			c := dialEhlo(t, ctx, srv, Dialer{})
+			var peerChains, connChains int = -1, -1
+			cfg := &tls.Config{RootCAs: p.CAPool(), InsecureSkipVerify: tc.skip,
+				VerifyPeerCertificate: func(raw [][]byte, chains [][]*x509.Certificate) error {
+					peerChains = len(chains)
+					if len(raw) != 1 {
+						t.Errorf("VerifyPeerCertificate got %d certificates", len(raw))
+					}
+					return tc.peerErr
+				},
+				VerifyConnection: func(st tls.ConnectionState) error {
+					connChains = len(st.VerifiedChains)
+					return tc.connErr
+				},
+			}
+			info, err := c.StartTLS(ctx, cfg)
+			if tc.problem == "" {
+				if err != nil || !info.Verified {
+					t.Fatalf("StartTLS: %v", err)
+				}
+			} else {
+				var te *TLSError
+				if !errors.As(err, &te) || !errors.Is(err, refusal) || te.Step != "STARTTLS verify" {
+					t.Fatalf("StartTLS error %v, want a *TLSError wrapping the hook's", err)
+				}
+				if te.Info.Verified || !reflect.DeepEqual(te.Info.Problems, []string{tc.problem}) {
+					t.Errorf("verified %v problems %q", te.Info.Verified, te.Info.Problems)
+				}
+			}
+			if got := peerChains > 0; got != tc.wantChains {
+				t.Errorf("VerifyPeerCertificate saw %d verified chains", peerChains)
+			}
+			if tc.peerErr == nil && (connChains > 0) != tc.wantChains {
+				t.Errorf("VerifyConnection saw %d verified chains", connChains)
+			}
+		})
+	}
+}
+
+// TestStartTLSClientCertificate checks that a client certificate from the
+// caller's config is presented (for SASL EXTERNAL).
+func TestStartTLSClientCertificate(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPKI(t)
+	seen := make(chan string, 1)
+	srv := startServer(t, fakeserver.Config{
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{p.Valid}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.CAPool()},
+		Handlers: map[string]fakeserver.HandlerFunc{"EHLO": func(s *fakeserver.Session, _ fakeserver.Command) bool {
+			if st := s.TLSState(); st != nil && len(st.PeerCertificates) > 0 {
+				seen <- st.PeerCertificates[0].Subject.CommonName
+			}
+			return false
+		}},
+	})
+	c := dialEhlo(t, ctx, srv, Dialer{})
+	if _, err := c.StartTLS(ctx, &tls.Config{RootCAs: p.CAPool(), Certificates: []tls.Certificate{p.Valid}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Ehlo(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case cn := <-seen:
+		if cn != testHost {
+			t.Errorf("server saw client certificate %q", cn)
+		}
+	default:
+		t.Error("server saw no client certificate")
+	}
+}
+
+// TestStartTLSHandshakeFailures checks a handshake that cannot agree, one
+// that runs out of its own time and one cut short by the context.
+func TestStartTLSHandshakeFailures(t *testing.T) {
+	p := newPKI(t)
+	hang := map[string]fakeserver.Step{"STARTTLS": {Reply: &fakeserver.Reply{Code: 220, Lines: []string{"2.0.0 Ready"}}, Hang: true}}
+	cases := []struct {
+		name    string
+		srv     fakeserver.Config
+		d       Dialer
+		cfg     *tls.Config
+		ctxWait time.Duration
+		is      error
+	}{
+		{"no common version", fakeserver.Config{TLSConfig: &tls.Config{Certificates: []tls.Certificate{p.Valid}, MinVersion: tls.VersionTLS13}},
+			Dialer{}, &tls.Config{MaxVersion: tls.VersionTLS12}, 0, nil},
+		{"handshake timeout", fakeserver.Config{TLSCert: &p.Valid, Misbehave: hang},
+			Dialer{Timeouts: Timeouts{Handshake: 100 * time.Millisecond}}, nil, 0, os.ErrDeadlineExceeded},
+		{"context deadline", fakeserver.Config{TLSCert: &p.Valid, Misbehave: hang},
+			Dialer{}, nil, 200 * time.Millisecond, context.DeadlineExceeded},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, tc.srv)
+			c := dialEhlo(t, ctx, srv, tc.d)
+			if tc.ctxWait > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.ctxWait)
+				defer cancel()
+			}
+			_, err := c.StartTLS(ctx, tc.cfg)
+			var te *TLSError
+			if !errors.As(err, &te) || te.Step != "STARTTLS handshake" || te.Info != nil {
+				t.Fatalf("StartTLS error %v (%T), want a handshake *TLSError", err, err)
+			}
+			if tc.is != nil && (!errors.Is(err, tc.is) || !te.Timeout()) {
+				t.Errorf("errors.Is(%v, %v) = false or not a timeout", err, tc.is)
+			}
+			if c.Err() == nil || !strings.HasPrefix(lastNote(c), "TLS handshake failed: ") {
+				t.Errorf("Conn.Err() %v, note %q", c.Err(), lastNote(c))
+			}
+		})
+	}
+}
+
+func TestLooksLikeTLS(t *testing.T) {
+	cases := []struct {
+		in   string
+		want bool
+	}{
+		{"", true},
+		{"\x16", true},
+		{"\x16\x03\x03\x00\x7a", true},
+		{"\x15\x03\x01\x00\x02", true},
+		{"\x16\x03\x10", false},
+		{"\x17\x03\x03", false},
+		{"\x16\x02", false},
+		{"250 ", false},
+		{"2", false},
+	}
+	for _, tc := range cases {
+		if got := looksLikeTLS([]byte(tc.in)); got != tc.want {
+			t.Errorf("looksLikeTLS(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
