@@ -191,8 +191,12 @@ func (c *Conn) sendLockStep(ctx context.Context, env Envelope, plan envelopePlan
 	for i, line := range plan.rcpts {
 		r, err := c.command(ctx, "RCPT", c.d.Timeouts.Rcpt, line, 2)
 		res.Recipients[i].Rcpt = r
-		if err != nil && !asReplyError(err, &firstRefusal) {
+		var re *ReplyError
+		if err != nil && !asReplyError(err, &re) {
 			return err
+		}
+		if firstRefusal == nil {
+			firstRefusal = re
 		}
 	}
 	if err := res.requireRecipient(firstRefusal); err != nil {
