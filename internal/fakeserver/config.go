@@ -181,7 +181,22 @@ func (c Config) normalize() Config {
 	if c.EhloLinesTLS == nil {
 		c.EhloLinesTLS = c.defaultEhlo(true)
 	}
+	c.Handlers = rekey(c.Handlers, strings.ToUpper)
+	c.Misbehave = rekey(c.Misbehave, strings.ToUpper)
+	c.RejectRecipients = rekey(c.RejectRecipients, strings.ToLower)
 	return c
+}
+
+// rekey copies m with its keys passed through f.
+func rekey[V any](m map[string]V, f func(string) string) map[string]V {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]V, len(m))
+	for k, v := range m {
+		out[f(k)] = v
+	}
+	return out
 }
 
 func (c Config) tlsEnabled() bool {

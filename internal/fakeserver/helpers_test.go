@@ -56,12 +56,12 @@ func leakedStacks(wait time.Duration) string {
 
 // client is a minimal raw SMTP client for driving the server.
 type client struct {
-	t *testing.T
+	t testing.TB
 	c net.Conn
 	r *bufio.Reader
 }
 
-func dial(t *testing.T, addr string) *client {
+func dial(t testing.TB, addr string) *client {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {

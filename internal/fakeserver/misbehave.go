@@ -23,6 +23,8 @@ const (
 // the plain name. Fields apply in this order: Delay, Drop, then the
 // answer (Raw, Reply, Endless, or else the handler/built-in behaviour),
 // with After and Close applied right after the first reply of the step.
+// At StepConnect, a Reply code other than 220 has the effect described
+// for Config.BannerCode.
 type Step struct {
 	// Delay is slept (after flushing earlier replies) before anything else.
 	Delay time.Duration

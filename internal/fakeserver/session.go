@@ -73,6 +73,11 @@ func (t *tap) Write(p []byte) (int, error) {
 	return t.c.Write(p)
 }
 
+// eofReader is an empty reader.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
 func newSession(srv *Server, id int, c net.Conn) *Session {
 	s := &Session{
 		srv:    srv,
@@ -120,6 +125,11 @@ func (s *Session) finish() {
 		_ = s.Flush()
 	}
 	s.closeConn()
+	s.tx = nil
+	// Free the large buffers (finished sessions are kept for their
+	// records); late calls from handlers read EOF and write nowhere.
+	s.br = bufio.NewReaderSize(eofReader{}, 16)
+	s.bw = bufio.NewWriterSize(io.Discard, 16)
 	s.mu.Lock()
 	s.rec.Done = true
 	s.mu.Unlock()
