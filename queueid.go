@@ -81,11 +81,11 @@ func qmailID(w []string) string {
 	return ""
 }
 
-// sendmailID finds "<id> Message accepted".
+// sendmailID finds "<id> Message accepted" where id holds a digit.
 func sendmailID(w []string) string {
 	for i := 0; i+2 < len(w); i++ {
 		if strings.EqualFold(w[i+1], "message") && strings.EqualFold(w[i+2], "accepted") {
-			return cleanID(w[i])
+			return withDigit(cleanID(w[i]))
 		}
 	}
 	return ""
@@ -119,7 +119,12 @@ func okID(w []string) string {
 	if len(w) < 2 || !isOK(w[0]) {
 		return ""
 	}
-	id := cleanID(w[1])
+	return withDigit(cleanID(w[1]))
+}
+
+// withDigit returns id when it holds a digit, as the identifiers that
+// follow a bare word do, and "" for a plain word such as "message".
+func withDigit(id string) string {
 	if !strings.ContainsAny(id, "0123456789") {
 		return ""
 	}
