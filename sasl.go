@@ -23,6 +23,8 @@ var ErrInsecureAuth = errors.New("smtp: AUTH with credentials refused on a conne
 // non-empty response redacted, unless its mechanism is EXTERNAL or
 // ANONYMOUS. With Dialer.RevealSecrets the real lines are recorded anyway.
 type Redactor interface {
+	// Redaction returns the stand-in for the latest response, such as
+	// "[password redacted]", or "" when it carries no secret.
 	Redaction() string
 }
 

@@ -43,7 +43,9 @@ type scramClient struct {
 // NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802). The password
 // goes through SASLprep; the client nonce comes from crypto/rand; the
 // server's signature is verified, and a wrong or missing one is an error
-// wrapping ErrServerSignature. The proof is redacted in the transcript.
+// wrapping ErrServerSignature. An iteration count above 2^20 is refused, to
+// bound the work a server can ask for. The proof is redacted in the
+// transcript. Channel binding is not offered.
 func NewSCRAMSHA1Client(username, password string) sasl.Client {
 	return &scramClient{mech: "SCRAM-SHA-1", newHash: sha1.New, username: username, password: password}
 }
