@@ -30,7 +30,12 @@ type TLSError struct {
 	Err error
 }
 
-func (e *TLSError) Error() string { return "smtp " + e.Step + ": " + e.Err.Error() }
+func (e *TLSError) Error() string {
+	if e.Err == nil {
+		return "smtp " + e.Step + ": TLS failed"
+	}
+	return "smtp " + e.Step + ": " + e.Err.Error()
+}
 
 // Unwrap returns the cause.
 func (e *TLSError) Unwrap() error { return e.Err }
@@ -47,8 +52,8 @@ func (e *TLSError) Timeout() bool {
 // cfg nil means the Dialer's TLSConfig, or a zero config; it is cloned,
 // never changed. Its ServerName defaults to the dialled host unless that is
 // an IP literal. Everything else in it (versions, cipher suites, client
-// certificates, RootCAs, VerifyPeerCertificate, VerifyConnection) is
-// honoured.
+// certificates, RootCAs, Time, ClientSessionCache, VerifyPeerCertificate,
+// VerifyConnection) is honoured.
 //
 // A reply other than 220 is a *ReplyError and leaves the plaintext session
 // usable, except after 421 or 221, which end it. If the server sent
@@ -135,7 +140,11 @@ func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*T
 		return nil, c.handshakeFailure(ctx, phase, raw.seen, err)
 	}
 
-	info := newTLSInfo(tc.ConnectionState(), sniName(hs.ServerName), start, done)
+	at := done
+	if want.Time != nil {
+		at = want.Time()
+	}
+	info := newTLSInfo(tc.ConnectionState(), sniName(hs.ServerName), at, done.Sub(start))
 	if fatal := c.verify(want, info); fatal != nil {
 		tErr := &TLSError{Step: phase + " verify", Info: info, Err: fatal}
 		c.fail(tErr) // closes the raw connection: nothing more is sent

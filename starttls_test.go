@@ -465,10 +465,11 @@ func TestDialTLSPackageLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := c.TLS()
 	// An IP literal: no SNI, the IP checked against the IP SANs.
-	if info == nil || !info.Verified || info.ServerName != "" || info.VerifyName != "127.0.0.1" {
-		t.Errorf("report %+v", info)
+	for _, info := range []*TLSInfo{c.TLS(), ipServerName(t, ctx, p)} {
+		if info == nil || !info.Verified || info.ServerName != "" || info.VerifyName != "127.0.0.1" {
+			t.Errorf("report %+v", info)
+		}
 	}
 	if _, err := c.Quit(ctx); err != nil {
 		t.Fatal(err)
@@ -479,11 +480,70 @@ func TestDialTLSPackageLevel(t *testing.T) {
 
 	plain := startServer(t, fakeserver.Config{})
 	_, err = DialTLS(ctx, plain.Addr(), nil)
-	var te *TLSError
 	var rh tls.RecordHeaderError
-	if !errors.As(err, &te) || te.Step != "TLS handshake" || te.Info != nil || !errors.As(err, &rh) {
-		t.Fatalf("DialTLS to a plaintext server: %v (%T)", err, err)
+	if !errors.As(err, &rh) {
+		t.Fatalf("DialTLS to a plaintext server: %v (%T), want a tls.RecordHeaderError inside", err, err)
 	}
+}
+
+// TestDialTLSFailures checks that each step of DialTLS says what failed.
+func TestDialTLSFailures(t *testing.T) {
+	p := newPKI(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := ln.Addr().String()
+	ln.Close()
+	cases := []struct {
+		name  string
+		srv   *fakeserver.Config
+		check func(error) bool
+	}{
+		{"plaintext server", &fakeserver.Config{}, func(err error) bool {
+			var te *TLSError
+			return errors.As(err, &te) && te.Step == "TLS handshake" && te.Info == nil
+		}},
+		{"self-signed", &fakeserver.Config{TLSCert: &p.SelfSigned, ImplicitTLS: true}, func(err error) bool {
+			var te *TLSError
+			return errors.As(err, &te) && te.Step == "TLS verify" && te.Info.Chain[0].SelfSigned &&
+				te.Info.TrustError == "certificate signed by unknown authority"
+		}},
+		{"banner 554", &fakeserver.Config{TLSCert: &p.Valid, ImplicitTLS: true, BannerCode: 554}, func(err error) bool {
+			var re *ReplyError
+			return errors.As(err, &re) && re.Command == "banner" && re.Reply.Code == 554
+		}},
+		{"connection refused", nil, func(err error) bool {
+			var oe *OpError
+			return errors.As(err, &oe) && oe.Op == "connect"
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			addr := closedAddr
+			if tc.srv != nil {
+				addr = startServer(t, *tc.srv).Addr()
+			}
+			c, err := DialTLS(ctx, addr, &tls.Config{RootCAs: p.CAPool()})
+			if c != nil || !tc.check(err) {
+				t.Errorf("DialTLS = %v, %v (%T)", c, err, err)
+			}
+		})
+	}
+}
+
+// ipServerName connects with an IP literal as the config's ServerName.
+func ipServerName(t *testing.T, ctx context.Context, p *fakeserver.PKI) *TLSInfo {
+	t.Helper()
+	srv := startServer(t, fakeserver.Config{TLSCert: &p.Valid, ImplicitTLS: true})
+	d := &Dialer{NetDialer: &redirect{to: srv.Addr()}, TLSConfig: &tls.Config{RootCAs: p.CAPool(), ServerName: "127.0.0.1"}}
+	c, err := d.DialTLS(ctx, testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.TLS()
 }
 
 func TestDialTLSPlaintextNote(t *testing.T) {
@@ -747,6 +807,50 @@ func TestLooksLikeTLS(t *testing.T) {
 	for _, tc := range cases {
 		if got := looksLikeTLS([]byte(tc.in)); got != tc.want {
 			t.Errorf("looksLikeTLS(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestStartTLSConfigTime checks that the config's Time is the moment the
+// certificates are judged at.
+func TestStartTLSConfigTime(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPKI(t)
+	srv := startServer(t, fakeserver.Config{TLSCert: &p.Valid})
+	c := dialEhlo(t, ctx, srv, Dialer{})
+	later := time.Now().Add(400 * 24 * time.Hour)
+	info, err := c.StartTLS(ctx, &tls.Config{RootCAs: p.CAPool(), InsecureSkipVerify: true, Time: func() time.Time { return later }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"certificate expired 35 days ago"}
+	if !info.HandshakeTime.Equal(later) || !info.Trusted || !info.Expired || !reflect.DeepEqual(info.Problems, want) || info.Chain[0].DaysLeft != -35 {
+		t.Errorf("time %v trusted %v expired %v problems %q days left %d", info.HandshakeTime, info.Trusted, info.Expired, info.Problems, info.Chain[0].DaysLeft)
+	}
+}
+
+// TestStartTLSResumption checks that a resumed session is reported as such
+// and judged in full.
+func TestStartTLSResumption(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPKI(t)
+	serverCfg := &tls.Config{Certificates: []tls.Certificate{p.Valid}}
+	serverCfg.SetSessionTicketKeys([][32]byte{{1, 2, 3}})
+	srv := startServer(t, fakeserver.Config{TLSConfig: serverCfg})
+	cfg := &tls.Config{RootCAs: p.CAPool(), ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	for i, wantResumed := range []bool{false, true} {
+		c := dialEhlo(t, ctx, srv, Dialer{})
+		info, err := c.StartTLS(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// EHLO reads past the server's session ticket.
+		if _, err := c.Ehlo(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		c.Quit(ctx)
+		if info.Resumed != wantResumed || !info.Verified || len(info.Chain) != 1 || info.Chain[0].SHA256 != sha256Hex(p.Valid.Leaf.Raw) {
+			t.Errorf("connection %d: resumed %v verified %v chain %d", i+1, info.Resumed, info.Verified, len(info.Chain))
 		}
 	}
 }

@@ -38,8 +38,9 @@ type TLSInfo struct {
 	ALPN string `json:"alpn,omitempty"`
 	// Resumed reports that the session was resumed from an earlier one.
 	Resumed bool `json:"resumed"`
-	// HandshakeTime is when the handshake completed; the validity
-	// verdicts are computed against it.
+	// HandshakeTime is when the handshake completed, or the time the
+	// tls.Config's Time function gave; the validity verdicts and DaysLeft
+	// are computed against it.
 	HandshakeTime time.Time `json:"handshake_time"`
 	// HandshakeDuration is how long the handshake took.
 	HandshakeDuration time.Duration `json:"handshake_duration_ns"`
@@ -121,8 +122,10 @@ type CertInfo struct {
 	SelfSigned bool `json:"self_signed,omitempty"`
 }
 
-// newTLSInfo describes a completed handshake, without the verdicts.
-func newTLSInfo(st tls.ConnectionState, sni string, start, done time.Time) *TLSInfo {
+// newTLSInfo describes a completed handshake, without the verdicts. at is
+// the moment the certificates are judged at: when the handshake completed,
+// or what the config's Time says.
+func newTLSInfo(st tls.ConnectionState, sni string, at time.Time, took time.Duration) *TLSInfo {
 	info := &TLSInfo{
 		Version:           st.Version,
 		VersionName:       tls.VersionName(st.Version),
@@ -131,8 +134,8 @@ func newTLSInfo(st tls.ConnectionState, sni string, start, done time.Time) *TLSI
 		ServerName:        sni,
 		ALPN:              st.NegotiatedProtocol,
 		Resumed:           st.DidResume,
-		HandshakeTime:     done.Round(0), // wall clock only
-		HandshakeDuration: done.Sub(start),
+		HandshakeTime:     at.Round(0), // wall clock only
+		HandshakeDuration: took,
 		OCSPStapled:       len(st.OCSPResponse) > 0,
 		SCTs:              len(st.SignedCertificateTimestamps),
 		State:             st,
@@ -141,7 +144,7 @@ func newTLSInfo(st tls.ConnectionState, sni string, start, done time.Time) *TLSI
 		info.KeyExchange = st.CurveID.String()
 	}
 	for _, cert := range st.PeerCertificates {
-		info.Chain = append(info.Chain, newCertInfo(cert, done))
+		info.Chain = append(info.Chain, newCertInfo(cert, at))
 	}
 	return info
 }

@@ -105,9 +105,14 @@ type chainFixture struct {
 
 func newChain(t *testing.T, now time.Time, interUntil, leafFrom, leafUntil time.Time) chainFixture {
 	t.Helper()
+	return newChainRoot(t, now, now.Add(1000*24*time.Hour), interUntil, leafFrom, leafUntil)
+}
+
+func newChainRoot(t *testing.T, now, rootUntil, interUntil, leafFrom, leafUntil time.Time) chainFixture {
+	t.Helper()
 	rootKey, interKey, leafKey := ecKey(t), ecKey(t), ecKey(t)
 	root := makeCert(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root"},
-		NotBefore: now.Add(-100 * 24 * time.Hour), NotAfter: now.Add(1000 * 24 * time.Hour),
+		NotBefore: now.Add(-100 * 24 * time.Hour), NotAfter: rootUntil,
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil, rootKey.Public(), rootKey)
 	inter := makeCert(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Test Intermediate"},
 		NotBefore: now.Add(-50 * 24 * time.Hour), NotAfter: interUntil,
@@ -129,6 +134,7 @@ func TestJudge(t *testing.T) {
 	good := newChain(t, now, now.Add(500*day), now.Add(-10*day), now.Add(90*day))
 	interExpired := newChain(t, now, now.Add(-3*day-time.Minute), now.Add(-10*day), now.Add(90*day))
 	leafExpired := newChain(t, now, now.Add(500*day), now.Add(-10*day), now.Add(-3*day-time.Minute))
+	rootExpired := newChainRoot(t, now, now.Add(-2*day-time.Minute), now.Add(500*day), now.Add(-10*day), now.Add(90*day))
 	cases := []struct {
 		name     string
 		certs    []*x509.Certificate
@@ -148,6 +154,9 @@ func TestJudge(t *testing.T) {
 		{"leaf expired", []*x509.Certificate{leafExpired.leaf, leafExpired.inter}, leafExpired.roots, testHost,
 			TLSInfo{Trusted: true, HostnameMatch: true, Expired: true, ValidityError: "certificate expired 3 days ago"},
 			[]string{"certificate expired 3 days ago"}},
+		{"root expired", []*x509.Certificate{rootExpired.leaf, rootExpired.inter}, rootExpired.roots, testHost,
+			TLSInfo{Trusted: true, HostnameMatch: true, Expired: true, ValidityError: "root certificate (Test Root) expired 2 days ago"},
+			[]string{"root certificate (Test Root) expired 2 days ago"}},
 		{"no name", []*x509.Certificate{good.leaf, good.inter}, good.roots, "",
 			TLSInfo{Trusted: true, HostnameError: "no host name to check the certificate against"},
 			[]string{"no host name to check the certificate against"}},
@@ -160,7 +169,7 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			info := newTLSInfo(tls.ConnectionState{Version: tls.VersionTLS13, PeerCertificates: tc.certs}, testHost, now, now)
+			info := newTLSInfo(tls.ConnectionState{Version: tls.VersionTLS13, PeerCertificates: tc.certs}, testHost, now, 0)
 			errs := info.judge(&tls.Config{RootCAs: tc.roots}, tc.host)
 			if len(errs) != len(tc.problems) {
 				t.Errorf("%d errors for %d problems: %v", len(errs), len(tc.problems), errs)
@@ -232,7 +241,7 @@ func TestTLSInfoJSON(t *testing.T) {
 	now := time.Now()
 	st := tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256, CurveID: tls.X25519,
 		PeerCertificates: []*x509.Certificate{p.WrongName.Leaf}, OCSPResponse: []byte{1}}
-	info := newTLSInfo(st, testHost, now.Add(-time.Millisecond), now)
+	info := newTLSInfo(st, testHost, now, time.Millisecond)
 	info.judge(&tls.Config{RootCAs: p.CAPool()}, testHost)
 	b, err := json.Marshal(info)
 	if err != nil {
