@@ -108,7 +108,11 @@ func ParseCapabilities(lines []string) (caps *Capabilities, notes []string) {
 	if len(lines) == 0 {
 		return caps, nil
 	}
-	caps.Domain, caps.Greeting, _ = strings.Cut(strings.TrimSpace(lines[0]), " ")
+	first := strings.TrimSpace(lines[0])
+	caps.Domain = first
+	if i := strings.IndexAny(first, " \t"); i >= 0 {
+		caps.Domain, caps.Greeting = first[:i], first[i+1:]
+	}
 	caps.Greeting = strings.TrimSpace(caps.Greeting)
 	for _, line := range lines[1:] {
 		ext, ok := parseExtension(line)
