@@ -174,12 +174,13 @@ func (c *Conn) verify(cfg *tls.Config, info *TLSInfo) error {
 		}
 		fatal = callerChecks(cfg, info)
 	}
-	c.tr.add(Note, summary(info), true, false)
+	c.tr.add(Note, summary(info, fatal == nil), true, false)
 	return fatal
 }
 
-// summary is the transcript note for a completed handshake.
-func summary(info *TLSInfo) string {
+// summary is the transcript note for a completed handshake; goingOn says
+// whether the session continues.
+func summary(info *TLSInfo, goingOn bool) string {
 	s := info.VersionName + " " + info.CipherSuiteName + ", certificate "
 	if certs := info.State.PeerCertificates; len(certs) > 0 {
 		s += certName(certs[0]) + " "
@@ -188,7 +189,7 @@ func summary(info *TLSInfo) string {
 		return s + "verified"
 	}
 	s += "NOT trusted: " + strings.Join(info.Problems, "; ")
-	if info.InsecureSkipVerify {
+	if info.InsecureSkipVerify && goingOn {
 		s += " (InsecureSkipVerify: going on)"
 	}
 	return s

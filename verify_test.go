@@ -366,6 +366,9 @@ func TestStartTLSCallerChecks(t *testing.T) {
 				if te.Info.Verified || !reflect.DeepEqual(te.Info.Problems, []string{tc.problem}) {
 					t.Errorf("verified %v problems %q", te.Info.Verified, te.Info.Problems)
 				}
+				if note := lastNote(c); !strings.HasSuffix(note, "NOT trusted: "+tc.problem) {
+					t.Errorf("note %q does not end with the hook's refusal", note)
+				}
 			}
 			if got := peerChains > 0; got != tc.wantChains {
 				t.Errorf("VerifyPeerCertificate saw %d verified chains", peerChains)
