@@ -9,6 +9,10 @@ import (
 // DefaultChunkSize is the BDAT chunk size Bdat uses when given 0 or less.
 const DefaultChunkSize = 64 << 10
 
+// MaxChunkSize is the largest BDAT chunk Bdat sends; a larger chunkSize is
+// lowered to it.
+const MaxChunkSize = 64 << 20
+
 // bdatWindow is how many chunk replies may be outstanding when the server
 // advertised PIPELINING; without it each chunk waits for its reply.
 const bdatWindow = 8
@@ -27,7 +31,7 @@ const (
 // n bytes of msg, as they are (no line-ending change, no dot-stuffing:
 // BDAT is binary-clean), the last chunk as "BDAT <n> LAST", or "BDAT 0
 // LAST" when msg ends on a chunk boundary. It returns the reply to the
-// last chunk. Memory is bounded by chunkSize.
+// last chunk. Memory is bounded by chunkSize (at most MaxChunkSize).
 //
 // When the server advertised PIPELINING, up to 8 chunks are sent before
 // their replies are read; otherwise each chunk waits for its 250. After a
@@ -67,6 +71,7 @@ func (c *Conn) bdat(ctx context.Context, msg io.Reader, chunkSize, nFinal int) (
 	if chunkSize <= 0 {
 		chunkSize = DefaultChunkSize
 	}
+	chunkSize = min(chunkSize, MaxChunkSize)
 	if msg == nil {
 		msg = eofReader{}
 	}

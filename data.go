@@ -142,7 +142,9 @@ func indexLineBreak(p []byte) int {
 // each line is recorded as sent (dot-stuffed); the final "." is always
 // recorded. The steps are named "DATA" (until the 354), "DATA body" and
 // "DATA end" in errors. If reading msg fails, the Conn is closed without
-// the final "." so that the server drops the partial message.
+// the final "." so that the server drops the partial message. Bytes that
+// arrived together with the 354 are a reply no command asked for: a
+// *ProtocolError, the body is not sent and the session ends.
 //
 // On an LMTP Conn the server answers the "." once per recipient accepted
 // since Mail (RFC 2033 §4.2); Data reads every reply so that the session
@@ -170,7 +172,7 @@ func (c *Conn) DataLMTP(ctx context.Context, msg io.Reader, n int) ([]*Reply, er
 // data runs DATA, the body and the n final replies. It returns the reply
 // to DATA and the final replies (nil when the body was not sent).
 func (c *Conn) data(ctx context.Context, msg io.Reader, n int) (*Reply, []*Reply, error) {
-	r, err := c.command(ctx, stepData, c.d.Timeouts.DataInit, "DATA", 3)
+	r, err := c.startData(ctx)
 	if err != nil {
 		return r, nil, err
 	}
@@ -180,6 +182,17 @@ func (c *Conn) data(ctx context.Context, msg io.Reader, n int) (*Reply, []*Reply
 	replies, err := c.readFinal(ctx, stepDataEnd, n)
 	c.txn = mailTxn{}
 	return r, replies, err
+}
+
+// startData sends DATA and expects a 3xx. Bytes that arrived after the 354
+// are a reply nobody asked for (the server must wait for the data): a
+// *ProtocolError, and the session ends.
+func (c *Conn) startData(ctx context.Context) (*Reply, error) {
+	r, err := c.command(ctx, stepData, c.d.Timeouts.DataInit, "DATA", 3)
+	if err != nil {
+		return r, err
+	}
+	return r, c.checkNothingMore(stepData)
 }
 
 // finalReplyCount is how many replies follow the end of the data: one for

@@ -237,6 +237,24 @@ func TestDataRefusals(t *testing.T) {
 	}
 }
 
+func TestDataExtraReplyAfter354(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, fakeserver.Config{Misbehave: map[string]fakeserver.Step{
+		"DATA": {After: []byte("250 2.0.0 Ok: queued as FAKE\r\n")}}})
+	c, _ := dialMail(t, ctx, srv, nil)
+	c.Mail(ctx, "a@example.test", nil)
+	c.Rcpt(ctx, "b@example.test", nil)
+	r, err := c.Data(ctx, strings.NewReader("must not be sent\n"))
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || pe.Step != "DATA" || pe.Line != "250 2.0.0 Ok: queued as FAKE" || r.Code != 354 {
+		t.Fatalf("reply %q, err = %v", r, err)
+	}
+	srv.WaitSessions(1, 5*time.Second)
+	if bytes.Contains(srv.Sessions()[0].ClientBytes, []byte("must not be sent")) {
+		t.Error("body sent after an unsolicited reply")
+	}
+}
+
 // errAfterReader returns n bytes, then err.
 type errAfterReader struct {
 	n   int

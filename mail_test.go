@@ -216,6 +216,17 @@ func TestMailRcptRefuseBadArguments(t *testing.T) {
 	}
 }
 
+func TestArgErrorMessage(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, fakeserver.Config{})
+	c, _ := dialMail(t, ctx, srv, nil)
+	_, err := c.Mail(ctx, "a b@example.test", nil)
+	want := `smtp MAIL: invalid from "a b@example.test": space outside a quoted local part`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant  %s", err, want)
+	}
+}
+
 func TestCheckAddress(t *testing.T) {
 	good := []string{"", "a@b", `"a b"@example.test`, `"a\"b c"@x`, "ünïcödé@example.test", "@relay:a@b"}
 	for _, a := range good {

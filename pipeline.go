@@ -84,18 +84,10 @@ func (r RecipientResult) Delivered() bool { return r.Final.Positive() }
 type noRecipientsError struct{ first *ReplyError }
 
 func (e *noRecipientsError) Error() string {
-	if e.first == nil {
-		return "smtp RCPT: no recipient was accepted"
-	}
 	return "smtp RCPT: no recipient was accepted; first refusal: " + e.first.Reply.String()
 }
 
-func (e *noRecipientsError) Unwrap() []error {
-	if e.first == nil {
-		return []error{ErrNoRecipients}
-	}
-	return []error{ErrNoRecipients, e.first}
-}
+func (e *noRecipientsError) Unwrap() []error { return []error{ErrNoRecipients, e.first} }
 
 // Send delivers one message: MAIL, a RCPT per recipient, then DATA and the
 // body (or BDAT chunks). Everything is checked before anything is written.
@@ -206,7 +198,7 @@ func (c *Conn) sendLockStep(ctx context.Context, env Envelope, plan envelopePlan
 	if env.UseBDAT {
 		return c.sendChunks(ctx, env, res)
 	}
-	r, err = c.command(ctx, stepData, c.d.Timeouts.DataInit, "DATA", 3)
+	r, err = c.startData(ctx)
 	res.Data = r
 	if err != nil {
 		return err
@@ -365,10 +357,13 @@ func (res *SendResult) accepted() int {
 }
 
 // requireRecipient returns the ErrNoRecipients error when none was
-// accepted.
+// accepted. Every recipient then has a refusal: firstRefusal is set.
 func (res *SendResult) requireRecipient(firstRefusal *ReplyError) error {
-	if res.accepted() > 0 {
+	switch {
+	case res.accepted() > 0:
 		return nil
+	case firstRefusal == nil: // cannot happen: every unaccepted RCPT has a refusal
+		return &OpError{Op: "RCPT", Err: ErrNoRecipients}
 	}
 	return &noRecipientsError{first: firstRefusal}
 }

@@ -159,6 +159,23 @@ func TestSendRelayDeniedReply(t *testing.T) {
 	if res.Data == nil || res.Data.Code != 503 || res.Final != nil {
 		t.Errorf("DATA %q, final %q", res.Data, res.Final)
 	}
+	want := "smtp RCPT: no recipient was accepted; first refusal: 554 5.7.1 <v@elsewhere.test>: Relay access denied"
+	if err.Error() != want {
+		t.Errorf("error %q\nwant  %q", err, want)
+	}
+}
+
+func TestSendBDATEmptyBody(t *testing.T) {
+	ctx := testCtx(t)
+	srv := startServer(t, fakeserver.Config{})
+	c, _ := dialMail(t, ctx, srv, nil)
+	res, err := c.Send(ctx, Envelope{From: "a@example.test", To: []string{"b@example.test"}, UseBDAT: true, ChunkSize: 1 << 40})
+	if err != nil || res.Final.Code != 250 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if got := lastCommand(t, srv); got != "BDAT 0 LAST\r\n" {
+		t.Errorf("last command %q", got)
+	}
 }
 
 func TestSendEmptyDataAfterUnwarranted354(t *testing.T) {
