@@ -561,3 +561,20 @@ func TestDataLMTPAndBdatLMTP(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFitsCommand(t *testing.T) {
+	tests := []struct {
+		step string
+		code int
+		want bool
+	}{
+		{"MAIL", 250, true}, {"RCPT", 251, true}, {"RCPT", 252, true}, {"RCPT", 452, true}, {"MAIL", 553, true},
+		{"MAIL", 220, false}, {"RCPT", 221, false}, {"RCPT", 354, false}, {"MAIL", 334, false},
+		{"DATA", 354, true}, {"DATA", 503, true}, {"DATA", 451, true}, {"DATA", 250, false}, {"DATA", 600, false},
+	}
+	for _, tc := range tests {
+		if got := fitsCommand(tc.step, tc.code); got != tc.want {
+			t.Errorf("fitsCommand(%s, %d) = %v", tc.step, tc.code, got)
+		}
+	}
+}
