@@ -1,0 +1,689 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+)
+
+// StartTLSPolicy says what Run does about STARTTLS on a plaintext session.
+type StartTLSPolicy int
+
+// The STARTTLS policies.
+const (
+	// StartTLSIfOffered starts TLS when the server offers STARTTLS, and
+	// goes on in plaintext when it does not, or when it refuses the
+	// command with a 4xx or 5xx (noted in the transcript and as the
+	// finding starttls-failed). A failed handshake or certificate ends
+	// the run. It is the default.
+	StartTLSIfOffered StartTLSPolicy = iota
+	// StartTLSNever stays in plaintext.
+	StartTLSNever
+	// StartTLSRequired ends the run, before any AUTH or MAIL, when the
+	// server does not offer STARTTLS or refuses it (ErrNoStartTLS, class
+	// starttls-unavailable), or when the handshake or the certificate
+	// fails.
+	StartTLSRequired
+)
+
+// String returns "if-offered", "never" or "required".
+func (p StartTLSPolicy) String() string {
+	switch p {
+	case StartTLSIfOffered:
+		return "if-offered"
+	case StartTLSNever:
+		return "never"
+	case StartTLSRequired:
+		return "required"
+	}
+	return "StartTLSPolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// Options describes one probe for Run.
+type Options struct {
+	// Target is "host", "host:port" or "[ipv6]:port"; with MX, a mail
+	// domain (optionally with a port).
+	Target string
+	// MX makes Target a mail domain: its MX hosts are tried in order of
+	// preference until one greets (see ResolveMX).
+	MX bool
+	// Resolver looks up MX records and addresses for MX; nil means
+	// net.DefaultResolver.
+	Resolver Resolver
+	// Port is used when Target has none: 0 means 25, 465 with
+	// ImplicitTLS, 24 with Dialer.LMTP.
+	Port int
+	// Dialer holds the connection options: proxy, EHLO name, TLS config,
+	// timeouts, limits, AllowInsecureAuth, RevealSecrets, LMTP, logger.
+	Dialer Dialer
+	// ImplicitTLS starts TLS on connect (port 465, RFC 8314); the
+	// StartTLS policy is then ignored.
+	ImplicitTLS bool
+	// StartTLS is the STARTTLS policy on a plaintext session.
+	StartTLS StartTLSPolicy
+
+	// Identity, Username and Password are the credentials for AUTH, which
+	// runs when Username, AuthMechanism or SASL is set. For XOAUTH2 and
+	// OAUTHBEARER Password holds the token; for ANONYMOUS Username is the
+	// trace.
+	Identity, Username, Password string
+	// AuthMechanism names the mechanism to use whether or not the server
+	// offers it: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256,
+	// XOAUTH2, OAUTHBEARER, EXTERNAL or ANONYMOUS. Empty means the best the
+	// server offers: SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN.
+	AuthMechanism string
+	// SASL, when set, is used as it is instead of the above.
+	SASL sasl.Client
+
+	// From is the reverse-path ("" is <>); To the recipients. Without
+	// recipients there is no mail transaction (unless QuitAfter is
+	// StageMail, which sends MAIL FROM alone).
+	From string
+	To   []string
+	// Body is the message; nil sends a short test message with Subject,
+	// Date and Message-ID headers.
+	Body io.Reader
+	// MailOptions and RcptOptions are the ESMTP parameters, as in Envelope.
+	MailOptions *MailOptions
+	RcptOptions []*RcptOptions
+	// UseBDAT sends the message with BDAT in chunks of ChunkSize bytes;
+	// NoPipelining sends one command at a time even with PIPELINING.
+	UseBDAT      bool
+	ChunkSize    int
+	NoPipelining bool
+
+	// QuitAfter ends the run after that stage (then QUIT); "" plays every
+	// stage that applies. After StageConnect the connection is closed
+	// without QUIT, since the server has not greeted yet. StageRcpt and
+	// StageData need recipients; StageResolve needs MX.
+	QuitAfter Stage
+	// ExpectName is the name the server should give in its banner and EHLO
+	// reply; a different one is the finding name-mismatch. Empty: no check.
+	ExpectName string
+	// CertWarnDays is how many days before its expiry a certificate gets
+	// the finding cert-expiring: 0 means 14; negative, never.
+	CertWarnDays int
+	// Trace, when set, is called as the run goes (see Trace), before any
+	// trace in the context.
+	Trace *Trace
+}
+
+// Run plays one probe as Options say: connect (plain or implicit TLS),
+// banner, EHLO (HELO fallback), STARTTLS by policy and EHLO again, AUTH,
+// MAIL, RCPT…, DATA or BDAT (through Send: pipelined when offered, with a
+// result per recipient), and QUIT, which is sent whenever the session can
+// still take it. It stops after Options.QuitAfter, or at the first error.
+//
+// Run never panics and always returns a complete Report: the error, if
+// any, is in Report.Error, classified, with the stage it happened at. The
+// whole run is bounded by ctx; each step by Dialer.Timeouts.
+func Run(ctx context.Context, o Options) *Report {
+	r := newRunner(ctx, o)
+	r.protect(ctx)
+	r.finish()
+	return r.rep
+}
+
+// runner is one Run in progress.
+type runner struct {
+	o       Options
+	rep     *Report
+	c       *Conn
+	tr      tracer
+	start   time.Time
+	current Stage           // the stage being played
+	greeted bool            // the banner was read: QUIT makes sense
+	refused bool            // STARTTLS was refused and the session went on
+	spans   map[string]span // transcript entries of each phase
+}
+
+// span is a range of transcript entries, [first, last).
+type span struct{ first, last int }
+
+func newRunner(ctx context.Context, o Options) *runner {
+	now := time.Now()
+	return &runner{
+		o:     o,
+		start: now,
+		tr:    newTracer(o.Trace, ContextTrace(ctx)),
+		spans: map[string]span{},
+		rep: &Report{
+			SchemaVersion: SchemaVersion,
+			Target:        o.Target,
+			ImplicitTLS:   o.ImplicitTLS,
+			Start:         now.Round(0).UTC(),
+			Phases:        []Phase{},
+		},
+	}
+}
+
+// protect runs the probe, turns a panic (of a hook or a SASL client, say)
+// into the run's error, and closes the connection.
+func (r *runner) protect(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.fail(r.current, fmt.Errorf("probe: panic during the run: %v", p))
+		}
+		if r.c != nil {
+			r.c.Close()
+		}
+	}()
+	r.run(ctx)
+}
+
+func (r *runner) run(ctx context.Context) {
+	if err := r.o.check(); err != nil {
+		r.fail("", err)
+		return
+	}
+	if r.o.MX {
+		r.runMX(ctx)
+	} else {
+		r.runDirect(ctx)
+	}
+	if r.rep.Error == nil && r.c != nil && r.greeted {
+		_ = r.ehlo(ctx) && r.startTLS(ctx) && r.auth(ctx) && r.transaction(ctx)
+	}
+	r.quit(ctx)
+}
+
+// finish fills in what is known only at the end.
+func (r *runner) finish() {
+	r.rep.Duration = time.Since(r.start)
+	r.rep.Success = r.rep.Error == nil
+	if r.c != nil {
+		r.rep.Transcript = r.c.Transcript()
+	} else {
+		r.rep.Transcript = NewTranscript(r.o.Dialer.RevealSecrets, nil)
+	}
+	r.rep.Findings = r.findings()
+}
+
+// next reports whether stage s is to be played, and records it as the
+// stage in progress. It is false once s is past Options.QuitAfter.
+func (r *runner) next(s Stage) bool {
+	if r.o.QuitAfter != "" && s.order() > r.o.QuitAfter.order() {
+		return false
+	}
+	r.current = s
+	return true
+}
+
+// reached records that stage s completed.
+func (r *runner) reached(s Stage) { r.rep.Stage = s }
+
+// fail records the error that ends the run; the first one wins.
+func (r *runner) fail(s Stage, err error) {
+	if r.rep.Error == nil && err != nil {
+		r.rep.Error = newRunError(s, err)
+	}
+}
+
+// runDirect connects to Target and reads the banner.
+func (r *runner) runDirect(ctx context.Context) {
+	host, _ := splitTarget(r.o.Target, r.o.port())
+	if stage, err := r.attempt(ctx, candidate{host: host, addr: r.o.Target}); err != nil {
+		r.fail(stage, err)
+	}
+}
+
+// candidate is one address to try.
+type candidate struct {
+	host string // the name certificates are checked against
+	addr string // what to dial: "host", "host:port" or "ip:port"
+}
+
+// attempt connects to cand and, unless QuitAfter stops it, reads the
+// banner. On success r.c is the session.
+func (r *runner) attempt(ctx context.Context, cand candidate) (Stage, error) {
+	r.rep.Banner, r.greeted = nil, false
+	if !r.next(StageConnect) {
+		return "", nil
+	}
+	c, err := r.connect(ctx, cand)
+	if err != nil {
+		return StageConnect, err
+	}
+	r.c = c
+	r.reached(StageConnect)
+	if r.o.ImplicitTLS {
+		r.current = StageTLS
+		if err := r.implicitTLS(ctx); err != nil {
+			return StageTLS, err
+		}
+		r.reached(StageTLS)
+	}
+	if !r.next(StageBanner) {
+		return "", nil
+	}
+	if err := r.banner(ctx); err != nil {
+		return StageBanner, err
+	}
+	r.reached(StageBanner)
+	return "", nil
+}
+
+func (r *runner) connect(ctx context.Context, cand candidate) (*Conn, error) {
+	r.tr.connectStart(cand.addr)
+	p := r.begin(PhaseConnect)
+	d := r.o.Dialer
+	c, err := d.open(ctx, cand.addr, r.o.port())
+	r.end(p, nil, err)
+	r.tr.connectDone(cand.addr, err)
+	if err != nil {
+		return nil, err
+	}
+	c.host = cand.host
+	r.rep.Host = cand.host
+	r.rep.Address = c.NetConn().RemoteAddr().String()
+	return c, nil
+}
+
+func (r *runner) implicitTLS(ctx context.Context) error {
+	r.tr.tlsStart()
+	p := r.begin(PhaseTLS)
+	info, err := r.c.handshake(ctx, "TLS", nil)
+	r.rep.TLS = tlsInfoOf(info, err)
+	r.end(p, nil, err)
+	r.tr.tlsDone(r.rep.TLS, err)
+	return err
+}
+
+// tlsInfoOf returns info, or the report a failed verification carries.
+func tlsInfoOf(info *TLSInfo, err error) *TLSInfo {
+	var te *TLSError
+	if info == nil && errors.As(err, &te) {
+		return te.Info
+	}
+	return info
+}
+
+func (r *runner) banner(ctx context.Context) error {
+	p := r.begin(PhaseBanner)
+	b, err := r.c.ReadBanner(ctx)
+	r.rep.Banner = b
+	r.greeted = b != nil
+	r.end(p, b, err)
+	r.tr.bannerDone(b, err)
+	return err
+}
+
+func (r *runner) ehlo(ctx context.Context) bool {
+	if !r.next(StageEHLO) {
+		return false
+	}
+	caps, err := r.hello(ctx, PhaseEHLO)
+	r.rep.Capabilities = caps
+	if err != nil {
+		r.fail(StageEHLO, err)
+		return false
+	}
+	r.reached(StageEHLO)
+	return true
+}
+
+// hello sends EHLO (HELO on 500/502) as the phase name.
+func (r *runner) hello(ctx context.Context, name string) (*Capabilities, error) {
+	p := r.begin(name)
+	caps, err := r.c.Hello(ctx, "")
+	r.end(p, nil, err)
+	r.tr.ehloDone(caps, err)
+	return caps, err
+}
+
+// startTLS applies the STARTTLS policy, and says EHLO again after TLS.
+func (r *runner) startTLS(ctx context.Context) bool {
+	if r.o.ImplicitTLS || r.o.StartTLS == StartTLSNever {
+		return true
+	}
+	if !r.next(StageTLS) {
+		return false
+	}
+	if caps := r.c.Capabilities(); caps == nil || !caps.StartTLS {
+		if r.o.StartTLS == StartTLSRequired {
+			r.fail(StageTLS, &policyError{sentinel: ErrNoStartTLS, detail: "the server does not offer it"})
+			return false
+		}
+		return true
+	}
+	if err := r.doStartTLS(ctx); err != nil {
+		return r.afterStartTLSFailure(err)
+	}
+	caps, err := r.hello(ctx, PhaseEHLOTLS)
+	r.rep.CapabilitiesTLS = caps
+	if err != nil {
+		r.fail(StageTLS, err)
+		return false
+	}
+	r.reached(StageTLS)
+	return true
+}
+
+// afterStartTLSFailure decides whether a run goes on after STARTTLS failed: in
+// plaintext, when the server refused the command and the policy allows.
+func (r *runner) afterStartTLSFailure(err error) bool {
+	var re *ReplyError
+	refused := asReplyError(err, &re) && !errors.Is(err, ErrServerClosed)
+	switch {
+	case refused && r.c.Err() == nil && r.o.StartTLS == StartTLSIfOffered:
+		r.refused = true
+		r.c.tr.add(Note, "STARTTLS refused; going on without TLS (policy "+r.o.StartTLS.String()+")", false, false)
+		return true
+	case refused:
+		r.fail(StageTLS, &policyError{sentinel: ErrNoStartTLS, detail: "the server refused it", reply: re})
+	default:
+		r.fail(StageTLS, err)
+	}
+	return false
+}
+
+func (r *runner) doStartTLS(ctx context.Context) error {
+	r.tr.tlsStart()
+	p := r.begin(PhaseTLS)
+	info, err := r.c.StartTLS(ctx, nil)
+	r.rep.TLS = tlsInfoOf(info, err)
+	r.end(p, nil, err)
+	r.tr.tlsDone(r.rep.TLS, err)
+	return err
+}
+
+// quit sends QUIT when the session can still take it.
+func (r *runner) quit(ctx context.Context) {
+	if r.c == nil || !r.greeted || r.c.Err() != nil {
+		return
+	}
+	p := r.begin(PhaseQuit)
+	reply, err := r.c.Quit(ctx)
+	r.rep.Quit = reply
+	r.end(p, reply, err)
+}
+
+// check refuses Options that cannot make a run; nothing is sent then.
+func (o *Options) check() error {
+	switch {
+	case o.Target == "":
+		return invalidOptions("Target is empty")
+	case strings.ContainsAny(o.Target, " \r\n\x00"):
+		return invalidOptions("Target %q holds a space or a control character", o.Target)
+	case o.QuitAfter != "" && o.QuitAfter.order() < 0:
+		return invalidOptions("QuitAfter %q is not a stage", o.QuitAfter)
+	case o.QuitAfter == StageResolve && !o.MX:
+		return invalidOptions("QuitAfter %q needs MX", o.QuitAfter)
+	case (o.QuitAfter == StageRcpt || o.QuitAfter == StageData) && len(o.To) == 0:
+		return invalidOptions("QuitAfter %q needs recipients", o.QuitAfter)
+	case o.StartTLS < StartTLSIfOffered || o.StartTLS > StartTLSRequired:
+		return invalidOptions("unknown %v", o.StartTLS)
+	case o.Port < 0 || o.Port > 65535:
+		return invalidOptions("Port %d is out of range", o.Port)
+	}
+	return nil
+}
+
+// port is the port to use when the target names none.
+func (o *Options) port() string {
+	switch {
+	case o.Port > 0:
+		return strconv.Itoa(o.Port)
+	case o.ImplicitTLS:
+		return "465"
+	case o.Dialer.LMTP:
+		return "24"
+	}
+	return "25"
+}
+
+// auth runs AUTH when Options ask for it.
+func (r *runner) auth(ctx context.Context) bool {
+	if r.o.Username == "" && r.o.AuthMechanism == "" && r.o.SASL == nil {
+		return true
+	}
+	if !r.next(StageAuth) {
+		return false
+	}
+	mech, call, err := r.authCall()
+	if err != nil {
+		r.fail(StageAuth, err)
+		return false
+	}
+	p := r.begin(PhaseAuth)
+	reply, err := call(ctx)
+	if reply == nil {
+		reply = replyOf(err)
+	}
+	if mech == "" {
+		mech = r.sentMechanism(p.first)
+	}
+	r.rep.Auth = &AuthResult{Mechanism: mech, Success: err == nil, Reply: reply}
+	r.end(p, reply, err)
+	r.tr.authDone(mech, reply, err)
+	if err != nil {
+		r.fail(StageAuth, err)
+		return false
+	}
+	r.reached(StageAuth)
+	return true
+}
+
+// authCall picks the mechanism and returns the call that runs it; the
+// mechanism is "" when Options.SASL names it.
+func (r *runner) authCall() (string, func(context.Context) (*Reply, error), error) {
+	o, c := &r.o, r.c
+	if o.SASL != nil {
+		return "", func(ctx context.Context) (*Reply, error) { return c.Auth(ctx, o.SASL) }, nil
+	}
+	mech := strings.ToUpper(o.AuthMechanism)
+	if mech == "" {
+		caps := c.Capabilities()
+		// The strongest first.
+		for _, m := range [...]string{"SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", sasl.Plain, sasl.Login} {
+			if caps != nil && caps.SupportsAuth(m) {
+				mech = m
+				break
+			}
+		}
+		if mech == "" {
+			offered := "none"
+			if caps != nil && len(caps.Auth) > 0 {
+				offered = strings.Join(caps.Auth, " ")
+			}
+			return "", nil, &policyError{sentinel: ErrNoAuthMechanism, detail: "offered: " + offered}
+		}
+	}
+	switch mech {
+	case sasl.Plain:
+		return mech, func(ctx context.Context) (*Reply, error) {
+			return c.AuthPlain(ctx, o.Identity, o.Username, o.Password)
+		}, nil
+	case sasl.Login:
+		return mech, func(ctx context.Context) (*Reply, error) { return c.AuthLogin(ctx, o.Username, o.Password) }, nil
+	}
+	client := o.saslClient(mech, c.host)
+	if client == nil {
+		return "", nil, invalidOptions("AuthMechanism %q is not one Run knows; use Options.SASL", o.AuthMechanism)
+	}
+	return mech, func(ctx context.Context) (*Reply, error) { return c.Auth(ctx, client) }, nil
+}
+
+// saslClient returns a client for mech with the credentials of o, or nil.
+func (o *Options) saslClient(mech, host string) sasl.Client {
+	switch mech {
+	case "CRAM-MD5":
+		return NewCRAMMD5Client(o.Username, o.Password)
+	case "SCRAM-SHA-1":
+		return NewSCRAMSHA1Client(o.Username, o.Password)
+	case "SCRAM-SHA-256":
+		return NewSCRAMSHA256Client(o.Username, o.Password)
+	case "XOAUTH2":
+		return NewXOAuth2Client(o.Username, o.Password)
+	case sasl.OAuthBearer:
+		return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: o.Username, Token: o.Password, Host: host})
+	case sasl.External:
+		return sasl.NewExternalClient(o.Identity)
+	case sasl.Anonymous:
+		return sasl.NewAnonymousClient(o.Username)
+	}
+	return nil
+}
+
+// sentMechanism reads the mechanism of a caller's SASL client off the
+// AUTH line in the transcript, from entry first on.
+func (r *runner) sentMechanism(first int) string {
+	entries := r.c.Transcript().Entries()
+	for _, e := range entries[min(first, len(entries)):] {
+		if f := strings.Fields(e.Text); e.Kind == Sent && len(f) > 1 && strings.EqualFold(f[0], "AUTH") {
+			return strings.ToUpper(f[1])
+		}
+	}
+	return ""
+}
+
+// transaction runs MAIL, RCPT and DATA (or BDAT) when there are recipients.
+func (r *runner) transaction(ctx context.Context) bool {
+	if len(r.o.To) == 0 && r.o.QuitAfter != StageMail {
+		return true
+	}
+	if !r.next(StageMail) {
+		return false
+	}
+	p := r.begin(PhaseTransaction)
+	var (
+		stage Stage
+		err   error
+	)
+	if r.o.QuitAfter == StageMail || r.o.QuitAfter == StageRcpt {
+		stage, err = r.mailAndRcpt(ctx)
+	} else {
+		stage, err = r.send(ctx)
+	}
+	r.end(p, r.lastTransactionReply(), err)
+	if err != nil {
+		r.fail(stage, err)
+		return false
+	}
+	return true
+}
+
+// send delivers the message with Send and returns the failed stage.
+func (r *runner) send(ctx context.Context) (Stage, error) {
+	res, err := r.c.Send(ctx, r.o.envelope())
+	if res != nil {
+		r.rep.Mail, r.rep.Data, r.rep.Final = res.Mail, res.Data, res.Final
+		r.rep.Pipelined, r.rep.QueueID = res.Pipelined, res.QueueID()
+		for _, rc := range res.Recipients {
+			r.rep.Recipients = append(r.rep.Recipients,
+				RecipientReport{Address: rc.Address, Accepted: rc.Accepted(), Reply: rc.Rcpt, Final: rc.Final})
+		}
+	}
+	var oe *OpError
+	switch {
+	case res == nil && errors.As(err, &oe) && oe.Op == "RCPT":
+		return StageRcpt, err
+	case res == nil || !res.Mail.Positive():
+		return StageMail, err
+	}
+	r.reached(StageMail)
+	if res.accepted() == 0 {
+		return StageRcpt, err
+	}
+	r.reached(StageRcpt)
+	if err != nil {
+		return StageData, err
+	}
+	r.reached(StageData)
+	return "", nil
+}
+
+// mailAndRcpt sends MAIL and, unless QuitAfter stops there, each RCPT,
+// one at a time; it returns the failed stage.
+func (r *runner) mailAndRcpt(ctx context.Context) (Stage, error) {
+	reply, err := r.c.Mail(ctx, r.o.From, r.o.MailOptions)
+	r.rep.Mail = orReply(reply, err)
+	if err != nil {
+		return StageMail, err
+	}
+	r.reached(StageMail)
+	if !r.next(StageRcpt) {
+		return "", nil
+	}
+	env := r.o.envelope()
+	var first *ReplyError
+	for i, to := range r.o.To {
+		reply, err := r.c.Rcpt(ctx, to, env.rcptOptions(i))
+		reply = orReply(reply, err)
+		r.rep.Recipients = append(r.rep.Recipients, RecipientReport{Address: to, Accepted: reply.Positive(), Reply: reply})
+		var re *ReplyError
+		switch {
+		case err == nil:
+		case !asReplyError(err, &re):
+			return StageRcpt, err
+		case first == nil:
+			first = re
+		}
+	}
+	if first != nil && !r.anyAccepted() {
+		return StageRcpt, &noRecipientsError{first: first}
+	}
+	r.reached(StageRcpt)
+	return "", nil
+}
+
+func (r *runner) anyAccepted() bool {
+	for _, rc := range r.rep.Recipients {
+		if rc.Accepted {
+			return true
+		}
+	}
+	return false
+}
+
+// lastTransactionReply is the latest reply of the transaction.
+func (r *runner) lastTransactionReply() *Reply {
+	rep := r.rep
+	if rep.Final != nil {
+		return rep.Final
+	}
+	if rep.Data != nil {
+		return rep.Data
+	}
+	if n := len(rep.Recipients); n > 0 && rep.Recipients[n-1].Reply != nil {
+		return rep.Recipients[n-1].Reply
+	}
+	return rep.Mail
+}
+
+// envelope is the message of o for Send.
+func (o *Options) envelope() Envelope {
+	body := o.Body
+	if body == nil {
+		body = strings.NewReader(o.testMessage(time.Now()))
+	}
+	return Envelope{
+		From: o.From, To: o.To, Body: body, MailOptions: o.MailOptions, RcptOptions: o.RcptOptions,
+		UseBDAT: o.UseBDAT, ChunkSize: o.ChunkSize, NoPipelining: o.NoPipelining,
+	}
+}
+
+// testMessage is the message sent when Options.Body is nil.
+func (o *Options) testMessage(now time.Time) string {
+	local := o.Dialer.LocalName
+	if local == "" {
+		local = "localhost"
+	}
+	from := o.From
+	if from == "" {
+		from = "postmaster@" + local
+	}
+	return "From: <" + from + ">\r\n" +
+		"To: <" + strings.Join(o.To, ">, <") + ">\r\n" +
+		"Subject: SMTP probe test message\r\n" +
+		"Date: " + now.Format(time.RFC1123Z) + "\r\n" +
+		"Message-ID: <probe." + strconv.FormatInt(now.UnixNano(), 36) + "@" + local + ">\r\n" +
+		"\r\n" +
+		"This message was sent by an SMTP probe to test delivery.\r\n"
+}
