@@ -46,6 +46,10 @@ func (e *TLSError) Timeout() bool {
 	return errors.Is(e.Err, os.ErrDeadlineExceeded) || errors.Is(e.Err, context.DeadlineExceeded)
 }
 
+// ErrTLSActive is wrapped by the error StartTLS returns on a Conn that is
+// already inside TLS. Nothing is written in that case.
+var ErrTLSActive = errors.New("smtp: STARTTLS refused: TLS is already active")
+
 // StartTLS sends STARTTLS, whether or not the server advertised it, and on
 // a 220 performs the TLS handshake, bounded by Timeouts.Handshake and ctx.
 //
@@ -67,8 +71,15 @@ func (e *TLSError) Timeout() bool {
 // learned in plaintext (RFC 3207 §4.2): Capabilities is nil until the next
 // EHLO. The returned TLSInfo, also given by TLS, carries the certificate
 // verdicts even when cfg.InsecureSkipVerify is set.
+//
+// On a Conn already inside TLS (after StartTLS or DialTLS) StartTLS writes
+// nothing and returns an *OpError wrapping ErrTLSActive, even when the
+// server advertises STARTTLS again; the session goes on.
 func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
 	const step = "STARTTLS"
+	if c.tls != nil {
+		return nil, &OpError{Op: step, Err: ErrTLSActive}
+	}
 	r, err := c.exchange(ctx, step, c.d.Timeouts.Command, []outLine{{text: step}})
 	if err != nil {
 		return nil, err
