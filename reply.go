@@ -10,14 +10,15 @@ import (
 // Reply is one SMTP reply: a three-digit code and one or more lines of text.
 type Reply struct {
 	// Code is the reply code, such as 220, 250, 334 or 535.
-	Code int
+	Code int `json:"code"`
 	// Enhanced is the RFC 3463 status code the server put at the start of
 	// the first line ("2.7.0"), or in qmail's "(#5.7.0)" form at the end of
-	// the last line. It is zero when the server sent none.
-	Enhanced EnhancedCode
+	// the last line. It is zero when the server sent none. In JSON it is
+	// the string "2.7.0", left out when zero.
+	Enhanced EnhancedCode `json:"enhanced,omitzero"`
 	// Lines holds the text of each line with the code and the separator
 	// removed. The enhanced code, if any, stays in the text.
-	Lines []string
+	Lines []string `json:"lines"`
 }
 
 // EnhancedCode is an RFC 3463 enhanced status code, class.subject.detail.
