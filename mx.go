@@ -96,6 +96,66 @@ func (o *Options) resolver() Resolver {
 	return o.Resolver
 }
 
+// runDirect connects to Target and reads the banner.
+func (r *runner) runDirect(ctx context.Context) {
+	host, _ := splitTarget(r.o.Target, r.o.port())
+	if stage, err := r.attempt(ctx, candidate{host: host, addr: r.o.Target}); err != nil {
+		r.fail(stage, err)
+	}
+}
+
+// candidate is one address to try.
+type candidate struct {
+	host string // the name certificates are checked against
+	addr string // what to dial: "host", "host:port" or "ip:port"
+}
+
+// attempt connects to cand and, unless QuitAfter stops it, reads the
+// banner. On success r.c is the session.
+func (r *runner) attempt(ctx context.Context, cand candidate) (Stage, error) {
+	r.rep.Banner, r.rep.TLS, r.greeted = nil, nil, false
+	if !r.next(StageConnect) {
+		return "", nil
+	}
+	c, err := r.connect(ctx, cand)
+	if err != nil {
+		return StageConnect, err
+	}
+	r.c = c
+	r.reached(StageConnect)
+	if r.o.ImplicitTLS {
+		r.current = StageTLS
+		if err := r.implicitTLS(ctx); err != nil {
+			return StageTLS, err
+		}
+		r.reached(StageTLS)
+	}
+	if !r.next(StageBanner) {
+		return "", nil
+	}
+	if err := r.banner(ctx); err != nil {
+		return StageBanner, err
+	}
+	r.reached(StageBanner)
+	return "", nil
+}
+
+func (r *runner) connect(ctx context.Context, cand candidate) (*Conn, error) {
+	r.tr.connectStart(cand.addr)
+	p := r.begin(PhaseConnect)
+	d := r.o.Dialer
+	c, err := d.open(ctx, cand.addr, r.o.port())
+	r.end(p, nil, err)
+	r.tr.connectDone(cand.addr, err)
+	if err != nil {
+		return nil, err
+	}
+	c.host = cand.host
+	r.rep.Host = cand.host
+	r.rep.Address = c.NetConn().RemoteAddr().String()
+	return c, nil
+}
+
 // runMX resolves the MX hosts of Target and tries each address of each
 // host in order until one greets.
 func (r *runner) runMX(ctx context.Context) {
@@ -138,7 +198,7 @@ func (r *runner) tryHosts(ctx context.Context, hosts []MXHost, port string) (Sta
 			r.addAttempt(h, "", start, stage, err)
 		}
 		for _, a := range addrs {
-			if len(r.rep.Attempts) == maxMXAttempts || ctx.Err() != nil {
+			if len(r.rep.Attempts) >= maxMXAttempts {
 				return stage, err
 			}
 			r.rep.Phases = r.rep.Phases[:base]
@@ -151,6 +211,9 @@ func (r *runner) tryHosts(ctx context.Context, hosts []MXHost, port string) (Sta
 			}
 			if r.c != nil {
 				r.c.Close()
+			}
+			if ctx.Err() != nil {
+				return stage, err
 			}
 		}
 	}

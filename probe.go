@@ -188,7 +188,11 @@ func (r *runner) run(ctx context.Context) {
 		r.runDirect(ctx)
 	}
 	if r.rep.Error == nil && r.c != nil && r.greeted {
-		_ = r.ehlo(ctx) && r.startTLS(ctx) && r.auth(ctx) && r.transaction(ctx)
+		for _, stage := range [...]func(context.Context) bool{r.ehlo, r.startTLS, r.auth, r.transaction} {
+			if !stage(ctx) {
+				break
+			}
+		}
 	}
 	r.quit(ctx)
 }
@@ -223,66 +227,6 @@ func (r *runner) fail(s Stage, err error) {
 	if r.rep.Error == nil && err != nil {
 		r.rep.Error = newRunError(s, err)
 	}
-}
-
-// runDirect connects to Target and reads the banner.
-func (r *runner) runDirect(ctx context.Context) {
-	host, _ := splitTarget(r.o.Target, r.o.port())
-	if stage, err := r.attempt(ctx, candidate{host: host, addr: r.o.Target}); err != nil {
-		r.fail(stage, err)
-	}
-}
-
-// candidate is one address to try.
-type candidate struct {
-	host string // the name certificates are checked against
-	addr string // what to dial: "host", "host:port" or "ip:port"
-}
-
-// attempt connects to cand and, unless QuitAfter stops it, reads the
-// banner. On success r.c is the session.
-func (r *runner) attempt(ctx context.Context, cand candidate) (Stage, error) {
-	r.rep.Banner, r.greeted = nil, false
-	if !r.next(StageConnect) {
-		return "", nil
-	}
-	c, err := r.connect(ctx, cand)
-	if err != nil {
-		return StageConnect, err
-	}
-	r.c = c
-	r.reached(StageConnect)
-	if r.o.ImplicitTLS {
-		r.current = StageTLS
-		if err := r.implicitTLS(ctx); err != nil {
-			return StageTLS, err
-		}
-		r.reached(StageTLS)
-	}
-	if !r.next(StageBanner) {
-		return "", nil
-	}
-	if err := r.banner(ctx); err != nil {
-		return StageBanner, err
-	}
-	r.reached(StageBanner)
-	return "", nil
-}
-
-func (r *runner) connect(ctx context.Context, cand candidate) (*Conn, error) {
-	r.tr.connectStart(cand.addr)
-	p := r.begin(PhaseConnect)
-	d := r.o.Dialer
-	c, err := d.open(ctx, cand.addr, r.o.port())
-	r.end(p, nil, err)
-	r.tr.connectDone(cand.addr, err)
-	if err != nil {
-		return nil, err
-	}
-	c.host = cand.host
-	r.rep.Host = cand.host
-	r.rep.Address = c.NetConn().RemoteAddr().String()
-	return c, nil
 }
 
 func (r *runner) implicitTLS(ctx context.Context) error {

@@ -332,6 +332,7 @@ func TestRunErrorClasses(t *testing.T) {
 		stage Stage
 		code  int
 		as    func(error) bool
+		check func(t *testing.T, rep *Report)
 	}{
 		{name: "refused", o: Options{Target: closedPort(t)}, class: ClassConnectionRefused, stage: StageConnect,
 			as: func(err error) bool { var oe *OpError; return errors.As(err, &oe) && oe.Op == "connect" }},
@@ -352,7 +353,12 @@ func TestRunErrorClasses(t *testing.T) {
 			class: ClassTLSHandshake, stage: StageTLS,
 			as: func(err error) bool { var te *TLSError; return errors.As(err, &te) && te.Info == nil }},
 		{name: "protocol", cfg: fakeserver.Config{OnConnect: rawBanner("hello there\r\n")}, class: ClassProtocol, stage: StageBanner,
-			as: func(err error) bool { var pe *ProtocolError; return errors.As(err, &pe) && pe.Step == "banner" }},
+			as: func(err error) bool { var pe *ProtocolError; return errors.As(err, &pe) && pe.Step == "banner" },
+			check: func(t *testing.T, rep *Report) {
+				if e := rep.Transcript.Entries(); len(e) < 1 || e[0].Kind != Received || e[0].Text != "hello there" {
+					t.Errorf("transcript lost the bad banner:\n%s", rep.Transcript)
+				}
+			}},
 		{name: "reply", cfg: fakeserver.Config{CheckSender: func(*fakeserver.Session, string, []string) *fakeserver.Reply {
 			return &fakeserver.Reply{Code: 550, Lines: []string{"5.7.1 Sender rejected"}}
 		}}, o: Options{From: "x@example.test", To: []string{"b@example.test"}}, class: ClassReply, stage: StageMail, code: 550,
@@ -392,6 +398,9 @@ func TestRunErrorClasses(t *testing.T) {
 			}
 			if c, code := Classify(e.Unwrap()); c != tc.class || code != tc.code {
 				t.Errorf("Classify(cause) = %q, %d", c, code)
+			}
+			if tc.check != nil {
+				tc.check(t, rep)
 			}
 		})
 	}
@@ -491,6 +500,7 @@ func TestRunAuthMechanism(t *testing.T) {
 	scram := map[string]func(*fakeserver.Session) sasl.Server{
 		"SCRAM-SHA-1":   fakeserver.SCRAM(sha1.New, fakeserver.SCRAMOptions{}),
 		"SCRAM-SHA-256": fakeserver.SCRAM(sha256.New, fakeserver.SCRAMOptions{}),
+		"XOAUTH2":       fakeserver.XOAuth2(),
 	}
 	only := func(line string) fakeserver.Config {
 		return fakeserver.Config{TLSCert: &pki.Valid, Users: users, SASL: scram, EhloLinesTLS: []string{line}}
@@ -509,6 +519,7 @@ func TestRunAuthMechanism(t *testing.T) {
 		{"named", only("AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"), Options{AuthMechanism: "login"}, "LOGIN"},
 		{"named, not offered", only("AUTH CRAM-MD5"), Options{AuthMechanism: "PLAIN"}, "PLAIN"},
 		{"caller's client", only("AUTH PLAIN"), Options{SASL: sasl.NewPlainClient("", "alice", "secret")}, "PLAIN"},
+		{"XOAUTH2 by name", only("AUTH XOAUTH2"), Options{AuthMechanism: "xoauth2"}, "XOAUTH2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -526,6 +537,79 @@ func TestRunAuthMechanism(t *testing.T) {
 				t.Errorf("transcript holds the password:\n%s", rep.Transcript)
 			}
 		})
+	}
+}
+
+// TestRunAuthUnknownMechanism: a mechanism Run cannot build is refused
+// before anything is written.
+func TestRunAuthUnknownMechanism(t *testing.T) {
+	rep, rec := runAgainst(t, fakeserver.Config{AuthBeforeTLS: true}, Options{AuthMechanism: "GSSAPI", Username: "alice"})
+	if e := rep.Error; e == nil || e.Class != ClassInvalidInput || e.Stage != StageAuth || !strings.Contains(e.Message, `"GSSAPI"`) {
+		t.Errorf("error = %+v", rep.Error)
+	}
+	if !reflect.DeepEqual(rec.Verbs(), []string{"EHLO", "QUIT"}) {
+		t.Errorf("server saw %v", rec.Verbs())
+	}
+}
+
+func TestOptionsCheck(t *testing.T) {
+	tests := []struct {
+		o    Options
+		want string // in the message; "" for valid options
+	}{
+		{Options{Target: "mx.example.test"}, ""},
+		{Options{}, "Target is empty"},
+		{Options{Target: "a b"}, "space or a control character"},
+		{Options{Target: "a\r\nQUIT"}, "space or a control character"},
+		{Options{Target: "x", QuitAfter: "lunch"}, `QuitAfter "lunch" is not a stage`},
+		{Options{Target: "x", QuitAfter: StageResolve}, "needs MX"},
+		{Options{Target: "x", MX: true, QuitAfter: StageResolve}, ""},
+		{Options{Target: "x", QuitAfter: StageRcpt}, "needs recipients"},
+		{Options{Target: "x", QuitAfter: StageData}, "needs recipients"},
+		{Options{Target: "x", StartTLS: 7}, "unknown StartTLSPolicy(7)"},
+		{Options{Target: "x", Port: 70000}, "Port 70000 is out of range"},
+	}
+	for _, tc := range tests {
+		err := tc.o.check()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tc.o, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, errInvalidOptions) {
+			t.Errorf("%+v: err = %v, want %q", tc.o, err, tc.want)
+		}
+	}
+}
+
+func TestOptionsPort(t *testing.T) {
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{}, "25"},
+		{Options{ImplicitTLS: true}, "465"},
+		{Options{Dialer: Dialer{LMTP: true}}, "24"},
+		{Options{Port: 2525, ImplicitTLS: true}, "2525"},
+	} {
+		if got := tc.o.port(); got != tc.want {
+			t.Errorf("%+v: port %q, want %q", tc.o, got, tc.want)
+		}
+	}
+	names := []string{StartTLSIfOffered.String(), StartTLSNever.String(), StartTLSRequired.String(), StartTLSPolicy(9).String()}
+	if !reflect.DeepEqual(names, []string{"if-offered", "never", "required", "StartTLSPolicy(9)"}) {
+		t.Errorf("policy names = %q", names)
+	}
+}
+
+func TestRunHELOFallback(t *testing.T) {
+	rep, rec := runAgainst(t, fakeserver.Config{RefuseEHLO: 502}, Options{QuitAfter: StageEHLO})
+	if rep.Error != nil || rep.Capabilities == nil || !rep.Capabilities.FromHELO || !reflect.DeepEqual(rec.Verbs(), []string{"EHLO", "HELO", "QUIT"}) {
+		t.Fatalf("error %v, capabilities %+v, server saw %v", rep.Error, rep.Capabilities, rec.Verbs())
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].ID != FindingStartTLSMissing || !strings.Contains(rep.Findings[0].Summary, "refused EHLO") {
+		t.Errorf("findings = %+v", rep.Findings)
 	}
 }
 
@@ -628,7 +712,17 @@ func TestRunMX(t *testing.T) {
 	p, _ := strconv.Atoi(port)
 
 	t.Run("fallback", func(t *testing.T) {
-		rep := Run(testCtx(t), Options{Target: "example.test", MX: true, Resolver: res, Port: p, QuitAfter: StageEHLO})
+		var resolved []MXHost
+		var dialled []string
+		trace := &Trace{
+			ResolveStart: func(d string) { dialled = append(dialled, "resolve "+d) },
+			ResolveDone:  func(h []MXHost, _ error) { resolved = h },
+			ConnectStart: func(addr string) { dialled = append(dialled, addr) },
+		}
+		rep := Run(testCtx(t), Options{Target: "example.test", MX: true, Resolver: res, Port: p, QuitAfter: StageEHLO, Trace: trace})
+		if !reflect.DeepEqual(resolved, rep.MX) || !reflect.DeepEqual(dialled, []string{"resolve example.test", "127.0.0.2:" + port, srv.Addr()}) {
+			t.Errorf("trace saw %v, dialled %v", resolved, dialled)
+		}
 		if rep.Error != nil || rep.Host != "mx2.example.test" || rep.Address != srv.Addr() || rep.Capabilities.Domain != "mx2.example.test" {
 			t.Fatalf("error %v, host %q, address %q", rep.Error, rep.Host, rep.Address)
 		}
