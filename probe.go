@@ -78,7 +78,8 @@ type Options struct {
 	// XOAUTH2, OAUTHBEARER, EXTERNAL or ANONYMOUS. Empty means the best the
 	// server offers: SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN.
 	AuthMechanism string
-	// SASL, when set, is used as it is instead of the above.
+	// SASL, when set, is used as it is instead of the above. A SASL client
+	// keeps state: give each Run a new one.
 	SASL sasl.Client
 
 	// From is the reverse-path ("" is <>); To the recipients. Without
@@ -363,6 +364,8 @@ func (o *Options) check() error {
 		return invalidOptions("QuitAfter %q needs recipients", o.QuitAfter)
 	case o.StartTLS < StartTLSIfOffered || o.StartTLS > StartTLSRequired:
 		return invalidOptions("unknown %v", o.StartTLS)
+	case len(o.RcptOptions) > 1 && len(o.RcptOptions) != len(o.To):
+		return invalidOptions("%d RcptOptions for %d recipients: give none, one, or one each", len(o.RcptOptions), len(o.To))
 	case o.Port < 0 || o.Port > 65535:
 		return invalidOptions("Port %d is out of range", o.Port)
 	}
@@ -555,7 +558,7 @@ func (r *runner) mailAndRcpt(ctx context.Context) (Stage, error) {
 	if !r.next(StageRcpt) {
 		return "", nil
 	}
-	env := r.o.envelope()
+	env := Envelope{RcptOptions: r.o.RcptOptions}
 	var first *ReplyError
 	for i, to := range r.o.To {
 		reply, err := r.c.Rcpt(ctx, to, env.rcptOptions(i))

@@ -568,6 +568,8 @@ func TestOptionsCheck(t *testing.T) {
 		{Options{Target: "x", QuitAfter: StageData}, "needs recipients"},
 		{Options{Target: "x", StartTLS: 7}, "unknown StartTLSPolicy(7)"},
 		{Options{Target: "x", Port: 70000}, "Port 70000 is out of range"},
+		{Options{Target: "x", To: []string{"a@x", "b@x", "c@x"}, RcptOptions: []*RcptOptions{{}, {}}}, "2 RcptOptions for 3 recipients"},
+		{Options{Target: "x", To: []string{"a@x", "b@x"}, RcptOptions: []*RcptOptions{{}}}, ""},
 	}
 	for _, tc := range tests {
 		err := tc.o.check()
