@@ -122,8 +122,11 @@ type Options struct {
 // still take it. It stops after Options.QuitAfter, or at the first error.
 //
 // Run never panics and always returns a complete Report: the error, if
-// any, is in Report.Error, classified, with the stage it happened at. The
-// whole run is bounded by ctx; each step by Dialer.Timeouts.
+// any, is in Report.Error, classified (see ErrorClass), with the stage it
+// happened at; Report.Phases times each phase; Report.Findings lists what
+// the session showed without any extra traffic (see FindingID). Options.Trace
+// and a Trace in ctx (WithTrace) get the events as they happen. The whole
+// run is bounded by ctx; each step by Dialer.Timeouts.
 func Run(ctx context.Context, o Options) *Report {
 	r := newRunner(ctx, o)
 	r.protect(ctx)

@@ -52,6 +52,7 @@ const SchemaVersion = 1
 // are from Start. Empty parts are left out, except "phases" and
 // "findings", which are always arrays.
 type Report struct {
+	// SchemaVersion is the SchemaVersion the Report was made with.
 	SchemaVersion int `json:"schema_version"`
 	// Target is Options.Target as given.
 	Target string `json:"target"`
