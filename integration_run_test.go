@@ -1,0 +1,305 @@
+package probe_test
+
+import (
+	"encoding/json"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/smtpprobe/probe"
+)
+
+// runCase is one Run against one endpoint and what its Report must say.
+type runCase struct {
+	name   string
+	srv    server
+	opts   func(t *testing.T, o *probe.Options) // fills in what the case needs
+	stage  probe.Stage
+	phases []string
+	mech   string // the AUTH mechanism used; "" when none
+	// errClass, errStage and errCode describe Report.Error; errClass ""
+	// means success.
+	errClass probe.ErrorClass
+	errStage probe.Stage
+	errCode  int
+	findings []probe.FindingID
+	// check looks further, with the token of the message sent.
+	check func(t *testing.T, rep *probe.Report, token string)
+}
+
+// runOptions are Options for srv trusting the test CA.
+func runOptions(t *testing.T, srv server) probe.Options {
+	t.Helper()
+	return probe.Options{Target: srv.addr(t), Dialer: *srv.dialer(t), ImplicitTLS: srv.implicit}
+}
+
+func withAuth(mech string) func(t *testing.T, o *probe.Options) {
+	return func(t *testing.T, o *probe.Options) {
+		v := requireEnv(t, envUser, envPassword)
+		o.Username, o.Password, o.AuthMechanism = v[0], v[1], mech
+	}
+}
+
+// The forms of the queue ids in the servers' final replies.
+const (
+	postfixQueueID = `^[0-9A-F]{8,}$`
+	eximQueueID    = `^[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}$`
+)
+
+func runCases() []runCase {
+	starttlsAuth := []string{"connect", "banner", "ehlo", "tls", "ehlo_tls", "auth", "transaction", "quit"}
+	return []runCase{{
+		name: "postfix-mx", srv: postfixMX(), stage: probe.StageData, phases: starttlsAuth, mech: "SCRAM-SHA-256",
+		opts: func(t *testing.T, o *probe.Options) {
+			withAuth("")(t, o)
+			o.StartTLS = probe.StartTLSRequired
+		},
+		check: checkDelivered(postfixMX(), postfixQueueID, "bob"),
+	}, {
+		name: "postfix-submission-relay", srv: postfixSubmission(), stage: probe.StageData, phases: starttlsAuth, mech: "PLAIN",
+		opts: func(t *testing.T, o *probe.Options) {
+			withAuth("PLAIN")(t, o)
+			o.StartTLS = probe.StartTLSRequired
+			o.To = []string{outsideRecipient}
+		},
+		check: func(t *testing.T, rep *probe.Report, _ string) {
+			waitForLog(t, testContext(t), "postfix.log", rep.QueueID+": to=<"+outsideRecipient+">", "status=sent (relaying disabled in the test environment)")
+		},
+	}, {
+		name: "postfix-smtps", srv: postfixSMTPS(), stage: probe.StageData, mech: "LOGIN",
+		phases: []string{"connect", "tls", "banner", "ehlo", "auth", "transaction", "quit"},
+		opts:   withAuth("LOGIN"),
+		check:  checkDelivered(postfixMX(), postfixQueueID, "bob"),
+	}, {
+		name: "exim", srv: exim(), stage: probe.StageData, phases: starttlsAuth, mech: "CRAM-MD5",
+		opts: func(t *testing.T, o *probe.Options) {
+			v := requireEnv(t, envEximUser, envEximPass)
+			o.Username, o.Password = v[0], v[1]
+		},
+		check: checkDelivered(exim(), eximQueueID, "bob"),
+	}, {
+		name: "dovecot-lmtp", srv: dovecotLMTP(), stage: probe.StageData,
+		phases: []string{"connect", "banner", "ehlo", "tls", "ehlo_tls", "transaction", "quit"},
+		opts: func(t *testing.T, o *probe.Options) {
+			o.StartTLS = probe.StartTLSRequired
+			o.To = []string{localAddr(t, "bob"), localAddr(t, "nobody"), localAddr(t, "alice")}
+		},
+		check: checkLMTPReport,
+	}, {
+		name: "postfix-mx-untrusted", srv: postfixMX(), stage: probe.StageEHLO,
+		phases:   []string{"connect", "banner", "ehlo", "tls"},
+		errClass: probe.ClassTLSUntrusted, errStage: probe.StageTLS,
+		findings: []probe.FindingID{probe.FindingCertUntrusted},
+		opts: func(t *testing.T, o *probe.Options) {
+			withAuth("")(t, o)
+			o.Dialer.TLSConfig.RootCAs = nil // the system pool
+		},
+		check: func(t *testing.T, rep *probe.Report, _ string) {
+			if rep.TLS == nil || rep.TLS.Trusted || !strings.Contains(rep.TLS.TrustError, "unknown authority") || rep.Auth != nil || rep.Quit != nil {
+				t.Errorf("tls %+v auth %v quit %v; want the untrusted verdict, no AUTH and no QUIT on the broken session", rep.TLS, rep.Auth, rep.Quit)
+			}
+		},
+	}, {
+		name: "postfix-mx-wrong-password", srv: postfixMX(), stage: probe.StageTLS, mech: "PLAIN",
+		phases:   []string{"connect", "banner", "ehlo", "tls", "ehlo_tls", "auth", "quit"},
+		errClass: probe.ClassAuthFailed, errStage: probe.StageAuth, errCode: 535,
+		opts: func(t *testing.T, o *probe.Options) {
+			withAuth("PLAIN")(t, o)
+			o.Password += "-wrong"
+			o.Dialer.NetDialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: freshLoopback(t)}}
+		},
+		check: func(t *testing.T, rep *probe.Report, _ string) {
+			if rep.Auth.Success || rep.Auth.Reply.Code != 535 || rep.Error.Enhanced != "5.7.8" || rep.Quit.Code != 221 {
+				t.Errorf("auth %+v error %+v quit %v", rep.Auth, rep.Error, rep.Quit)
+			}
+		},
+	}, {
+		name: "postfix-mx-relay-without-auth", srv: postfixMX(), stage: probe.StageMail,
+		phases:   []string{"connect", "banner", "ehlo", "tls", "ehlo_tls", "transaction", "quit"},
+		errClass: probe.ClassReply, errStage: probe.StageRcpt, errCode: 554,
+		opts: func(t *testing.T, o *probe.Options) { o.To = []string{outsideRecipient} },
+		check: func(t *testing.T, rep *probe.Report, _ string) {
+			if len(rep.Recipients) != 1 || rep.Recipients[0].Accepted || rep.Recipients[0].Reply.Code != 554 || rep.Final != nil {
+				t.Errorf("recipients %+v final %v, want the relay refused", rep.Recipients, rep.Final)
+			}
+		},
+	}, {
+		name: "exim-quit-after-ehlo", srv: exim(), stage: probe.StageEHLO,
+		phases: []string{"connect", "banner", "ehlo", "quit"},
+		opts:   func(t *testing.T, o *probe.Options) { o.QuitAfter = probe.StageEHLO },
+		check: func(t *testing.T, rep *probe.Report, _ string) {
+			if rep.TLS != nil || rep.CapabilitiesTLS != nil || !rep.Capabilities.StartTLS || rep.Quit.Code != 221 {
+				t.Errorf("tls %v caps after TLS %v STARTTLS offered %v quit %v", rep.TLS, rep.CapabilitiesTLS, rep.Capabilities.StartTLS, rep.Quit)
+			}
+		},
+	}}
+}
+
+// TestIntegrationRun plays whole probes with Run against every endpoint,
+// successful ones and ones that must fail, and checks each Report: the
+// stage reached, the phases, the TLS verdicts, the AUTH result, the queue
+// id, the error, the findings and the JSON form.
+func TestIntegrationRun(t *testing.T) {
+	for _, tc := range runCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			o := runOptions(t, tc.srv)
+			o.From = localAddr(t, "alice")
+			o.To = []string{localAddr(t, "bob")}
+			if tc.opts != nil {
+				tc.opts(t, &o)
+			}
+			token := uniqueToken(t)
+			o.Body = strings.NewReader(plainMessage(o.From, o.To[0], token, "Run "+tc.name))
+			rep := probe.Run(testContext(t), o)
+			checkReport(t, tc, rep, o.Password)
+			if t.Failed() {
+				t.Logf("transcript:\n%s", rep.Transcript)
+				return
+			}
+			if tc.check != nil {
+				tc.check(t, rep, token)
+			}
+		})
+	}
+}
+
+func checkReport(t *testing.T, tc runCase, rep *probe.Report, password string) {
+	t.Helper()
+	if got := phaseNames(rep); !slices.Equal(got, tc.phases) {
+		t.Errorf("phases %q, want %q", got, tc.phases)
+	}
+	if rep.Stage != tc.stage {
+		t.Errorf("stage %q, want %q", rep.Stage, tc.stage)
+	}
+	if tc.errClass == "" {
+		if !rep.Success || rep.Error != nil {
+			t.Fatalf("run failed: %v", rep.Error)
+		}
+		if tc.stage == probe.StageData {
+			checkWholeRun(t, tc, rep)
+		}
+	} else if rep.Success || rep.Error == nil || rep.Error.Class != tc.errClass || rep.Error.Stage != tc.errStage || rep.Error.Code != tc.errCode {
+		t.Errorf("error %+v, want class %s at %s with code %d", rep.Error, tc.errClass, tc.errStage, tc.errCode)
+	}
+	var ids []probe.FindingID
+	for _, f := range rep.Findings {
+		ids = append(ids, f.ID)
+	}
+	if !slices.Equal(ids, tc.findings) {
+		t.Errorf("findings %q, want %q", ids, tc.findings)
+	}
+	if tc.mech != "" && (rep.Auth == nil || rep.Auth.Mechanism != tc.mech) {
+		t.Errorf("auth %+v, want mechanism %s", rep.Auth, tc.mech)
+	}
+	checkReportJSON(t, rep, password)
+}
+
+// checkWholeRun checks the Report of a run that played every stage.
+func checkWholeRun(t *testing.T, tc runCase, rep *probe.Report) {
+	t.Helper()
+	if rep.Banner == nil || rep.Banner.Code != 220 || rep.Quit == nil || rep.Quit.Code != 221 {
+		t.Errorf("banner %v quit %v", rep.Banner, rep.Quit)
+	}
+	if rep.TLS == nil || !rep.TLS.Verified || rep.TLS.Version < 0x0303 {
+		t.Errorf("TLS %+v, want verified TLS 1.2 or later", rep.TLS)
+	}
+	if !tc.srv.implicit && (!rep.Capabilities.StartTLS || len(rep.Capabilities.Auth) != 0 || rep.CapabilitiesTLS == nil || rep.CapabilitiesTLS.StartTLS) {
+		t.Errorf("capabilities before TLS %+v, after %+v; want STARTTLS and no AUTH, then no STARTTLS", rep.Capabilities, rep.CapabilitiesTLS)
+	}
+	if tc.mech != "" && (!rep.Auth.Success || rep.Auth.Reply.Code != 235 || !offeredCaps(rep).SupportsAuth(tc.mech)) {
+		t.Errorf("auth %+v, want 235 with an offered mechanism", rep.Auth)
+	}
+	if !rep.Pipelined || rep.Mail.Code != 250 || rep.Data.Code != 354 || rep.Final.Code != 250 {
+		t.Errorf("pipelined %v mail %v data %v final %v", rep.Pipelined, rep.Mail, rep.Data, rep.Final)
+	}
+	if rep.QueueID != rep.Final.QueueID() {
+		t.Errorf("queue id %q, the final reply says %q", rep.QueueID, rep.Final.QueueID())
+	}
+	for _, p := range rep.Phases {
+		if p.Duration <= 0 || p.Error != "" {
+			t.Errorf("phase %+v", p)
+		}
+	}
+}
+
+// offeredCaps are the capabilities AUTH was chosen from: inside TLS.
+func offeredCaps(rep *probe.Report) *probe.Capabilities {
+	if rep.CapabilitiesTLS != nil {
+		return rep.CapabilitiesTLS
+	}
+	return rep.Capabilities
+}
+
+func phaseNames(rep *probe.Report) []string {
+	var names []string
+	for _, p := range rep.Phases {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// checkReportJSON checks that the Report marshals and that what it says
+// survives the round trip.
+func checkReportJSON(t *testing.T, rep *probe.Report, password string) {
+	t.Helper()
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatalf("marshal the report: %v", err)
+	}
+	var back struct {
+		Stage   probe.Stage `json:"stage"`
+		Success bool        `json:"success"`
+		QueueID string      `json:"queue_id"`
+		Phases  []struct {
+			Name string `json:"name"`
+		} `json:"phases"`
+	}
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatalf("unmarshal the report: %v", err)
+	}
+	if back.Stage != rep.Stage || back.Success != rep.Success || back.QueueID != rep.QueueID || len(back.Phases) != len(rep.Phases) {
+		t.Errorf("JSON round trip: %+v", back)
+	}
+	if password != "" && strings.Contains(string(b), password) {
+		t.Errorf("the report's JSON holds the password")
+	}
+}
+
+// checkDelivered checks the queue id's form and finds the message in
+// localpart's Maildir, with the queue id in the server's Received field.
+func checkDelivered(srv server, form, localpart string) func(t *testing.T, rep *probe.Report, token string) {
+	return func(t *testing.T, rep *probe.Report, token string) {
+		if !regexp.MustCompile(form).MatchString(rep.QueueID) {
+			t.Errorf("queue id %q, want %s", rep.QueueID, form)
+		}
+		msg := deliveredMessage(t, testContext(t), requireEnv(t, srv.maildirEnv)[0], localpart, token)
+		if !regexp.MustCompile(`\sid ` + regexp.QuoteMeta(rep.QueueID) + `[;\s]`).Match(msg) {
+			t.Errorf("queue id %s not in the delivered copy:\n%s", rep.QueueID, msg)
+		}
+	}
+}
+
+// checkLMTPReport: one final reply per accepted recipient, in order, and
+// the unknown user refused at RCPT.
+func checkLMTPReport(t *testing.T, rep *probe.Report, token string) {
+	if rep.Auth != nil || len(rep.Recipients) != 3 {
+		t.Fatalf("auth %v recipients %+v", rep.Auth, rep.Recipients)
+	}
+	for i, lp := range []string{"bob", "nobody", "alice"} {
+		rr := rep.Recipients[i]
+		if lp == "nobody" {
+			checkUnknownLMTP(t, rr.Reply, rr.Address)
+			if rr.Accepted || rr.Final != nil {
+				t.Errorf("unknown recipient %+v", rr)
+			}
+			continue
+		}
+		if !rr.Accepted {
+			t.Errorf("%s refused: %v", rr.Address, rr.Reply)
+		}
+		checkSavedLMTP(t, rr.Final, rr.Address)
+		deliveredMessage(t, testContext(t), requireEnv(t, dovecotLMTP().maildirEnv)[0], lp, token)
+	}
+}
