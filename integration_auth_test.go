@@ -46,6 +46,7 @@ func authWith(ctx context.Context, c *probe.Conn, mech, user, pass string) (*pro
 // 235, a wrong one a *ReplyError with 535; a mechanism the server does not
 // offer is refused with 504. No transcript holds the password.
 func TestIntegrationAuthMechanisms(t *testing.T) {
+	requireMTA(t)
 	mechs := []string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"}
 	for _, srv := range authServers() {
 		t.Run(srv.name, func(t *testing.T) {
@@ -147,6 +148,7 @@ func checkNoSecret(t *testing.T, c *probe.Conn, user, pass string) {
 // session goes on; with AllowInsecureAuth the servers, which offer AUTH
 // only inside TLS, refuse it themselves.
 func TestIntegrationInsecureAuthRefused(t *testing.T) {
+	requireMTA(t)
 	tests := []struct {
 		srv    server
 		code   int
@@ -195,6 +197,7 @@ func TestIntegrationInsecureAuthRefused(t *testing.T) {
 // and accepted after it; the server then discards the message, as its log
 // shows.
 func TestIntegrationRelay(t *testing.T) {
+	requireMTA(t)
 	tests := []struct {
 		srv      server
 		code     int

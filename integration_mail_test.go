@@ -45,6 +45,7 @@ func testMessage(from, to, token, subject string) string {
 // since the servers offer PIPELINING; the results say which recipients got
 // the message, and the three copies are read back from the Maildirs.
 func TestIntegrationPipelinedSend(t *testing.T) {
+	requireMTA(t)
 	tests := []struct {
 		srv     server
 		unknown string // the refusal of the unknown user contains it
@@ -122,6 +123,7 @@ func checkOneWrite(t *testing.T, entries []probe.Entry, prefixes ...string) {
 // Maildir, and reads each back: once the header fields the server put on
 // top are removed, it is the message sent, byte for byte.
 func TestIntegrationDataReadBack(t *testing.T) {
+	requireMTA(t)
 	for _, srv := range deliveringServers() {
 		for _, bdat := range []bool{false, true} {
 			name := srv.name + "/DATA"
@@ -189,6 +191,7 @@ func checkChunks(t *testing.T, tr *probe.Transcript, n, size int) {
 // from a UTF-8 address with a UTF-8 Subject and body (RFC 6531/6532) and
 // reads it back; the envelope sender comes back in Return-Path as sent.
 func TestIntegrationSMTPUTF8(t *testing.T) {
+	requireMTA(t)
 	for _, srv := range []server{postfixMX(), exim()} {
 		t.Run(srv.name, func(t *testing.T) {
 			ctx := testContext(t)
@@ -229,6 +232,7 @@ func TestIntegrationSMTPUTF8(t *testing.T) {
 // RCPT and answers the end of data once per accepted recipient, in order,
 // both through Send (pipelined) and through Mail, Rcpt and DataLMTP.
 func TestIntegrationLMTPPerRecipient(t *testing.T) {
+	requireMTA(t)
 	srv := dovecotLMTP()
 	ctx := testContext(t)
 	c := srv.dialPlain(t, ctx)

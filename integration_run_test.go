@@ -142,6 +142,7 @@ func runCases() []runCase {
 // stage reached, the phases, the TLS verdicts, the AUTH result, the queue
 // id, the error, the findings and the JSON form.
 func TestIntegrationRun(t *testing.T) {
+	requireMTA(t)
 	for _, tc := range runCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			o := runOptions(t, tc.srv)

@@ -67,6 +67,15 @@ func requireEnv(t *testing.T, names ...string) []string {
 	return vals
 }
 
+// requireMTA skips the test unless every variable of
+// testdata/mta/run/env is set.
+func requireMTA(t *testing.T) {
+	t.Helper()
+	requireEnv(t, envMX, envSubmission, envSMTPS, envLMTP, envExim, envCA, envServerName, envDomain,
+		envUser, envPassword, envUser2, envEximUser, envEximPass, envLogDir,
+		"PROBE_MTA_MAILDIR_POSTFIX", "PROBE_MTA_MAILDIR_LMTP", "PROBE_MTA_MAILDIR_EXIM")
+}
+
 // server is one endpoint of the test environment and what its
 // configuration (testdata/mta) makes it do.
 type server struct {
@@ -288,6 +297,7 @@ func checkCaps(t *testing.T, when string, caps *probe.Capabilities, want capFact
 // banner and the EHLO (LHLO) capabilities before and after TLS against
 // what testdata/mta configures.
 func TestIntegrationBannerAndCapabilities(t *testing.T) {
+	requireMTA(t)
 	postfixAuth := []string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"}
 	postfixCommon := []string{"PIPELINING", "CHUNKING", "SMTPUTF8", "8BITMIME", "DSN", "ENHANCEDSTATUSCODES", "VRFY", "ETRN"}
 	postfixPlain := capFacts{startTLS: true, size: 10240000, has: postfixCommon}
@@ -357,6 +367,7 @@ func TestIntegrationBannerAndCapabilities(t *testing.T) {
 // before STARTTLS with 530 5.7.0, and accepts the same MAIL inside TLS
 // once authenticated.
 func TestIntegrationSubmissionRequiresTLS(t *testing.T) {
+	requireMTA(t)
 	srv := postfixSubmission()
 	ctx := testContext(t)
 	c := srv.dialPlain(t, ctx)

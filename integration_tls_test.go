@@ -91,6 +91,7 @@ func checkTestCert(t *testing.T, info *probe.TLSInfo) {
 // name, with no name (the IP address) and without verification, and checks
 // the verdicts and the errors.
 func TestIntegrationTLSVerdicts(t *testing.T) {
+	requireMTA(t)
 	for _, srv := range tlsServers() {
 		t.Run(srv.name, func(t *testing.T) {
 			name := requireEnv(t, envServerName)[0]
