@@ -41,8 +41,26 @@ type dotWriter struct {
 	closed    bool
 }
 
-func newDotWriter(w io.Writer) *dotWriter {
-	return &dotWriter{w: bufio.NewWriterSize(w, dataBlockSize), lineStart: true}
+func newDotWriter(w io.Writer) *dotWriter { return newDotWriterSize(w, dataBlockSize) }
+
+// newDotWriterSize buffers at most size bytes before writing to w.
+func newDotWriterSize(w io.Writer, size int) *dotWriter {
+	return &dotWriter{w: bufio.NewWriterSize(w, size), lineStart: true}
+}
+
+// bodyBufferSize is the dot writer's buffer for msg: dataBlockSize, or
+// less when msg says how much is left to read (bytes.Reader,
+// strings.Reader, bytes.Buffer) or is nil: room for all of it and the final
+// ".\r\n", so a small message costs a small buffer. Dot-stuffing may
+// still make it one more write.
+func bodyBufferSize(msg io.Reader) int {
+	if msg == nil {
+		return 512
+	}
+	if l, ok := msg.(interface{ Len() int }); ok {
+		return min(max(l.Len()+5, 512), dataBlockSize)
+	}
+	return dataBlockSize
 }
 
 // Write transforms p. Line state carries across calls, so any split of
@@ -246,10 +264,10 @@ func (c *Conn) sendBody(ctx context.Context, msg io.Reader) error {
 	}
 	defer end()
 	sink := &bodySink{c: c, ctx: ctx, record: c.d.RecordBody}
-	dw := newDotWriter(sink)
+	dw := newDotWriterSize(sink, bodyBufferSize(msg))
 	if msg != nil {
-		buf := make([]byte, dataBlockSize)
-		if _, err := io.CopyBuffer(dw, msg, buf); err != nil {
+		// io.Copy needs no buffer of its own when msg is an io.WriterTo.
+		if _, err := io.Copy(dw, msg); err != nil {
 			return c.bodyFailure(sink, err)
 		}
 	}
