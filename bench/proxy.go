@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// DelayProxy forwards TCP connections to a target and delivers every chunk
+// it reads a fixed delay after reading it, in each direction: a link with
+// a round-trip time of twice the delay and no bandwidth limit. Each
+// direction has a reader that timestamps chunks and a writer that sends
+// each one when it is due, so the delay never serialises throughput.
+//
+// A new connection reaches the target only after one delay (as the
+// client's first packet would), so the banner arrives one RTT after the
+// client's connect returns. The TCP handshake itself is not delayed:
+// connect costs nothing here and is counted apart.
+type DelayProxy struct {
+	delay  time.Duration
+	target string
+	ln     net.Listener
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// chunkQueue is how many chunks a direction holds in flight before its
+// reader waits for the writer.
+const chunkQueue = 256
+
+// NewDelayProxy listens on 127.0.0.1 and forwards to target with delay
+// added in each direction.
+func NewDelayProxy(target string, delay time.Duration) (*DelayProxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &DelayProxy{delay: delay, target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr is the address clients dial.
+func (p *DelayProxy) Addr() string { return p.ln.Addr().String() }
+
+// RTT is the round-trip time the proxy adds.
+func (p *DelayProxy) RTT() time.Duration { return 2 * p.delay }
+
+// Close stops accepting, closes every connection and waits for all the
+// proxy's goroutines.
+func (p *DelayProxy) Close() error {
+	err := p.ln.Close()
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return err
+}
+
+func (p *DelayProxy) accept() {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(client) {
+			return
+		}
+		p.wg.Add(1)
+		go p.forward(client)
+	}
+}
+
+// track registers c so that Close can close it; false when closed.
+func (p *DelayProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		c.Close()
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *DelayProxy) untrack(cs ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cs {
+		delete(p.conns, c)
+		c.Close()
+	}
+}
+
+// forward connects to the target after one delay and pumps both ways.
+func (p *DelayProxy) forward(client net.Conn) {
+	defer p.wg.Done()
+	time.Sleep(p.delay)
+	server, err := net.Dial("tcp", p.target)
+	if err != nil || !p.track(server) {
+		p.untrack(client)
+		return
+	}
+	var dirs sync.WaitGroup
+	dirs.Add(2)
+	go func() { defer dirs.Done(); p.pump(server, client) }()
+	go func() { defer dirs.Done(); p.pump(client, server) }()
+	dirs.Wait()
+	p.untrack(client, server)
+}
+
+// chunk is bytes read at one moment, due for delivery at due.
+type chunk struct {
+	due  time.Time
+	data []byte
+}
+
+// pump copies src to dst, each chunk delay after it was read. At the end
+// of src it half-closes dst; on any failure it closes both, which ends the
+// other direction too.
+func (p *DelayProxy) pump(dst, src net.Conn) {
+	queue := make(chan chunk, chunkQueue)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.deliver(dst, src, queue)
+	}()
+	for {
+		buf := make([]byte, 32<<10)
+		n, err := src.Read(buf)
+		if n > 0 {
+			queue <- chunk{due: time.Now().Add(p.delay), data: buf[:n]}
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(queue)
+	<-done
+}
+
+// deliver writes each chunk when it is due, then half-closes dst.
+func (p *DelayProxy) deliver(dst, src net.Conn, queue <-chan chunk) {
+	for c := range queue {
+		time.Sleep(time.Until(c.due))
+		if _, err := dst.Write(c.data); err != nil {
+			dst.Close()
+			src.Close()
+			for range queue { // let the reader finish
+			}
+			return
+		}
+	}
+	if tc, ok := dst.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+}

@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+)
+
+// ChildEnv, set to "1" in a process's environment, makes the bench test
+// binary serve instead of testing: see ServeChild and SpawnServer.
+const ChildEnv = "PROBE_BENCH_SERVER_CHILD"
+
+// Endpoint is where a Server listens and what a client needs to trust it.
+type Endpoint struct {
+	Addr    string `json:"addr"`
+	TLSAddr string `json:"tls_addr"`
+	CAPEM   []byte `json:"ca_pem"`
+}
+
+// ServeChild runs a Server, writes its Endpoint as one JSON line to out,
+// and serves until in reaches its end (the parent closed the pipe or
+// died). It returns the process exit code.
+func ServeChild(in io.Reader, out io.Writer) int {
+	s, err := StartServer()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		return 1
+	}
+	defer s.Close()
+	if err := json.NewEncoder(out).Encode(Endpoint{s.Addr, s.TLSAddr, s.CAPEM}); err != nil {
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		return 1
+	}
+	io.Copy(io.Discard, in)
+	return 0
+}
+
+// Remote is a Server running in a child process, so that the memory and
+// CPU of the benchmarking process are the client's alone.
+type Remote struct {
+	Endpoint
+	cmd   *exec.Cmd
+	stdin io.Closer
+}
+
+// SpawnServer starts exe (a binary whose main calls ServeChild when
+// ChildEnv is "1", such as this package's test binary) and waits for its
+// Endpoint.
+func SpawnServer(exe string) (*Remote, error) {
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), ChildEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &Remote{cmd: cmd, stdin: stdin}
+	line, err := bufio.NewReader(stdout).ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, &r.Endpoint)
+	}
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("bench server child: %w", err)
+	}
+	return r, nil
+}
+
+// Close ends the child and waits for it.
+func (r *Remote) Close() error {
+	r.stdin.Close()
+	return r.cmd.Wait()
+}
