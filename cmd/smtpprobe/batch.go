@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smtpprobe/probe"
+)
+
+// progressEvery is the least time between two progress lines.
+const progressEvery = 200 * time.Millisecond
+
+// batch probes many targets with a bounded pool of workers. Targets are
+// read lazily, one a line, and each Report is written as one JSON line as
+// soon as its probe completes (completion order), so memory does not grow
+// with the number of targets.
+type batch struct {
+	c    *config
+	p    *plan
+	sys  stdio
+	jobs chan string
+
+	mu       sync.Mutex // guards what follows, and the writes to stdout and stderr
+	done     int
+	failed   int
+	werr     error // the first write error; it stops the batch
+	progress bool  // stderr is a terminal: show a progress line
+	lastShow time.Time
+	cancel   context.CancelFunc
+}
+
+// runBatch reads the -targets list and probes each target; it returns 0
+// when every probe succeeded, exitBatch when one failed, exitError when the
+// list could not be read or the output written.
+func runBatch(ctx context.Context, c *config, p *plan, sys stdio) int {
+	in, closeIn, err := openTargets(c.targets, sys.in)
+	if err != nil {
+		fmt.Fprintln(sys.err, "smtpprobe:", err)
+		return exitError
+	}
+	defer closeIn()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b := &batch{c: c, p: p, sys: sys, jobs: make(chan string, c.concurrency),
+		progress: isTerminal(sys.err), cancel: cancel}
+	var wg sync.WaitGroup
+	for range c.concurrency {
+		wg.Go(func() { b.work(ctx) })
+	}
+	readErr := b.feed(ctx, in)
+	wg.Wait()
+	return b.finish(ctx, readErr)
+}
+
+// openTargets opens the list: a file, or stdin for "-".
+func openTargets(name string, stdin io.Reader) (io.Reader, func(), error) {
+	if name == "-" {
+		return stdin, func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-targets: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// feed sends each target of the list to the workers, skipping blank lines
+// and # comments, and closes the job queue.
+func (b *batch) feed(ctx context.Context, in io.Reader) error {
+	defer close(b.jobs)
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		select {
+		case b.jobs <- t:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("-targets %s: %w", b.c.targets, err)
+	}
+	return nil
+}
+
+// work probes targets until the queue closes.
+func (b *batch) work(ctx context.Context) {
+	for t := range b.jobs {
+		if ctx.Err() != nil {
+			continue // drain: the batch was stopped
+		}
+		pctx, cancel := context.WithTimeout(ctx, b.c.timeout)
+		rep := probe.Run(pctx, b.p.options(t))
+		cancel()
+		b.write(rep)
+	}
+}
+
+// write prints one Report as one JSON line, and the progress.
+func (b *batch) write(rep *probe.Report) {
+	line, err := json.Marshal(rep)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.werr != nil {
+		return
+	}
+	if err == nil {
+		_, err = b.sys.out.Write(append(line, '\n'))
+	}
+	if err != nil {
+		b.werr = err
+		b.cancel()
+		return
+	}
+	b.done++
+	if !rep.Success {
+		b.failed++
+	}
+	b.showProgress(false)
+}
+
+// showProgress rewrites the progress line on a terminal stderr, at most
+// every progressEvery unless final. The caller holds b.mu.
+func (b *batch) showProgress(final bool) {
+	if !b.progress || (!final && time.Since(b.lastShow) < progressEvery) {
+		return
+	}
+	b.lastShow = time.Now()
+	end := ""
+	if final {
+		end = "\n"
+	}
+	fmt.Fprintf(b.sys.err, "\r\x1b[Ksmtpprobe: %d probed, %d failed%s", b.done, b.failed, end)
+}
+
+// finish prints the final progress and picks the exit code.
+func (b *batch) finish(ctx context.Context, readErr error) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.showProgress(true)
+	switch {
+	case b.werr != nil:
+		fmt.Fprintln(b.sys.err, "smtpprobe: writing the reports:", b.werr)
+		return exitError
+	case readErr != nil:
+		fmt.Fprintln(b.sys.err, "smtpprobe:", readErr)
+		return exitError
+	case ctx.Err() != nil:
+		fmt.Fprintln(b.sys.err, "smtpprobe: interrupted")
+		return exitError
+	case b.failed > 0:
+		return exitBatch
+	}
+	return exitOK
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/smtpprobe/probe"
+)
+
+// The exit codes of smtpprobe outside -nagios mode. They are part of the
+// tool's interface: scripts test them, so they do not change.
+const (
+	exitOK      = 0  // every stage played succeeded
+	exitError   = 1  // an error outside the probe: reading input, writing output, interrupted
+	exitBatch   = 2  // batch mode: at least one target failed (its JSON line says why)
+	exitUsage   = 3  // bad flags or arguments; nothing was sent
+	exitResolve = 10 // the MX lookup failed (-mx), or the domain has a null MX
+	exitConnect = 11 // TCP or proxy connect failed
+	exitBanner  = 12 // no 220 greeting
+	exitEHLO    = 13 // EHLO (and HELO) refused
+	exitTLS     = 14 // STARTTLS unavailable with -starttls, handshake or certificate failed
+	exitAuth    = 15 // AUTH failed or was impossible
+	exitMail    = 16 // MAIL FROM refused
+	exitRcpt    = 17 // no recipient accepted
+	exitData    = 18 // DATA refused, or the message was refused at its end
+)
+
+// The exit codes of -nagios mode, as monitoring plugins use them.
+const (
+	nagiosOK       = 0
+	nagiosWarning  = 1
+	nagiosCritical = 2
+	nagiosUnknown  = 3
+)
+
+// exitCodes is the table of exit codes shown by -h and kept in the README.
+var exitCodes = [...]struct {
+	code    int
+	meaning string
+}{
+	{exitOK, "success: every stage played passed"},
+	{exitError, "error outside the probe: reading input, writing output, interrupted"},
+	{exitBatch, "batch mode (-targets): at least one target failed"},
+	{exitUsage, "usage: bad flags or arguments, nothing sent"},
+	{exitResolve, "resolve: MX lookup failed or null MX (-mx)"},
+	{exitConnect, "connect: TCP or proxy connect failed"},
+	{exitBanner, "banner: no 220 greeting"},
+	{exitEHLO, "EHLO (and HELO) refused"},
+	{exitTLS, "TLS: STARTTLS missing/refused with -starttls, handshake or certificate failed"},
+	{exitAuth, "AUTH failed or impossible"},
+	{exitMail, "MAIL FROM refused"},
+	{exitRcpt, "RCPT TO: no recipient accepted"},
+	{exitData, "DATA refused, or the message refused at its end"},
+}
+
+// writeExitCodes prints the table of exit codes.
+func writeExitCodes(w io.Writer) {
+	fmt.Fprintln(w, "Exit codes:")
+	for _, e := range exitCodes {
+		fmt.Fprintf(w, "  %3d  %s\n", e.code, e.meaning)
+	}
+	fmt.Fprintln(w, "  with -nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
+}
+
+// exitCode is the exit code of a finished probe: the failing stage, with
+// every TLS failure counted as the TLS stage (implicit TLS fails while
+// connecting).
+func exitCode(rep *probe.Report) int {
+	e := rep.Error
+	if e == nil {
+		return exitOK
+	}
+	switch e.Class {
+	case probe.ClassTLSUntrusted, probe.ClassTLSHandshake, probe.ClassStartTLSUnavailable:
+		return exitTLS
+	case probe.ClassNullMX:
+		return exitResolve
+	case probe.ClassCanceled:
+		return exitError
+	}
+	switch e.Stage {
+	case probe.StageResolve:
+		return exitResolve
+	case probe.StageConnect:
+		return exitConnect
+	case probe.StageBanner:
+		return exitBanner
+	case probe.StageEHLO:
+		return exitEHLO
+	case probe.StageTLS:
+		return exitTLS
+	case probe.StageAuth:
+		return exitAuth
+	case probe.StageMail:
+		return exitMail
+	case probe.StageRcpt:
+		return exitRcpt
+	case probe.StageData:
+		return exitData
+	case "":
+		return exitUsage // Options refused before anything was sent
+	}
+	return exitError
+}

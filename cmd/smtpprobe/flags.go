@@ -1,0 +1,400 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smtpprobe/probe"
+)
+
+// config is what the command line asks for.
+type config struct {
+	target      string // the one positional argument; "" for the demo
+	targets     string // -targets FILE|-
+	concurrency int
+
+	starttls, starttlsOptional, noStartTLS, implicitTLS bool
+
+	ehlo, auth, user               string
+	password, passwordFile, passwd string // passwd: the password in the end
+	from                           string
+	to, headers                    listFlag
+	body                           string
+	quitAfter                      string
+	timeout                        time.Duration
+	proxy, caFile, serverName      string
+	insecure, plaintextAuth        bool
+	mx, lmtp, showSecrets          bool
+	jsonOut                        bool
+
+	nagios             bool
+	warn, crit         seconds
+	certWarn, certCrit int
+
+	set map[string]bool // the flags given on the command line
+}
+
+// listFlag is a repeatable flag; each use may also hold a comma-separated
+// list when split is set.
+type listFlag struct {
+	values []string
+	split  bool
+}
+
+func (l *listFlag) String() string { return strings.Join(l.values, ",") }
+
+func (l *listFlag) Set(s string) error {
+	if !l.split {
+		l.values = append(l.values, s)
+		return nil
+	}
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			l.values = append(l.values, v)
+		}
+	}
+	return nil
+}
+
+// seconds is a response-time threshold: "2", "1.5" or "750ms"; 0 is none.
+type seconds time.Duration
+
+func (s *seconds) String() string {
+	if *s == 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(time.Duration(*s).Seconds(), 'f', -1, 64)
+}
+
+func (s *seconds) Set(v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err == nil {
+		if f < 0 {
+			return errors.New("must not be negative")
+		}
+		*s = seconds(f * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return errors.New("want seconds such as 2.5, or a duration such as 750ms")
+	}
+	*s = seconds(d)
+	return nil
+}
+
+// newFlagSet defines every flag on c.
+func newFlagSet(c *config) *flag.FlagSet {
+	fs := flag.NewFlagSet("smtpprobe", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.to.split = true
+
+	fs.BoolVar(&c.starttls, "starttls", false, "require STARTTLS: fail (exit 14) if it is not offered or fails")
+	fs.BoolVar(&c.starttlsOptional, "starttls-optional", false, "use STARTTLS when offered (the default)")
+	fs.BoolVar(&c.noStartTLS, "no-starttls", false, "never send STARTTLS")
+	fs.BoolVar(&c.implicitTLS, "tls", false, "implicit TLS from the first byte (default port 465)")
+	fs.StringVar(&c.ehlo, "ehlo", "", "the EHLO name (default localhost)")
+	fs.StringVar(&c.auth, "auth", "", "AUTH mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, EXTERNAL, ANONYMOUS (default: the best offered)")
+	fs.StringVar(&c.user, "user", "", "AUTH user name")
+	fs.StringVar(&c.password, "password", "", "AUTH password (visible in the process list: prefer -password-file or $SMTPPROBE_PASSWORD)")
+	fs.StringVar(&c.passwordFile, "password-file", "", "read the AUTH password from this file (first line)")
+	fs.BoolVar(&c.plaintextAuth, "plaintext-auth", false, "allow AUTH without TLS")
+	fs.StringVar(&c.from, "from", "", "MAIL FROM address (default <>)")
+	fs.Var(&c.to, "to", "RCPT TO address; repeat it or separate with commas; without it no mail is sent")
+	fs.StringVar(&c.body, "body", "", "message to send, from a file or - for stdin (default: a generated test message)")
+	fs.Var(&c.headers, "header", `"Name: value" header added on top of the message; repeatable`)
+	fs.StringVar(&c.quitAfter, "quit-after", "", "stop after a stage (then QUIT): connect, banner, ehlo, tls, auth, mail, rcpt, data (resolve with -mx)")
+	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "bound on the whole probe")
+	fs.StringVar(&c.proxy, "proxy", "", "SOCKS5 proxy: socks5://[user:pass@]host:port or socks5h://…")
+	fs.StringVar(&c.caFile, "cafile", "", "PEM file of CA certificates to trust instead of the system's")
+	fs.StringVar(&c.serverName, "server-name", "", "TLS server name (SNI and certificate check; default: the host)")
+	fs.BoolVar(&c.insecure, "insecure", false, "go on whatever the certificate; its verdict is still reported")
+	fs.BoolVar(&c.mx, "mx", false, "the target is a mail domain: probe its MX hosts in order")
+	fs.BoolVar(&c.lmtp, "lmtp", false, "speak LMTP (LHLO; default port 24)")
+	fs.BoolVar(&c.showSecrets, "show-secrets", false, "show credentials in the transcript instead of redacting them")
+	fs.BoolVar(&c.jsonOut, "json", false, "print the Report as JSON")
+	fs.BoolVar(&c.nagios, "nagios", false, "monitoring plugin output: one status line with perfdata, exit 0/1/2/3")
+	fs.Var(&c.warn, "warn", "-nagios: WARNING when the probe takes longer (seconds, e.g. 2.5; 0 none)")
+	fs.Var(&c.crit, "crit", "-nagios: CRITICAL when the probe takes longer (seconds; 0 none)")
+	fs.IntVar(&c.certWarn, "cert-warn", 14, "-nagios: WARNING when the certificate expires within this many days")
+	fs.IntVar(&c.certCrit, "cert-crit", 7, "-nagios: CRITICAL when the certificate expires within this many days")
+	fs.StringVar(&c.targets, "targets", "", "batch mode: read targets from a file, or - for stdin; JSON Lines out")
+	fs.IntVar(&c.concurrency, "concurrency", 16, "batch mode: probes at a time")
+	return fs
+}
+
+// flagGroups orders the flags in the help text.
+var flagGroups = [...]struct {
+	title string
+	names []string
+}{
+	{"TLS", []string{"starttls", "starttls-optional", "no-starttls", "tls", "cafile", "server-name", "insecure"}},
+	{"Session", []string{"ehlo", "auth", "user", "password-file", "password", "plaintext-auth", "from", "to", "body", "header", "quit-after", "lmtp", "mx", "timeout", "proxy"}},
+	{"Output", []string{"json", "show-secrets"}},
+	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
+	{"Batch", []string{"targets", "concurrency"}},
+}
+
+// usage writes the help text: synopsis, flags by group, exit codes.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `Usage:
+  smtpprobe                      probe a built-in test server (a demo of every stage)
+  smtpprobe [flags] host[:port]  probe a server: banner, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT
+  smtpprobe -targets FILE|- [flags]
+                                 probe many targets, one Report a line as JSON
+
+The password comes from -password-file or $SMTPPROBE_PASSWORD.
+`)
+	for _, g := range flagGroups {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
+		for _, name := range g.names {
+			f := fs.Lookup(name)
+			arg, help := flag.UnquoteUsage(f)
+			head := "-" + name
+			if arg != "" {
+				head += " " + arg
+			}
+			fmt.Fprintf(w, "  %-24s %s\n", head, help)
+		}
+	}
+	fmt.Fprintln(w)
+	writeExitCodes(w)
+}
+
+// parseArgs parses flags and positional arguments in any order ("--" ends
+// the flags).
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// parseConfig parses args into a config and checks it; getenv gives the
+// environment.
+func parseConfig(args []string, getenv func(string) string) (*config, *flag.FlagSet, error) {
+	c := &config{set: map[string]bool{}}
+	fs := newFlagSet(c)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, fs, err
+	}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	switch len(pos) {
+	case 0:
+	case 1:
+		c.target = pos[0]
+	default:
+		return nil, fs, fmt.Errorf("one target at a time (got %q); use -targets for many", pos)
+	}
+	if err := c.check(); err != nil {
+		return nil, fs, err
+	}
+	if err := c.readPassword(getenv); err != nil {
+		return nil, fs, err
+	}
+	return c, fs, nil
+}
+
+// demo reports that no target was given: the built-in server is probed.
+func (c *config) demo() bool { return c.target == "" && c.targets == "" }
+
+// check refuses contradictory or malformed flags.
+func (c *config) check() error {
+	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkNagios} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *config) checkModes() error {
+	switch {
+	case c.targets != "" && c.target != "":
+		return errors.New("give a target or -targets, not both")
+	case c.targets != "" && c.nagios:
+		return errors.New("-nagios checks one target; it does not go with -targets")
+	case c.nagios && c.jsonOut:
+		return errors.New("-nagios and -json are different outputs: choose one")
+	case c.set["concurrency"] && c.targets == "":
+		return errors.New("-concurrency needs -targets")
+	case c.concurrency < 1 || c.concurrency > 4096:
+		return fmt.Errorf("-concurrency %d: want 1 to 4096", c.concurrency)
+	case c.targets == "-" && c.body == "-":
+		return errors.New("-targets - and -body - cannot both read stdin")
+	case c.mx && c.target == "" && c.targets == "":
+		return errors.New("-mx needs a mail domain as target")
+	case c.timeout <= 0:
+		return fmt.Errorf("-timeout %v: want a positive duration", c.timeout)
+	}
+	return checkTarget(c.target)
+}
+
+// checkTarget refuses a target that cannot be dialled.
+func checkTarget(t string) error {
+	if t == "" {
+		return nil
+	}
+	if strings.ContainsAny(t, " \t\r\n\x00/") || strings.HasPrefix(t, "-") {
+		return fmt.Errorf("target %q: want host[:port]", t)
+	}
+	return nil
+}
+
+func (c *config) checkTLS() error {
+	n := 0
+	for _, b := range [...]bool{c.starttls, c.starttlsOptional, c.noStartTLS, c.implicitTLS} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return errors.New("choose one of -starttls, -starttls-optional, -no-starttls and -tls")
+	}
+	if c.proxy != "" {
+		u, err := url.Parse(c.proxy)
+		if err != nil || (u.Scheme != "socks5" && u.Scheme != "socks5h") || u.Host == "" {
+			return fmt.Errorf("-proxy %q: want socks5://host:port or socks5h://host:port", c.proxy)
+		}
+	}
+	return nil
+}
+
+// knownMechanisms are the -auth values Run can play.
+var knownMechanisms = [...]string{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256",
+	"XOAUTH2", "OAUTHBEARER", "EXTERNAL", "ANONYMOUS"}
+
+func (c *config) checkSession() error {
+	if c.auth != "" && !knownMechanism(c.auth) {
+		return fmt.Errorf("-auth %q: want one of %s", c.auth, strings.Join(knownMechanisms[:], ", "))
+	}
+	for _, a := range append([]string{c.ehlo, c.from, c.user, c.serverName}, c.to.values...) {
+		if strings.ContainsAny(a, " \t\r\n\x00") {
+			return fmt.Errorf("%q: no spaces or control characters in names and addresses", a)
+		}
+	}
+	for _, h := range c.headers.values {
+		if err := checkHeader(h); err != nil {
+			return err
+		}
+	}
+	if (c.body != "" || len(c.headers.values) > 0) && len(c.to.values) == 0 && !c.demo() {
+		return errors.New("-body and -header need a recipient (-to)")
+	}
+	return c.checkQuitAfter()
+}
+
+func knownMechanism(m string) bool {
+	for _, k := range knownMechanisms {
+		if strings.EqualFold(m, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkHeader accepts "Name: value" with a printable name and no line break.
+func checkHeader(h string) error {
+	name, _, ok := strings.Cut(h, ":")
+	if !ok || name == "" || strings.ContainsAny(h, "\r\n\x00") {
+		return fmt.Errorf("-header %q: want \"Name: value\" on one line", h)
+	}
+	for _, r := range name {
+		if r <= ' ' || r > '~' {
+			return fmt.Errorf("-header %q: the name may hold only printable ASCII without spaces", h)
+		}
+	}
+	return nil
+}
+
+func (c *config) checkQuitAfter() error {
+	if c.quitAfter == "" {
+		return nil
+	}
+	switch s := probe.Stage(strings.ToLower(c.quitAfter)); s {
+	case probe.StageResolve:
+		if !c.mx {
+			return errors.New("-quit-after resolve needs -mx")
+		}
+	case probe.StageRcpt, probe.StageData:
+		if len(c.to.values) == 0 && !c.demo() {
+			return fmt.Errorf("-quit-after %s needs a recipient (-to)", s)
+		}
+	case probe.StageConnect, probe.StageBanner, probe.StageEHLO, probe.StageTLS, probe.StageAuth, probe.StageMail:
+	default:
+		return fmt.Errorf("-quit-after %q: want connect, banner, ehlo, tls, auth, mail, rcpt or data", c.quitAfter)
+	}
+	return nil
+}
+
+func (c *config) checkNagios() error {
+	if !c.nagios {
+		for _, f := range [...]string{"warn", "crit", "cert-warn", "cert-crit"} {
+			if c.set[f] {
+				return fmt.Errorf("-%s needs -nagios", f)
+			}
+		}
+		return nil
+	}
+	switch {
+	case c.warn != 0 && c.crit != 0 && c.warn > c.crit:
+		return fmt.Errorf("-warn %v is above -crit %v", &c.warn, &c.crit)
+	case c.certWarn < c.certCrit:
+		return fmt.Errorf("-cert-warn %d is below -cert-crit %d", c.certWarn, c.certCrit)
+	case c.certCrit < 0:
+		return fmt.Errorf("-cert-crit %d: want 0 or more days", c.certCrit)
+	}
+	return nil
+}
+
+// readPassword takes the password from -password, -password-file or
+// $SMTPPROBE_PASSWORD, in that order.
+func (c *config) readPassword(getenv func(string) string) error {
+	switch {
+	case c.set["password"] && c.passwordFile != "":
+		return errors.New("give -password or -password-file, not both")
+	case c.set["password"]:
+		c.passwd = c.password
+	case c.passwordFile != "":
+		b, err := os.ReadFile(c.passwordFile)
+		if err != nil {
+			return fmt.Errorf("-password-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		c.passwd = strings.TrimSuffix(line, "\r")
+	default:
+		c.passwd = getenv("SMTPPROBE_PASSWORD")
+	}
+	if c.passwd != "" && c.user == "" && c.auth == "" {
+		return nil // a password in the environment alone does not start AUTH
+	}
+	if c.user != "" && c.passwd == "" && needsPassword(c.auth) && !c.demo() {
+		return errors.New("-user needs a password: -password-file FILE or $SMTPPROBE_PASSWORD")
+	}
+	return nil
+}
+
+// needsPassword reports whether the mechanism (or the default choice)
+// needs a password or token.
+func needsPassword(mech string) bool {
+	m := strings.ToUpper(mech)
+	return m != "EXTERNAL" && m != "ANONYMOUS"
+}

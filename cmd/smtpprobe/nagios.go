@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smtpprobe/probe"
+)
+
+// nagiosNames are the status words of the plugin exit codes.
+var nagiosNames = [...]string{nagiosOK: "OK", nagiosWarning: "WARNING", nagiosCritical: "CRITICAL", nagiosUnknown: "UNKNOWN"}
+
+// verdict collects the reasons for a status; the worst one wins.
+type verdict struct {
+	code    int
+	reasons []string
+}
+
+func (v *verdict) add(code int, reason string) {
+	v.code = max(v.code, code)
+	v.reasons = append(v.reasons, reason)
+}
+
+// nagiosStatus judges a Report as a monitoring plugin does and returns the
+// exit code and the status line:
+//
+//	SMTP OK - host:25 reached DATA in 0.042s, TLS 1.3 verified, certificate 364 days | connect=0.001s;;;0 … total=0.042s;2;5;0 cert_days=364;14;7;;
+//
+// CRITICAL: the probe failed, took longer than -crit, or the certificate
+// has expired or expires within -cert-crit days. WARNING: it took longer
+// than -warn, the certificate expires within -cert-warn days, or it did
+// not verify and -insecure let the probe go on. UNKNOWN: the probe could
+// not be attempted (bad flags, Options refused, interrupted).
+func nagiosStatus(rep *probe.Report, c *config) (int, string) {
+	var v verdict
+	if e := rep.Error; e != nil {
+		code := nagiosCritical
+		if e.Stage == "" || e.Class == probe.ClassCanceled {
+			code = nagiosUnknown
+		}
+		v.add(code, fmt.Sprintf("%s failed (%s): %s", stageName(e.Stage), e.Class, e.Message))
+	} else {
+		v.reasons = append(v.reasons, fmt.Sprintf("%s reached %s in %.3fs", rep.Target, stageName(rep.Stage), rep.Duration.Seconds()))
+	}
+	judgeTime(&v, rep.Duration, c)
+	judgeCert(&v, rep.TLS, c)
+	return v.code, "SMTP " + nagiosNames[v.code] + " - " + nagiosText(strings.Join(v.reasons, ", ")) + " | " + perfdata(rep, c)
+}
+
+func judgeTime(v *verdict, d time.Duration, c *config) {
+	switch {
+	case c.crit > 0 && d > time.Duration(c.crit):
+		v.add(nagiosCritical, fmt.Sprintf("took %.3fs, over the critical %ss", d.Seconds(), &c.crit))
+	case c.warn > 0 && d > time.Duration(c.warn):
+		v.add(nagiosWarning, fmt.Sprintf("took %.3fs, over the warning %ss", d.Seconds(), &c.warn))
+	}
+}
+
+func judgeCert(v *verdict, t *probe.TLSInfo, c *config) {
+	if t == nil {
+		return
+	}
+	days, ok := certDays(t)
+	switch {
+	case !ok:
+	case days < 0:
+		v.add(nagiosCritical, fmt.Sprintf("certificate expired %d days ago", -days))
+	case days < c.certCrit:
+		v.add(nagiosCritical, fmt.Sprintf("certificate expires in %d days", days))
+	case days < c.certWarn:
+		v.add(nagiosWarning, fmt.Sprintf("certificate expires in %d days", days))
+	default:
+		v.reasons = append(v.reasons, fmt.Sprintf("certificate %d days", days))
+	}
+	if !t.Verified && t.InsecureSkipVerify {
+		v.add(nagiosWarning, "certificate not verified: "+strings.Join(t.Problems, "; "))
+	} else if t.Verified {
+		v.reasons = append(v.reasons, t.VersionName+" verified")
+	}
+}
+
+// certDays is the number of days left on the certificate of the chain
+// that expires first.
+func certDays(t *probe.TLSInfo) (int, bool) {
+	if len(t.Chain) == 0 {
+		return 0, false
+	}
+	days := t.Chain[0].DaysLeft
+	for _, ci := range t.Chain[1:] {
+		days = min(days, ci.DaysLeft)
+	}
+	return days, true
+}
+
+// perfdata is the performance data: each phase's time, the total time with
+// the -warn/-crit thresholds, and the certificate's days with
+// -cert-warn/-cert-crit ('label'=value[unit];warn;crit;min;max).
+func perfdata(rep *probe.Report, c *config) string {
+	var fields []string
+	for _, name := range [...]string{probe.PhaseConnect, probe.PhaseBanner, probe.PhaseEHLO, probe.PhaseTLS,
+		probe.PhaseAuth, probe.PhaseTransaction} {
+		if ph := rep.Phase(name); ph != nil {
+			fields = append(fields, fmt.Sprintf("%s=%.3fs;;;0", name, ph.Duration.Seconds()))
+		}
+	}
+	fields = append(fields, fmt.Sprintf("total=%.3fs;%s;%s;0", rep.Duration.Seconds(), threshold(c.warn), threshold(c.crit)))
+	if rep.TLS != nil {
+		if days, ok := certDays(rep.TLS); ok {
+			fields = append(fields, fmt.Sprintf("cert_days=%d;%d;%d;;", days, c.certWarn, c.certCrit))
+		}
+	}
+	return strings.Join(fields, " ")
+}
+
+func threshold(s seconds) string {
+	if s == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(time.Duration(s).Seconds(), 'f', -1, 64)
+}
+
+// nagiosText makes text fit the status line: one line, no "|" (which
+// starts the perfdata), no control bytes.
+func nagiosText(s string) string {
+	s = strings.NewReplacer("|", "/", "\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	return escapeControls(s)
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/smtpprobe/probe"
+)
+
+// terminal is implemented by writers that know whether they are a
+// terminal; tests use it to stand in for one.
+type terminal interface {
+	IsTerminal() bool
+}
+
+// isTerminal reports whether w is a terminal: a character device, or a
+// writer that says it is one.
+func isTerminal(w io.Writer) bool {
+	if t, ok := w.(terminal); ok {
+		return t.IsTerminal()
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// useColour reports whether output to w is coloured: only on a terminal,
+// and never when NO_COLOR is set (https://no-color.org) or TERM is dumb.
+func useColour(w io.Writer, getenv func(string) string) bool {
+	return isTerminal(w) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
+}
+
+// ANSI styles.
+const (
+	styleReset  = "\x1b[0m"
+	styleBold   = "\x1b[1m"
+	styleDim    = "\x1b[2m"
+	styleRed    = "\x1b[31m"
+	styleGreen  = "\x1b[32m"
+	styleYellow = "\x1b[33m"
+	styleCyan   = "\x1b[36m"
+)
+
+// tlsMark prefixes transcript lines that travelled inside TLS; plaintext
+// lines get as many spaces, so that the S:/C: columns line up.
+const tlsMark = "[tls] "
+
+// printer writes the human rendering of a Report, keeping the first write
+// error.
+type printer struct {
+	w      io.Writer
+	colour bool
+	werr   error
+}
+
+func newPrinter(w io.Writer, colour bool) *printer { return &printer{w: w, colour: colour} }
+
+func (p *printer) err() error { return p.werr }
+
+// style wraps s in an ANSI style when colour is on.
+func (p *printer) style(style, s string) string {
+	if !p.colour || s == "" {
+		return s
+	}
+	return style + s + styleReset
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if p.werr == nil {
+		_, p.werr = fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+// note writes a remark of the tool itself.
+func (p *printer) note(s string) { p.printf("%s\n\n", p.style(styleBold, s)) }
+
+// report writes the transcript, then the summary.
+func (p *printer) report(rep *probe.Report) {
+	p.transcript(rep.Transcript)
+	p.printf("\n")
+	p.summary(rep)
+}
+
+// transcript writes every entry, "[tls] " before those inside TLS.
+func (p *printer) transcript(t *probe.Transcript) {
+	if t == nil {
+		return
+	}
+	for _, e := range t.Entries() {
+		mark := strings.Repeat(" ", len(tlsMark))
+		if e.TLS {
+			mark = p.style(styleGreen, tlsMark)
+		}
+		line := e.String() // control bytes escaped: a server cannot drive the terminal
+		switch e.Kind {
+		case probe.Sent:
+			line = p.style(styleCyan, line)
+		case probe.Note:
+			line = p.style(styleYellow, line)
+		}
+		p.printf("%s%s\n", mark, line)
+	}
+}
+
+// field writes one summary line.
+func (p *printer) field(name, value string) {
+	p.printf("%s %s\n", p.style(styleBold, fmt.Sprintf("%-10s", name+":")), value)
+}
+
+// summary writes the outcome in a few lines.
+func (p *printer) summary(rep *probe.Report) {
+	target := rep.Target
+	if rep.Address != "" && rep.Address != rep.Target {
+		target += " (" + rep.Address + ")"
+	}
+	p.field("Target", escapeControls(target))
+	p.field("Result", p.result(rep))
+	p.field("TLS", p.tlsLine(rep))
+	if a := rep.Auth; a != nil {
+		p.field("Auth", authLine(a))
+	}
+	for _, rc := range rep.Recipients {
+		state := p.style(styleGreen, "accepted")
+		if !rc.Accepted {
+			state = p.style(styleRed, "refused")
+		}
+		p.field("Recipient", fmt.Sprintf("<%s> %s %s", escapeControls(rc.Address), state, oneLine(rc.Reply)))
+	}
+	if rep.QueueID != "" {
+		p.field("Queue ID", escapeControls(rep.QueueID))
+	}
+	p.findings(rep.Findings)
+	if e := rep.Error; e != nil {
+		p.field("Error", p.style(styleRed, fmt.Sprintf("%s at %s: %s", e.Class, stageName(e.Stage), escapeControls(e.Message))))
+	}
+}
+
+func (p *printer) result(rep *probe.Report) string {
+	took := rep.Duration.Round(time.Millisecond)
+	if rep.Error != nil {
+		return p.style(styleRed, fmt.Sprintf("FAILED at %s", stageName(rep.Error.Stage))) +
+			fmt.Sprintf(" after %s (exit %d)", took, exitCode(rep))
+	}
+	return p.style(styleGreen, "OK") + fmt.Sprintf(", reached %s in %s", stageName(rep.Stage), took)
+}
+
+// tlsLine is the TLS verdict in one line.
+func (p *printer) tlsLine(rep *probe.Report) string {
+	t := rep.TLS
+	if t == nil {
+		return p.style(styleYellow, "none: the session was in plaintext")
+	}
+	s := t.VersionName + " " + t.CipherSuiteName
+	if len(t.Chain) > 0 {
+		leaf := t.Chain[0]
+		s += fmt.Sprintf(", certificate %s, expires %s (%d days)",
+			escapeControls(leaf.Subject), leaf.NotAfter.UTC().Format(time.DateOnly), leaf.DaysLeft)
+	}
+	switch {
+	case t.Verified:
+		return s + ", " + p.style(styleGreen, "verified for "+t.VerifyName)
+	case t.InsecureSkipVerify:
+		return s + ", " + p.style(styleRed, "NOT verified (-insecure): "+escapeControls(strings.Join(t.Problems, "; ")))
+	}
+	return s + ", " + p.style(styleRed, "NOT verified: "+escapeControls(strings.Join(t.Problems, "; ")))
+}
+
+func authLine(a *probe.AuthResult) string {
+	state := "refused"
+	if a.Success {
+		state = "accepted"
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s %s %s", a.Mechanism, state, oneLine(a.Reply)))
+}
+
+// findings writes each finding with its severity, or "none".
+func (p *printer) findings(fs []probe.Finding) {
+	if len(fs) == 0 {
+		p.field("Findings", "none")
+		return
+	}
+	for i, f := range fs {
+		name := ""
+		if i == 0 {
+			name = "Findings"
+		}
+		sev := p.style(severityStyle(f.Severity), "["+string(f.Severity)+"]")
+		p.printf("%s %s %s: %s\n", p.style(styleBold, fmt.Sprintf("%-10s", name+sep(name))), sev, f.ID, escapeControls(f.Summary))
+	}
+}
+
+func sep(name string) string {
+	if name == "" {
+		return ""
+	}
+	return ":"
+}
+
+func severityStyle(s probe.Severity) string {
+	switch s {
+	case probe.SeverityHigh, probe.SeverityCritical:
+		return styleRed
+	case probe.SeverityMedium:
+		return styleYellow
+	}
+	return styleDim
+}
+
+// oneLine is a reply on one line, its lines joined and control bytes
+// escaped, or "".
+func oneLine(r *probe.Reply) string {
+	if r == nil {
+		return ""
+	}
+	return escapeControls(strings.ReplaceAll(r.String(), "\n", " / "))
+}
+
+// escapeControls replaces control bytes, which a server could use to
+// drive the terminal, by \xNN.
+func escapeControls(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			fmt.Fprintf(&b, `\x%02x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// stageName names a stage for people: "EHLO", "TLS", "RCPT" …
+func stageName(s probe.Stage) string {
+	switch s {
+	case "":
+		return "start"
+	case probe.StageEHLO, probe.StageTLS, probe.StageAuth, probe.StageMail, probe.StageRcpt, probe.StageData:
+		return strings.ToUpper(string(s))
+	}
+	return string(s)
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/smtpprobe/probe"
+)
+
+// stdio is the world run talks to.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+	getenv   func(string) string
+}
+
+// run is the whole command: it parses args, probes, prints, and returns
+// the exit code. The environment comes from the process.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdio{in: stdin, out: stdout, err: stderr, getenv: os.Getenv})
+}
+
+// runContext is run bounded by ctx (cancelled on an interrupt).
+func runContext(ctx context.Context, args []string, sys stdio) int {
+	c, fs, err := parseConfig(args, sys.getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		usage(sys.out, fs)
+		return exitOK
+	}
+	if err != nil {
+		return usageError(sys, wantsNagios(args), err)
+	}
+	if c.set["password"] {
+		fmt.Fprintln(sys.err, "smtpprobe: warning: -password is visible in the process list; prefer -password-file or $SMTPPROBE_PASSWORD")
+	}
+	var d *demo
+	if c.demo() {
+		if d, err = startDemo(c); err != nil {
+			fmt.Fprintln(sys.err, "smtpprobe: the built-in test server did not start:", err)
+			return exitError
+		}
+		defer d.close()
+		d.fill(c)
+	}
+	p, err := newPlan(c, sys.in)
+	if err != nil {
+		return usageError(sys, c.nagios, err)
+	}
+	if d != nil {
+		d.trust(c, p)
+	}
+	if c.targets != "" {
+		return runBatch(ctx, c, p, sys)
+	}
+	return probeOne(ctx, c, p, d, sys)
+}
+
+// usageError reports a bad command line: on stderr with a pointer to -h,
+// or as an UNKNOWN status line in -nagios mode. Either way the exit code
+// is 3.
+func usageError(sys stdio, nagios bool, err error) int {
+	if nagios {
+		fmt.Fprintln(sys.out, "SMTP UNKNOWN - bad arguments: "+nagiosText(err.Error()))
+		return nagiosUnknown
+	}
+	fmt.Fprintf(sys.err, "smtpprobe: %v\nRun 'smtpprobe -h' for the flags.\n", err)
+	return exitUsage
+}
+
+// wantsNagios reports -nagios among the flags, before they are parsed, so
+// that a bad command line gets the plugin's UNKNOWN status.
+func wantsNagios(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "nagios" {
+			return !hasVal || val == "true" || val == "1" || val == "t" || val == "TRUE" || val == "True"
+		}
+	}
+	return false
+}
+
+// probeOne probes the single target and prints the outcome as asked.
+func probeOne(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	rep := probe.Run(ctx, p.options(c.target))
+	switch {
+	case c.nagios:
+		code, line := nagiosStatus(rep, c)
+		fmt.Fprintln(sys.out, line)
+		if d != nil {
+			fmt.Fprintln(sys.err, d.note())
+		}
+		return code
+	case c.jsonOut:
+		enc := json.NewEncoder(sys.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(sys.err, "smtpprobe:", err)
+			return exitError
+		}
+		if d != nil {
+			fmt.Fprintln(sys.err, d.note())
+		}
+	default:
+		pr := newPrinter(sys.out, useColour(sys.out, sys.getenv))
+		if d != nil {
+			pr.note(d.note())
+		}
+		pr.report(rep)
+		if err := pr.err(); err != nil {
+			fmt.Fprintln(sys.err, "smtpprobe:", err)
+			return exitError
+		}
+	}
+	return exitCode(rep)
+}
