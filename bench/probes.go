@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/smtp"
 
@@ -29,6 +30,20 @@ func ProbeTLSCheck(ctx context.Context, d *probe.Dialer, addr string) error {
 	}
 	_, err = c.Quit(ctx)
 	return err
+}
+
+// RunTLSCheck is the same probe through probe.Run (STARTTLS required, no
+// mail transaction): what a monitoring agent would call. It also builds
+// the Report: phases, findings, certificate verdicts.
+func RunTLSCheck(ctx context.Context, d *probe.Dialer, addr string) error {
+	rep := probe.Run(ctx, probe.Options{Target: addr, Dialer: *d, StartTLS: probe.StartTLSRequired})
+	if err := rep.Err(); err != nil {
+		return err
+	}
+	if rep.TLS == nil {
+		return errors.New("bench: Run reported no TLS")
+	}
+	return nil
 }
 
 // TLSHandshake is the ceiling: connect to the implicit-TLS port, complete
@@ -88,4 +103,37 @@ func OpenGoSMTP(addr string) (*gosmtp.Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// NetSMTPTLSCheck is the same probe with net/smtp: banner, EHLO,
+// STARTTLS (verified handshake, EHLO inside), QUIT.
+func NetSMTPTLSCheck(addr string, cfg *tls.Config) error {
+	c, err := OpenNetSMTP(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.StartTLS(cfg); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// GoSMTPTLSCheck is the same probe with go-smtp's client: banner, EHLO,
+// STARTTLS, then EHLO (the handshake runs on its first write), QUIT.
+func GoSMTPTLSCheck(addr string, cfg *tls.Config) error {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	c, err := gosmtp.NewClientStartTLS(nc, cfg)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("localhost"); err != nil {
+		return err
+	}
+	return c.Quit()
 }

@@ -46,14 +46,31 @@ func parallel(b *testing.B, workers int, op func(ctx context.Context) error) {
 
 // BenchmarkThroughput counts TLS probes per second (banner, EHLO,
 // STARTTLS with verdicts, EHLO, QUIT) at 1, 16 and 256 concurrent probes,
+// through probe.Run ("run"), through the same Conn calls ("conn"), and
+// with net/smtp and go-smtp (the same commands as their APIs send them),
 // next to the ceiling: a bare verified crypto/tls handshake (connect,
 // handshake, close) against the same server's implicit-TLS port.
 func BenchmarkThroughput(b *testing.B) {
 	d := &probe.Dialer{TLSConfig: target.cfg}
 	for _, workers := range []int{1, 16, 256} {
-		b.Run(fmt.Sprintf("probe/c=%d", workers), func(b *testing.B) {
+		b.Run(fmt.Sprintf("run/c=%d", workers), func(b *testing.B) {
+			parallel(b, workers, func(ctx context.Context) error {
+				return RunTLSCheck(ctx, d, target.Addr)
+			})
+		})
+		b.Run(fmt.Sprintf("conn/c=%d", workers), func(b *testing.B) {
 			parallel(b, workers, func(ctx context.Context) error {
 				return ProbeTLSCheck(ctx, d, target.Addr)
+			})
+		})
+		b.Run(fmt.Sprintf("netsmtp/c=%d", workers), func(b *testing.B) {
+			parallel(b, workers, func(context.Context) error {
+				return NetSMTPTLSCheck(target.Addr, target.cfg)
+			})
+		})
+		b.Run(fmt.Sprintf("gosmtp/c=%d", workers), func(b *testing.B) {
+			parallel(b, workers, func(context.Context) error {
+				return GoSMTPTLSCheck(target.Addr, target.cfg)
 			})
 		})
 		b.Run(fmt.Sprintf("tls-handshake/c=%d", workers), func(b *testing.B) {
