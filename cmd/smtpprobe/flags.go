@@ -32,6 +32,7 @@ type config struct {
 	proxy, caFile, serverName      string
 	insecure, plaintextAuth        bool
 	mx, lmtp, showSecrets          bool
+	noPipelining                   bool
 	jsonOut                        bool
 
 	nagios             bool
@@ -100,33 +101,34 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.BoolVar(&c.starttlsOptional, "starttls-optional", false, "use STARTTLS when offered (the default)")
 	fs.BoolVar(&c.noStartTLS, "no-starttls", false, "never send STARTTLS")
 	fs.BoolVar(&c.implicitTLS, "tls", false, "implicit TLS from the first byte (default port 465)")
-	fs.StringVar(&c.ehlo, "ehlo", "", "the EHLO name (default localhost)")
-	fs.StringVar(&c.auth, "auth", "", "AUTH mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, EXTERNAL, ANONYMOUS (default: the best offered)")
-	fs.StringVar(&c.user, "user", "", "AUTH user name")
-	fs.StringVar(&c.password, "password", "", "AUTH password (visible in the process list: prefer -password-file or $SMTPPROBE_PASSWORD)")
-	fs.StringVar(&c.passwordFile, "password-file", "", "read the AUTH password from this file (first line)")
+	fs.StringVar(&c.ehlo, "ehlo", "", "the EHLO `name` (default localhost)")
+	fs.StringVar(&c.auth, "auth", "", "AUTH `mechanism`: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, EXTERNAL, ANONYMOUS (default: the best offered)")
+	fs.StringVar(&c.user, "user", "", "AUTH user `name`")
+	fs.StringVar(&c.password, "password", "", "AUTH `password` (visible in the process list: prefer -password-file or $SMTPPROBE_PASSWORD)")
+	fs.StringVar(&c.passwordFile, "password-file", "", "read the AUTH password from this `file` (first line)")
 	fs.BoolVar(&c.plaintextAuth, "plaintext-auth", false, "allow AUTH without TLS")
-	fs.StringVar(&c.from, "from", "", "MAIL FROM address (default <>)")
-	fs.Var(&c.to, "to", "RCPT TO address; repeat it or separate with commas; without it no mail is sent")
-	fs.StringVar(&c.body, "body", "", "message to send, from a file or - for stdin (default: a generated test message)")
-	fs.Var(&c.headers, "header", `"Name: value" header added on top of the message; repeatable`)
-	fs.StringVar(&c.quitAfter, "quit-after", "", "stop after a stage (then QUIT): connect, banner, ehlo, tls, auth, mail, rcpt, data (resolve with -mx)")
-	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "bound on the whole probe")
-	fs.StringVar(&c.proxy, "proxy", "", "SOCKS5 proxy: socks5://[user:pass@]host:port or socks5h://…")
-	fs.StringVar(&c.caFile, "cafile", "", "PEM file of CA certificates to trust instead of the system's")
-	fs.StringVar(&c.serverName, "server-name", "", "TLS server name (SNI and certificate check; default: the host)")
+	fs.StringVar(&c.from, "from", "", "MAIL FROM `address` (default <>)")
+	fs.Var(&c.to, "to", "RCPT TO `address`; repeat it or separate with commas; without it no mail is sent")
+	fs.StringVar(&c.body, "body", "", "message to send, from a `file` or - for stdin (default: a generated test message)")
+	fs.Var(&c.headers, "header", "`header` (\"Name: value\") added on top of the message; repeatable")
+	fs.StringVar(&c.quitAfter, "quit-after", "", "stop after a `stage` (then QUIT): connect, banner, ehlo, tls, auth, mail, rcpt, data (resolve with -mx)")
+	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "bound on the whole probe (per target in batch mode)")
+	fs.StringVar(&c.proxy, "proxy", "", "SOCKS5 proxy `URL`: socks5://[user:pass@]host:port or socks5h://…")
+	fs.StringVar(&c.caFile, "cafile", "", "PEM `file` of CA certificates to trust instead of the system's")
+	fs.StringVar(&c.serverName, "server-name", "", "TLS server `name` (SNI and certificate check; default: the host)")
 	fs.BoolVar(&c.insecure, "insecure", false, "go on whatever the certificate; its verdict is still reported")
+	fs.BoolVar(&c.noPipelining, "no-pipelining", false, "send MAIL, RCPT and DATA one at a time even when PIPELINING is offered")
 	fs.BoolVar(&c.mx, "mx", false, "the target is a mail domain: probe its MX hosts in order")
 	fs.BoolVar(&c.lmtp, "lmtp", false, "speak LMTP (LHLO; default port 24)")
 	fs.BoolVar(&c.showSecrets, "show-secrets", false, "show credentials in the transcript instead of redacting them")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the Report as JSON")
 	fs.BoolVar(&c.nagios, "nagios", false, "monitoring plugin output: one status line with perfdata, exit 0/1/2/3")
-	fs.Var(&c.warn, "warn", "-nagios: WARNING when the probe takes longer (seconds, e.g. 2.5; 0 none)")
-	fs.Var(&c.crit, "crit", "-nagios: CRITICAL when the probe takes longer (seconds; 0 none)")
-	fs.IntVar(&c.certWarn, "cert-warn", 14, "-nagios: WARNING when the certificate expires within this many days")
-	fs.IntVar(&c.certCrit, "cert-crit", 7, "-nagios: CRITICAL when the certificate expires within this many days")
-	fs.StringVar(&c.targets, "targets", "", "batch mode: read targets from a file, or - for stdin; JSON Lines out")
-	fs.IntVar(&c.concurrency, "concurrency", 16, "batch mode: probes at a time")
+	fs.Var(&c.warn, "warn", "-nagios: WARNING when the probe takes longer than these `seconds` (2.5 or 2500ms; 0 none)")
+	fs.Var(&c.crit, "crit", "-nagios: CRITICAL when the probe takes longer than these `seconds` (0 none)")
+	fs.IntVar(&c.certWarn, "cert-warn", 14, "-nagios: WARNING when the certificate expires within these `days`")
+	fs.IntVar(&c.certCrit, "cert-crit", 7, "-nagios: CRITICAL when the certificate expires within these `days`")
+	fs.StringVar(&c.targets, "targets", "", "batch mode: read targets from a `file`, or - for stdin; JSON Lines out")
+	fs.IntVar(&c.concurrency, "concurrency", 16, "batch mode: `N` probes at a time")
 	return fs
 }
 
@@ -136,7 +138,7 @@ var flagGroups = [...]struct {
 	names []string
 }{
 	{"TLS", []string{"starttls", "starttls-optional", "no-starttls", "tls", "cafile", "server-name", "insecure"}},
-	{"Session", []string{"ehlo", "auth", "user", "password-file", "password", "plaintext-auth", "from", "to", "body", "header", "quit-after", "lmtp", "mx", "timeout", "proxy"}},
+	{"Session", []string{"ehlo", "auth", "user", "password-file", "password", "plaintext-auth", "from", "to", "body", "header", "quit-after", "no-pipelining", "lmtp", "mx", "timeout", "proxy"}},
 	{"Output", []string{"json", "show-secrets"}},
 	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
 	{"Batch", []string{"targets", "concurrency"}},
@@ -161,7 +163,10 @@ The password comes from -password-file or $SMTPPROBE_PASSWORD.
 			if arg != "" {
 				head += " " + arg
 			}
-			fmt.Fprintf(w, "  %-24s %s\n", head, help)
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+				help += " (default " + f.DefValue + ")"
+			}
+			fmt.Fprintf(w, "  %-26s %s\n", head, help)
 		}
 	}
 	fmt.Fprintln(w)

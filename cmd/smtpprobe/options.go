@@ -49,6 +49,7 @@ func newPlan(c *config, stdin io.Reader) (*plan, error) {
 		From:          c.from,
 		To:            c.to.values,
 		QuitAfter:     probe.Stage(strings.ToLower(c.quitAfter)),
+		NoPipelining:  c.noPipelining,
 	}
 	if c.user != "" || c.auth != "" {
 		o.Username, o.Password = c.user, c.passwd

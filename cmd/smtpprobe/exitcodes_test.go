@@ -1,0 +1,118 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/internal/fakeserver"
+)
+
+// TestExitCodePerStage: a server failing at each stage gives that stage's
+// exit code, and the summary names the stage and the error class.
+func TestExitCodePerStage(t *testing.T) {
+	pki := newTestPKI(t)
+	refuse := func(verb string, code int, text string) func(*fakeserver.Config) {
+		return func(c *fakeserver.Config) {
+			c.Misbehave = map[string]fakeserver.Step{verb: {Reply: &fakeserver.Reply{Code: code, Lines: []string{text}}}}
+		}
+	}
+	tests := []struct {
+		name   string
+		edit   func(*fakeserver.Config)
+		closed bool     // probe a closed port instead
+		flags  []string // added to the full session's flags
+		only   []string // instead of the full session's flags
+		code   int
+		want   []string
+	}{
+		{name: "ok", code: exitOK, want: []string{"Result:    OK, reached DATA"}},
+		{name: "connect refused", closed: true, code: exitConnect,
+			want: []string{"FAILED at connect", "(exit 11)", "connection-refused at connect"}},
+		{name: "554 banner", edit: func(c *fakeserver.Config) { c.BannerCode = 554 }, code: exitBanner,
+			want: []string{"S: 554 ", "FAILED at banner", "reply-error at banner"}},
+		{name: "EHLO refused", edit: refuse("EHLO", 554, "5.5.0 go away"), code: exitEHLO,
+			want: []string{"C: EHLO localhost", "S: 554 5.5.0 go away", "FAILED at EHLO"}},
+		{name: "STARTTLS 454", edit: refuse("STARTTLS", 454, "4.7.0 TLS not available"), code: exitTLS,
+			want: []string{"C: STARTTLS", "S: 454 4.7.0 TLS not available", "FAILED at TLS", "starttls-unavailable at TLS"}},
+		{name: "STARTTLS not offered", edit: func(c *fakeserver.Config) { c.TLSCert = nil }, code: exitTLS,
+			want: []string{"FAILED at TLS", "starttls-unavailable at TLS"}},
+		{name: "wrong password", flags: []string{"-password", "wrong"}, code: exitAuth,
+			want: []string{"[tls] S: 535 ", "FAILED at AUTH", "auth-failed at AUTH"}},
+		{name: "MAIL refused", edit: refuse("MAIL", 553, "5.7.1 sender refused"), code: exitMail,
+			want: []string{"S: 553 5.7.1 sender refused", "FAILED at MAIL"}},
+		{name: "RCPT refused", edit: func(c *fakeserver.Config) {
+			c.RejectRecipients = map[string]fakeserver.Reply{"bob@example.test": {Code: 550, Lines: []string{"5.1.1 no such user"}}}
+		}, code: exitRcpt, want: []string{"S: 550 5.1.1 no such user", "FAILED at RCPT", "<bob@example.test> refused 550 5.1.1"}},
+		{name: "DATA refused", edit: refuse("DATA", 554, "5.3.0 no data today"), code: exitData,
+			want: []string{"S: 554 5.3.0 no data today", "FAILED at DATA"}},
+		{name: "message refused at its end", edit: func(c *fakeserver.Config) {
+			c.DataReply = func(*fakeserver.Session, *fakeserver.Message, string) fakeserver.Reply {
+				return fakeserver.Reply{Code: 554, Lines: []string{"5.7.1 spam"}}
+			}
+		}, code: exitData, want: []string{"S: 554 5.7.1 spam", "FAILED at DATA"}},
+		{name: "untrusted certificate", only: []string{"-starttls", "-to", "bob@example.test"}, code: exitTLS,
+			want: []string{"NOT verified", "tls-untrusted at TLS"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := closedPort(t)
+			if !tt.closed {
+				target = tlsServer(t, pki.Valid, tt.edit).Addr()
+			}
+			args := []string{"-starttls", "-cafile", pki.caFile, "-user", "alice@example.test",
+				"-from", "alice@example.test", "-to", "bob@example.test"}
+			args = append(args, tt.flags...)
+			if tt.only != nil {
+				args = tt.only
+			}
+			inv := invocation{args: append(args, target), env: map[string]string{"SMTPPROBE_PASSWORD": "secret"}}
+			r := inv.run(t)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tt.code, r.stdout, r.stderr)
+			}
+			assertContains(t, r.stdout, tt.want...)
+		})
+	}
+}
+
+// TestExitCodeTable: every stage and the TLS, null-MX and cancellation
+// classes map to their documented code.
+func TestExitCodeTable(t *testing.T) {
+	tests := []struct {
+		stage probe.Stage
+		class probe.ErrorClass
+		code  int
+	}{
+		{probe.StageResolve, probe.ClassDNS, exitResolve},
+		{probe.StageResolve, probe.ClassNullMX, exitResolve},
+		{probe.StageConnect, probe.ClassConnectionRefused, exitConnect},
+		{probe.StageConnect, probe.ClassProxy, exitConnect},
+		{probe.StageTLS, probe.ClassTLSUntrusted, exitTLS}, // implicit TLS fails at its handshake
+		{probe.StageBanner, probe.ClassTimeout, exitBanner},
+		{probe.StageEHLO, probe.ClassReply, exitEHLO},
+		{probe.StageTLS, probe.ClassStartTLSUnavailable, exitTLS},
+		{probe.StageAuth, probe.ClassAuthFailed, exitAuth},
+		{probe.StageAuth, probe.ClassInsecureAuth, exitAuth},
+		{probe.StageMail, probe.ClassReply, exitMail},
+		{probe.StageRcpt, probe.ClassReply, exitRcpt},
+		{probe.StageData, probe.ClassServerClosed, exitData},
+		{probe.StageData, probe.ClassCanceled, exitError},
+		{"", probe.ClassInvalidInput, exitUsage},
+	}
+	for _, tt := range tests {
+		rep := &probe.Report{Error: &probe.RunError{Stage: tt.stage, Class: tt.class}}
+		if got := exitCode(rep); got != tt.code {
+			t.Errorf("stage %q class %q: exit %d, want %d", tt.stage, tt.class, got, tt.code)
+		}
+	}
+	if got := exitCode(&probe.Report{Success: true}); got != exitOK {
+		t.Errorf("success: exit %d", got)
+	}
+	seen := map[int]bool{}
+	for _, e := range exitCodes {
+		if seen[e.code] {
+			t.Errorf("exit code %d documented twice", e.code)
+		}
+		seen[e.code] = true
+	}
+}
