@@ -26,6 +26,9 @@ import (
 // the session (with InsecureSkipVerify the run goes on). Evidence holds
 // the transcript entries that show each one: the EHLO reply, the STARTTLS
 // exchange, the TLS summary note, the banner.
+//
+// The checks of Options.Checks add findings of their own, which need
+// traffic beyond the session; CheckID lists them in one table with these.
 type FindingID string
 
 // The findings Run makes; see FindingID.
@@ -64,6 +67,7 @@ func (r *runner) findings() []Finding {
 	}
 	add(r.tlsOld())
 	add(r.nameMismatch())
+	out = append(out, r.checkFindings()...)
 	if out == nil {
 		out = []Finding{}
 	}

@@ -113,6 +113,13 @@ type Options struct {
 	// Trace, when set, is called as the run goes (see Trace), before any
 	// trace in the context.
 	Trace *Trace
+
+	// Checks lists the active checks to perform after the session, each
+	// on connections of its own (see CheckID and ParseChecks); their
+	// findings join Report.Findings and Report.Checks says how each went.
+	// CheckOptions tunes them.
+	Checks       []CheckID
+	CheckOptions CheckOptions
 }
 
 // Run plays one probe as Options say: connect (plain or implicit TLS),
@@ -124,12 +131,15 @@ type Options struct {
 // Run never panics and always returns a complete Report: the error, if
 // any, is in Report.Error, classified (see ErrorClass), with the stage it
 // happened at; Report.Phases times each phase; Report.Findings lists what
-// the session showed without any extra traffic (see FindingID). Options.Trace
+// the session showed without any extra traffic (see FindingID), followed
+// by those of the checks Options.Checks asks for, which run after the
+// session on connections of their own (see CheckID). Options.Trace
 // and a Trace in ctx (WithTrace) get the events as they happen. The whole
 // run is bounded by ctx; each step by Dialer.Timeouts.
 func Run(ctx context.Context, o Options) *Report {
 	r := newRunner(ctx, o)
 	r.protect(ctx)
+	r.runChecks(ctx)
 	r.finish()
 	return r.rep
 }
@@ -372,7 +382,7 @@ func (o *Options) check() error {
 	case o.Port < 0 || o.Port > 65535:
 		return invalidOptions("Port %d is out of range", o.Port)
 	}
-	return nil
+	return o.checkChecks()
 }
 
 // port is the port to use when the target names none.

@@ -45,6 +45,7 @@ const SchemaVersion = 1
 //	  "data": {reply}, "final": {reply}, "queue_id": "6A4C1D5153E", "pipelined": true,
 //	  "quit": {reply},
 //	  "findings": [{"id", "severity", "summary", "evidence", "reference"}],
+//	  "checks": [{"id", "status", "detail", "error", "findings", "start_offset_ns", "duration_ns", "transcripts"}],
 //	  "transcript": {"start", "entries": […]}
 //	}
 //
@@ -109,8 +110,10 @@ type Report struct {
 	// Quit is the reply to QUIT.
 	Quit *Reply `json:"quit,omitempty"`
 
-	// Findings lists what deserves attention (see FindingID).
+	// Findings lists what deserves attention (see FindingID and CheckID).
 	Findings []Finding `json:"findings"`
+	// Checks reports each check of Options.Checks, in the order they ran.
+	Checks []CheckResult `json:"checks,omitempty"`
 	// Transcript is every line of the session (with Options.MX, of the
 	// last attempt that connected). It is empty when nothing connected.
 	Transcript *Transcript `json:"transcript"`

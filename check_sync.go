@@ -1,0 +1,78 @@
+package probe
+
+import (
+	"context"
+	"strconv"
+)
+
+// pipeliningGuard checks whether the server refuses clients that talk
+// before their turn: before the banner (pregreet) and, after it, with a
+// command behind EHLO in the same write (EHLO must end a group, RFC 2920
+// §3.1, whether or not PIPELINING is offered).
+func (k *checker) pipeliningGuard(ctx context.Context) error {
+	if err := k.pregreet(ctx); err != nil {
+		return err
+	}
+	return k.unsyncPipelining(ctx)
+}
+
+func (k *checker) ehloLine() string {
+	name := k.o.Dialer.LocalName
+	if name == "" {
+		name = "localhost"
+	}
+	return "EHLO " + name + "\r\n"
+}
+
+// pregreet writes EHLO before reading the banner.
+func (k *checker) pregreet(ctx context.Context) error {
+	c, err := k.open(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.WriteRaw(ctx, []byte(k.ehloLine())); err != nil {
+		return err
+	}
+	banner, err := c.ReadReply(ctx)
+	if guarded(banner, err) {
+		return nil
+	}
+	reply, err := c.ReadReply(ctx)
+	if guarded(reply, err) {
+		return nil
+	}
+	k.find(FindingPregreetAccepted, SeverityLow,
+		"the server answered "+strconv.Itoa(reply.Code)+" to an EHLO sent before its greeting: it does not turn away early talkers",
+		"RFC 5321 §4.3.1", since(c, 0))
+	return nil
+}
+
+// unsyncPipelining writes EHLO and NOOP in one write after the banner.
+func (k *checker) unsyncPipelining(ctx context.Context) error {
+	c, err := k.dial(ctx)
+	if err != nil {
+		return err
+	}
+	mark := c.Transcript().Len()
+	if err := c.WriteRaw(ctx, []byte(k.ehloLine()+"NOOP\r\n")); err != nil {
+		return err
+	}
+	ehlo, err := c.ReadReply(ctx)
+	if guarded(ehlo, err) {
+		return nil
+	}
+	noop, err := c.awaitReply(ctx, "NOOP", k.wait())
+	if noop == nil || guarded(noop, err) {
+		return nil
+	}
+	k.find(FindingUnsyncPipelining, SeverityInfo,
+		"the server answered a NOOP sent with EHLO before the EHLO reply: it does not enforce command synchronization",
+		"RFC 2920 §3.1; RFC 5321 §4.3.1", since(c, mark))
+	return nil
+}
+
+// guarded reports whether a reply (or the lack of one) shows the server
+// refusing the early command: anything but a 2xx, or a closed connection.
+func guarded(r *Reply, err error) bool {
+	return err != nil || !r.Positive()
+}

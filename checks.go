@@ -1,0 +1,524 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// CheckID names an active check: one that sends what a correctly
+// configured server must refuse, to prove that it does. Run performs the
+// checks Options.Checks lists after its own session, each on connections
+// of its own opened with the same Dialer (the main session is never
+// disturbed), and adds what they find to Report.Findings; Report.Checks
+// says how each went. Every check is bounded by the context and the
+// Dialer's timeouts, never sends DATA unless named below, and never
+// authenticates unless named below.
+//
+// The table lists the checks together with the findings Run makes from
+// its own session without any extra traffic (see FindingID):
+//
+//	ID / finding                 Severity  What is sent                                   How it is judged                                  Reference
+//	starttls-missing             medium    nothing extra                                  plaintext EHLO lacks STARTTLS                     RFC 3207; RFC 7672
+//	starttls-failed              medium    nothing extra                                  STARTTLS offered, refused with 4xx/5xx            RFC 3207 §4
+//	auth-before-tls              medium/   nothing extra                                  plaintext EHLO offers AUTH (high with PLAIN or    RFC 4954 §4; RFC 8314 §3
+//	                             high                                                     LOGIN)
+//	cert-untrusted, -name-       high      nothing extra                                  the chain, name or dates do not verify            RFC 5280 §6; RFC 6125 §6
+//	mismatch, -expired, -not-yet-valid
+//	cert-expiring                medium    nothing extra                                  expires within CertWarnDays                       RFC 5280 §4.1.2.5
+//	tls-old                      medium    nothing extra                                  TLS older than 1.2                                RFC 8996
+//	name-mismatch                low       nothing extra                                  banner/EHLO name is not ExpectName                RFC 5321 §4.1.1.1
+//	check open-relay             high      without AUTH: MAIL FROM, then RCPT TO each     an accepted RCPT (2xx): finding open-relay,       RFC 5321 §3.6, §7.1;
+//	  → open-relay                         variant (user@RELAY, user%RELAY@LOCAL,         one per variant. Never DATA: RSET after each      RFC 2505 §2
+//	                                       RELAY!user@LOCAL, @LOCAL:user@RELAY,            variant, QUIT at the end
+//	                                       "user@RELAY"@LOCAL, user@[192.0.2.1])
+//	check auth-plaintext         high      AUTH (PLAIN, or Options.AuthMechanism) with    235 on plaintext: finding auth-plaintext-         RFC 4954 §4; RFC 8314 §3
+//	  → auth-plaintext-accepted            Options' credentials, without TLS; only with   accepted. AUTH merely offered on plaintext is
+//	                                       Dialer.AllowInsecureAuth                       the finding auth-before-tls above
+//	check starttls-injection     high      "STARTTLS\r\nNOOP\r\n" in one write, then the  a reply (to the NOOP sent in plaintext) arrives   CVE-2011-0411;
+//	  → starttls-injection                 TLS handshake, then nothing                    inside TLS within CheckOptions.Wait               RFC 3207 §4.2
+//	check smtp-smuggling         critical  a message to CheckOptions.SmugglingRecipient   the server replies 2xx before the real CRLF.CRLF, CVE-2023-51764,
+//	  → smtp-smuggling                     per sequence, its body holding a non-standard  or answers the smuggled commands (2xx/354        CVE-2023-51765,
+//	                                       end of data (\n.\n, \r.\r, \r.\n, \n.\r,        after the first final reply): one finding per    CVE-2023-51766;
+//	                                       \n.\r\n, \r\n.\n, \r.\r\n, \r\n.\r, \r\n\0.\r\n, sequence                                          RFC 5321 §4.1.1.4
+//	                                       \r\n.\0\r\n) and a smuggled MAIL/RCPT/DATA
+//	check pipelining-guard       low       EHLO right after connect, before the banner    the early EHLO gets a 2xx: pregreet-accepted      RFC 5321 §4.3.1
+//	  → pregreet-accepted
+//	  → unsync-pipelining-       info      "EHLO x\r\nNOOP\r\n" in one write after the    both get a 2xx: unsync-pipelining-accepted        RFC 2920 §3.1
+//	    accepted                           banner (EHLO must end a group)
+//	check user-enumeration       medium    VRFY, EXPN, and MAIL + RCPT, for KnownUser     the two replies differ in class (2xx/4xx/5xx):    RFC 5321 §3.5.3, §7.3
+//	  → user-enumeration                   (postmaster) and a random user @LOCAL          one finding per command
+//
+// RELAY is CheckOptions.RelayDomain (example.net); LOCAL is
+// CheckOptions.LocalDomain, or ExpectName, or the banner's or EHLO's
+// domain. Only smtp-smuggling sends message data, and only to the
+// recipient the caller names; it is therefore never part of "all" in
+// ParseChecks. The two pipelining-guard findings are low and info: an
+// early talker is not a hole in itself, but a server that refuses it
+// (Postfix postscreen's pregreet test, Exim's synchronization check)
+// turns away most spam bots and blind command injection.
+//
+// The checks open connections to the host the main session reached (with
+// Options.MX, the MX host that answered), with the same port, implicit
+// TLS and Dialer; they follow the STARTTLS policy before testing, except
+// auth-plaintext and starttls-injection, which are about plaintext.
+// smtp-smuggling authenticates when Options carry credentials (as a
+// submission server requires).
+type CheckID string
+
+// The checks; see CheckID.
+const (
+	CheckOpenRelay         CheckID = "open-relay"
+	CheckAuthPlaintext     CheckID = "auth-plaintext"
+	CheckStartTLSInjection CheckID = "starttls-injection"
+	CheckSMTPSmuggling     CheckID = "smtp-smuggling"
+	CheckPipeliningGuard   CheckID = "pipelining-guard"
+	CheckUserEnumeration   CheckID = "user-enumeration"
+)
+
+// The findings the checks make; see CheckID.
+const (
+	FindingOpenRelay             FindingID = "open-relay"
+	FindingAuthPlaintextAccepted FindingID = "auth-plaintext-accepted"
+	FindingStartTLSInjection     FindingID = "starttls-injection"
+	FindingSMTPSmuggling         FindingID = "smtp-smuggling"
+	FindingPregreetAccepted      FindingID = "pregreet-accepted"
+	FindingUnsyncPipelining      FindingID = "unsync-pipelining-accepted"
+	FindingUserEnumeration       FindingID = "user-enumeration"
+)
+
+// registeredCheck is a check and the method that performs it.
+type registeredCheck struct {
+	id  CheckID
+	run func(*checker, context.Context) error
+}
+
+// checkRegistry lists every check in the order Run performs them.
+func checkRegistry() []registeredCheck {
+	return []registeredCheck{
+		{CheckOpenRelay, (*checker).openRelay},
+		{CheckAuthPlaintext, (*checker).authPlaintext},
+		{CheckStartTLSInjection, (*checker).startTLSInjection},
+		{CheckPipeliningGuard, (*checker).pipeliningGuard},
+		{CheckUserEnumeration, (*checker).userEnumeration},
+		{CheckSMTPSmuggling, (*checker).smuggling},
+	}
+}
+
+// AllChecks returns every check, in the order Run performs them.
+func AllChecks() []CheckID {
+	reg := checkRegistry()
+	out := make([]CheckID, len(reg))
+	for i, c := range reg {
+		out[i] = c.id
+	}
+	return out
+}
+
+// ParseChecks parses a comma-separated list of check IDs ("open-relay,
+// starttls-injection"), as a command line gives it. Case and spaces around
+// the names do not matter; duplicates are dropped. "all" stands for every
+// check that sends no message, that is all but smtp-smuggling, which must
+// be named. An empty string gives no checks; an unknown name is an error
+// that lists the known ones.
+func ParseChecks(s string) ([]CheckID, error) {
+	var out []CheckID
+	add := func(id CheckID) {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		switch {
+		case name == "":
+		case name == "all":
+			for _, id := range AllChecks() {
+				if id != CheckSMTPSmuggling {
+					add(id)
+				}
+			}
+		case knownCheck(CheckID(name)):
+			add(CheckID(name))
+		default:
+			return nil, fmt.Errorf("probe: unknown check %q (known: all, %s)", name, joinChecks(AllChecks()))
+		}
+	}
+	return out, nil
+}
+
+func knownCheck(id CheckID) bool { return slices.Contains(AllChecks(), id) }
+
+func joinChecks(ids []CheckID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
+	}
+	return strings.Join(s, ", ")
+}
+
+// CheckOptions tunes the checks of Options.Checks. Its zero value works
+// for every check but smtp-smuggling, which needs SmugglingRecipient.
+type CheckOptions struct {
+	// RelayDomain is the foreign domain open-relay tries to relay to:
+	// example.net when empty (RFC 2606, never a real destination).
+	RelayDomain string
+	// LocalDomain is a domain the server receives mail for: the LOCAL of
+	// the relay variants and the domain of the users user-enumeration
+	// compares. Empty means Options.ExpectName, else the banner's domain,
+	// else the EHLO domain.
+	LocalDomain string
+	// SmugglingRecipient receives the test messages of smtp-smuggling (and
+	// the smuggled ones, on a vulnerable server). It must be set for that
+	// check: pick a mailbox that stays on the server under test.
+	SmugglingRecipient string
+	// KnownUser is the local part user-enumeration expects to exist:
+	// postmaster when empty (RFC 5321 §4.5.1). UnknownUser is the one it
+	// expects not to exist: a random one when empty.
+	KnownUser, UnknownUser string
+	// Wait is how long a check waits for a reply that a safe server never
+	// sends (starttls-injection, smtp-smuggling): 1 s when zero.
+	Wait time.Duration
+}
+
+const (
+	defaultRelayDomain = "example.net"
+	defaultCheckWait   = time.Second
+)
+
+// CheckStatus says how a check went.
+type CheckStatus string
+
+// The statuses of a check.
+const (
+	CheckPassed  CheckStatus = "passed"  // it ran and found nothing
+	CheckFound   CheckStatus = "found"   // it made at least one finding
+	CheckSkipped CheckStatus = "skipped" // it did not apply (Detail says why)
+	CheckError   CheckStatus = "error"   // it could not finish (Error says why)
+)
+
+// CheckResult reports one check of Options.Checks. Its findings are in
+// Report.Findings; their evidence comes from Transcripts.
+type CheckResult struct {
+	ID     CheckID     `json:"id"`
+	Status CheckStatus `json:"status"`
+	// Detail says why a check was skipped, or what it could not test.
+	Detail string `json:"detail,omitempty"`
+	// Error is why the check stopped early; a check may have made
+	// findings before it.
+	Error *RunError `json:"error,omitempty"`
+	// Findings counts the findings the check made.
+	Findings int `json:"findings"`
+	// Start is when the check began, from Report.Start; Duration how long
+	// it took.
+	Start    time.Duration `json:"start_offset_ns"`
+	Duration time.Duration `json:"duration_ns"`
+	// Transcripts holds the transcript of each connection the check
+	// opened, in order.
+	Transcripts []*Transcript `json:"transcripts,omitempty"`
+
+	found []Finding
+}
+
+// checkChecks refuses check options that cannot work, before anything is
+// sent.
+func (o *Options) checkChecks() error {
+	for _, id := range o.Checks {
+		if !knownCheck(id) {
+			return invalidOptions("unknown check %q (known: %s)", id, joinChecks(AllChecks()))
+		}
+	}
+	co := &o.CheckOptions
+	if slices.Contains(o.Checks, CheckSMTPSmuggling) {
+		if co.SmugglingRecipient == "" {
+			return invalidOptions("check %s sends messages: it needs CheckOptions.SmugglingRecipient", CheckSMTPSmuggling)
+		}
+		if err := CheckAddress(co.SmugglingRecipient); err != nil {
+			return invalidOptions("CheckOptions.SmugglingRecipient: %v", err)
+		}
+		if err := CheckAddress(o.From); err != nil {
+			return invalidOptions("From: %v", err)
+		}
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"RelayDomain", co.RelayDomain}, {"LocalDomain", co.LocalDomain},
+		{"KnownUser", co.KnownUser}, {"UnknownUser", co.UnknownUser},
+	} {
+		if strings.ContainsAny(f.v, " <>\"\r\n\x00") {
+			return invalidOptions("CheckOptions.%s %q holds a space, a quote, an angle bracket or a control character", f.name, f.v)
+		}
+	}
+	if co.Wait < 0 {
+		return invalidOptions("CheckOptions.Wait %v is negative", co.Wait)
+	}
+	return nil
+}
+
+// runChecks performs Options.Checks after the main session.
+func (r *runner) runChecks(ctx context.Context) {
+	if len(r.o.Checks) == 0 || (r.rep.Error != nil && r.rep.Error.Stage == "") {
+		return
+	}
+	target, reached := r.checkTarget()
+	for _, entry := range checkRegistry() {
+		if !slices.Contains(r.o.Checks, entry.id) {
+			continue
+		}
+		k := &checker{o: &r.o, rep: r.rep, target: target, res: &CheckResult{ID: entry.id}}
+		start := time.Now()
+		k.res.Start = start.Sub(r.start)
+		if reached {
+			k.protect(ctx, entry.run)
+		} else {
+			k.res.Status, k.res.Detail = CheckSkipped, "the main session did not reach the server's 220 greeting"
+		}
+		k.res.Duration = time.Since(start)
+		r.rep.Checks = append(r.rep.Checks, *k.res)
+	}
+}
+
+// checkTarget is where the main session was greeted, and whether it was.
+func (r *runner) checkTarget() (candidate, bool) {
+	if b := r.rep.Banner; b == nil || b.Code != 220 {
+		return candidate{}, false
+	}
+	if !r.o.MX {
+		host, _ := splitTarget(r.o.Target, r.o.port())
+		return candidate{host: host, addr: r.o.Target}, true
+	}
+	for i := len(r.rep.Attempts) - 1; i >= 0; i-- {
+		if a := r.rep.Attempts[i]; a.Error == nil && a.Address != "" {
+			return candidate{host: a.Host, addr: a.Address}, true
+		}
+	}
+	return candidate{}, false
+}
+
+// checkFindings are the findings of the checks, in the order they ran.
+func (r *runner) checkFindings() []Finding {
+	var out []Finding
+	for _, c := range r.rep.Checks {
+		out = append(out, c.found...)
+	}
+	return out
+}
+
+// checker runs one check.
+type checker struct {
+	o      *Options
+	rep    *Report // the main session's report: banner, capabilities
+	target candidate
+	res    *CheckResult
+	conns  []*Conn
+}
+
+// skip is returned by a check that does not apply.
+type skip string
+
+func (s skip) Error() string { return string(s) }
+
+// protect runs a check, turns a panic into its error, closes its
+// connections (with QUIT when they can take it) and sets its status.
+func (k *checker) protect(ctx context.Context, run func(*checker, context.Context) error) {
+	var err error
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("probe: panic during check %s: %v", k.res.ID, p)
+		}
+		k.closeAll(ctx)
+		k.conclude(err)
+	}()
+	err = run(k, ctx)
+}
+
+func (k *checker) closeAll(ctx context.Context) {
+	for _, c := range k.conns {
+		if c.Err() == nil {
+			c.Quit(ctx)
+		}
+		c.Close()
+		k.res.Transcripts = append(k.res.Transcripts, c.Transcript())
+	}
+}
+
+func (k *checker) conclude(err error) {
+	res := k.res
+	res.Findings = len(res.found)
+	var s skip
+	switch {
+	case errors.As(err, &s):
+		res.Status, res.Detail = CheckSkipped, string(s)
+	case err != nil:
+		res.Error = newRunError("", err)
+		res.Status = CheckError
+	default:
+		res.Status = CheckPassed
+	}
+	if len(res.found) > 0 {
+		res.Status = CheckFound
+	}
+}
+
+// find records a finding of the check.
+func (k *checker) find(id FindingID, sev Severity, summary, ref string, ev []Entry) {
+	k.res.found = append(k.res.found, Finding{ID: id, Severity: sev, Summary: summary, Evidence: ev, Reference: ref})
+}
+
+// note adds to the check's Detail.
+func (k *checker) note(s string) {
+	if k.res.Detail != "" {
+		k.res.Detail += "; "
+	}
+	k.res.Detail += s
+}
+
+// open connects to the target like the main session did (and does the
+// implicit TLS handshake) without reading anything more.
+func (k *checker) open(ctx context.Context) (*Conn, error) {
+	d := k.o.Dialer
+	c, err := d.open(ctx, k.target.addr, k.o.port())
+	if err != nil {
+		return nil, err
+	}
+	c.host = k.target.host
+	k.conns = append(k.conns, c)
+	if k.o.ImplicitTLS {
+		if _, err := c.handshake(ctx, "TLS", nil); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// dial is open followed by the banner.
+func (k *checker) dial(ctx context.Context) (*Conn, error) {
+	c, err := k.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ReadBanner(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// session is dial and EHLO; with secure, STARTTLS by the policy of
+// Options and EHLO again; with auth, AUTH when Options carry credentials.
+func (k *checker) session(ctx context.Context, secure, auth bool) (*Conn, error) {
+	c, err := k.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := c.Hello(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	if secure && !k.o.ImplicitTLS && k.o.StartTLS != StartTLSNever {
+		switch {
+		case caps.StartTLS:
+			if _, err := c.StartTLS(ctx, nil); err != nil {
+				return nil, err
+			}
+			if _, err := c.Hello(ctx, ""); err != nil {
+				return nil, err
+			}
+		case k.o.StartTLS == StartTLSRequired:
+			return nil, &policyError{sentinel: ErrNoStartTLS, detail: "the server does not offer it"}
+		}
+	}
+	if auth && (k.o.Username != "" || k.o.AuthMechanism != "") {
+		sub := &runner{o: *k.o, c: c}
+		sub.o.SASL = nil
+		_, call, err := sub.authCall()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := call(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// localDomain is LOCAL of the table in CheckID, or "".
+func (k *checker) localDomain() string {
+	switch {
+	case k.o.CheckOptions.LocalDomain != "":
+		return k.o.CheckOptions.LocalDomain
+	case k.o.ExpectName != "":
+		return strings.TrimSuffix(k.o.ExpectName, ".")
+	}
+	if b := k.rep.Banner; b != nil && len(b.Lines) > 0 {
+		if w := firstWord(b.Lines[0]); strings.Contains(w, ".") && CheckAddress(w) == nil && !strings.ContainsAny(w, "@\"") {
+			return strings.TrimSuffix(w, ".")
+		}
+	}
+	for _, caps := range [...]*Capabilities{k.rep.Capabilities, k.rep.CapabilitiesTLS} {
+		if caps != nil && caps.Domain != "" && CheckAddress(caps.Domain) == nil && !strings.ContainsAny(caps.Domain, "@\"") {
+			return strings.TrimSuffix(caps.Domain, ".")
+		}
+	}
+	return ""
+}
+
+func (k *checker) wait() time.Duration {
+	if k.o.CheckOptions.Wait > 0 {
+		return k.o.CheckOptions.Wait
+	}
+	return defaultCheckWait
+}
+
+// since returns the transcript entries of c from entry mark on.
+func since(c *Conn, mark int) []Entry {
+	entries := c.Transcript().Entries()
+	return entries[min(mark, len(entries)):]
+}
+
+// randomLocalPart is a local part no server should know.
+func randomLocalPart() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "probe-nouser-" + hex.EncodeToString(b)
+}
+
+// awaitReply waits up to wait for the server to begin a reply and reads
+// it. It returns nil, nil when nothing arrived in time; the Conn then goes
+// on as before. A reply that began is read with the Command timeout.
+func (c *Conn) awaitReply(ctx context.Context, step string, wait time.Duration) (*Reply, error) {
+	if len(c.lr.buffered()) == 0 {
+		arrived, err := c.peek(ctx, step, wait)
+		if err != nil || !arrived {
+			return nil, err
+		}
+	}
+	return c.exchange(ctx, step, c.d.Timeouts.Command, nil)
+}
+
+// peek reads what arrives within wait and hands it to the line reader.
+// Nothing arriving is not an error; the server closing or the context
+// ending is.
+func (c *Conn) peek(ctx context.Context, step string, wait time.Duration) (bool, error) {
+	end, err := c.begin(ctx, step, wait)
+	if err != nil {
+		return false, err
+	}
+	buf := make([]byte, 4096)
+	n, err := c.nc.Read(buf)
+	end()
+	if n > 0 {
+		c.lr = newLineReader(io.MultiReader(bytes.NewReader(buf[:n]), c.lr.r), c.d.Limits.MaxLineLength)
+		return true, nil
+	}
+	if err == nil || (errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil) {
+		return false, nil
+	}
+	return false, c.ioFailure(ctx, step, err)
+}

@@ -1,0 +1,598 @@
+package probe
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpprobe/probe/internal/fakeserver"
+)
+
+// checkOptions asks for checks against srv, with a short wait.
+func checkOptions(srv *fakeserver.Server, pki *fakeserver.PKI, checks ...CheckID) Options {
+	o := Options{
+		Target:       srv.Addr(),
+		Dialer:       Dialer{LocalName: "probe.test"},
+		Checks:       checks,
+		CheckOptions: CheckOptions{Wait: 200 * time.Millisecond, LocalDomain: "example.test"},
+	}
+	if pki != nil {
+		o.Dialer.TLSConfig = pki.ClientConfig()
+	}
+	return o
+}
+
+// checkResult returns the report's result for id.
+func checkResult(t *testing.T, rep *Report, id CheckID) CheckResult {
+	t.Helper()
+	for _, c := range rep.Checks {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no result for check %s in %+v", id, rep.Checks)
+	return CheckResult{}
+}
+
+// findingsOf returns the findings with the given ID.
+func findingsOf(rep *Report, id FindingID) []Finding {
+	var out []Finding
+	for _, f := range rep.Findings {
+		if f.ID == id {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// checkFindingIDs lists the IDs of the findings the checks made.
+func checkFindingIDs(rep *Report) []FindingID {
+	var ids []FindingID
+	for _, c := range rep.Checks {
+		for _, f := range c.found {
+			ids = append(ids, f.ID)
+		}
+	}
+	return ids
+}
+
+// evidenceText renders evidence entries as transcript lines.
+func evidenceText(ev []Entry) []string {
+	out := make([]string, len(ev))
+	for i, e := range ev {
+		out[i] = e.String()
+	}
+	return out
+}
+
+func TestParseChecks(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []CheckID
+		wantErr string
+	}{
+		{in: "", want: nil},
+		{in: "open-relay", want: []CheckID{CheckOpenRelay}},
+		{in: " Open-Relay , starttls-injection,open-relay,", want: []CheckID{CheckOpenRelay, CheckStartTLSInjection}},
+		{in: "all", want: []CheckID{CheckOpenRelay, CheckAuthPlaintext, CheckStartTLSInjection, CheckPipeliningGuard, CheckUserEnumeration}},
+		{in: "all,smtp-smuggling", want: []CheckID{CheckOpenRelay, CheckAuthPlaintext, CheckStartTLSInjection, CheckPipeliningGuard, CheckUserEnumeration, CheckSMTPSmuggling}},
+		{in: "smtp-smuggling,user-enumeration", want: []CheckID{CheckSMTPSmuggling, CheckUserEnumeration}},
+		{in: "open-relay,relay", wantErr: `probe: unknown check "relay" (known: all, open-relay, auth-plaintext, starttls-injection, pipelining-guard, user-enumeration, smtp-smuggling)`},
+	}
+	for _, tt := range tests {
+		got, err := ParseChecks(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("ParseChecks(%q) error = %v, want %s", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseChecks(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestChecksRefusedOptions: options the checks cannot work with refuse the
+// whole run before anything is sent.
+func TestChecksRefusedOptions(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Options)
+		want   string
+	}{
+		{"unknown check", func(o *Options) { o.Checks = []CheckID{"relay"} }, `unknown check "relay"`},
+		{"smuggling without recipient", func(o *Options) { o.Checks = []CheckID{CheckSMTPSmuggling} },
+			"check smtp-smuggling sends messages: it needs CheckOptions.SmugglingRecipient"},
+		{"bad recipient", func(o *Options) {
+			o.Checks = []CheckID{CheckSMTPSmuggling}
+			o.CheckOptions.SmugglingRecipient = "a b@example.test"
+		}, "CheckOptions.SmugglingRecipient"},
+		{"bad relay domain", func(o *Options) {
+			o.Checks = []CheckID{CheckOpenRelay}
+			o.CheckOptions.RelayDomain = "example.net>"
+		}, "CheckOptions.RelayDomain"},
+		{"negative wait", func(o *Options) {
+			o.Checks = []CheckID{CheckOpenRelay}
+			o.CheckOptions.Wait = -time.Second
+		}, "CheckOptions.Wait -1s is negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, fakeserver.Config{})
+			o := checkOptions(srv, nil)
+			tt.change(&o)
+			rep := Run(testCtx(t), o)
+			if rep.Error == nil || rep.Error.Class != ClassInvalidInput || !strings.Contains(rep.Error.Message, tt.want) {
+				t.Fatalf("error = %+v, want invalid-input with %q", rep.Error, tt.want)
+			}
+			if !errors.Is(rep.Err(), errInvalidOptions) {
+				t.Errorf("error does not wrap errInvalidOptions")
+			}
+			if rep.Address != "" || len(rep.Checks) != 0 || len(srv.Sessions()) != 0 {
+				t.Errorf("something was sent: address %q, checks %v, sessions %d", rep.Address, rep.Checks, len(srv.Sessions()))
+			}
+		})
+	}
+}
+
+// TestChecksSkippedWithoutGreeting: when the main session is not greeted,
+// the checks do not connect.
+func TestChecksSkippedWithoutGreeting(t *testing.T) {
+	srv := startServer(t, fakeserver.Config{BannerCode: 554, Banner: []string{"5.3.2 no service"}})
+	rep := Run(testCtx(t), checkOptions(srv, nil, CheckOpenRelay, CheckPipeliningGuard))
+	if len(rep.Checks) != 2 {
+		t.Fatalf("checks = %+v, want 2", rep.Checks)
+	}
+	for _, c := range rep.Checks {
+		if c.Status != CheckSkipped || c.Detail != "the main session did not reach the server's 220 greeting" || len(c.Transcripts) != 0 {
+			t.Errorf("%s: %+v, want skipped without connections", c.ID, c)
+		}
+	}
+	if recs, err := srv.WaitSessions(1, 5*time.Second); err != nil || len(srv.Sessions()) != 1 {
+		t.Errorf("sessions = %d (%v), want only the main one", len(recs), err)
+	}
+}
+
+func TestCheckOpenRelay(t *testing.T) {
+	percent := func(p string) bool { return strings.Contains(p, "%") }
+	tests := []struct {
+		name      string
+		behaviour fakeserver.Behaviour
+		want      []string // summaries of the findings
+	}{
+		{"closed relay", fakeserver.ClosedRelay(), nil},
+		{"percent hack", fakeserver.OpenRelay(percent), []string{
+			`the server accepts mail for "user%example.net@example.test" (percent hack) without authentication: it relays`}},
+		{"relays everything", fakeserver.OpenRelay(func(string) bool { return true }), []string{
+			`the server accepts mail for "user@example.net" (plain) without authentication: it relays`,
+			`the server accepts mail for "user%example.net@example.test" (percent hack) without authentication: it relays`,
+			`the server accepts mail for "example.net!user@example.test" (bang path) without authentication: it relays`,
+			`the server accepts mail for "@example.test:user@example.net" (source route) without authentication: it relays`,
+			`the server accepts mail for "\"user@example.net\"@example.test" (quoted local part) without authentication: it relays`,
+			`the server accepts mail for "user@[192.0.2.1]" (IP literal) without authentication: it relays`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, fakeserver.With(fakeserver.Config{}, tt.behaviour))
+			rep := Run(testCtx(t), checkOptions(srv, nil, CheckOpenRelay))
+			res := checkResult(t, rep, CheckOpenRelay)
+			var got []string
+			for _, f := range findingsOf(rep, FindingOpenRelay) {
+				got = append(got, f.Summary)
+				if f.Severity != SeverityHigh || f.Reference != "RFC 5321 §3.6, §7.1; RFC 2505 §2" {
+					t.Errorf("finding %+v", f)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings:\n%q\nwant\n%q", got, tt.want)
+			}
+			wantStatus := CheckPassed
+			if tt.want != nil {
+				wantStatus = CheckFound
+			}
+			if res.Status != wantStatus || res.Findings != len(tt.want) || len(res.Transcripts) != 1 || res.Error != nil {
+				t.Errorf("result = %+v, want %s with %d findings on one connection", res, wantStatus, len(tt.want))
+			}
+			recs, err := srv.WaitSessions(2, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Never DATA: MAIL, RCPT, RSET for each of the six variants.
+			want := []string{"EHLO"}
+			for range 6 {
+				want = append(want, "MAIL", "RCPT", "RSET")
+			}
+			want = append(want, "QUIT")
+			if got := recs[1].Verbs(); !slices.Equal(got, want) {
+				t.Errorf("check session verbs = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestCheckOpenRelayEvidence: the evidence is the transaction that shows
+// the relay, exactly.
+func TestCheckOpenRelayEvidence(t *testing.T) {
+	srv := startServer(t, fakeserver.With(fakeserver.Config{},
+		fakeserver.OpenRelay(func(p string) bool { return strings.HasPrefix(p, "@") })))
+	o := checkOptions(srv, nil, CheckOpenRelay)
+	o.From = "probe@probe.test"
+	o.CheckOptions.RelayDomain = "relay.example"
+	rep := Run(testCtx(t), o)
+	fs := findingsOf(rep, FindingOpenRelay)
+	if len(fs) != 1 {
+		t.Fatalf("findings = %+v", rep.Findings)
+	}
+	want := []string{
+		"C: MAIL FROM:<probe@probe.test>",
+		"S: 250 2.1.0 Ok",
+		"C: RCPT TO:<@example.test:user@relay.example>",
+		"S: 250 2.1.5 Ok",
+	}
+	if got := evidenceText(fs[0].Evidence); !slices.Equal(got, want) {
+		t.Errorf("evidence = %q, want %q", got, want)
+	}
+}
+
+// TestCheckOpenRelayWithoutLocalDomain: the variants that need LOCAL take
+// it from the banner when nothing names it.
+func TestCheckOpenRelayLocalDomain(t *testing.T) {
+	srv := startServer(t, fakeserver.With(fakeserver.Config{},
+		fakeserver.OpenRelay(func(p string) bool { return strings.Contains(p, "!") })))
+	o := checkOptions(srv, nil, CheckOpenRelay)
+	o.CheckOptions.LocalDomain = ""
+	rep := Run(testCtx(t), o)
+	fs := findingsOf(rep, FindingOpenRelay)
+	if len(fs) != 1 || !strings.Contains(fs[0].Summary, `"example.net!user@mail.example.test"`) {
+		t.Errorf("findings = %+v, want the bang path with the banner's domain", rep.Findings)
+	}
+}
+
+func TestCheckAuthPlaintext(t *testing.T) {
+	users := map[string]string{"alice": "secret"}
+	pki := testPKI(t)
+	tests := []struct {
+		name       string
+		behaviour  fakeserver.Behaviour
+		insecure   bool
+		wantStatus CheckStatus
+		wantDetail string
+	}{
+		{"accepted", fakeserver.PlaintextAuth(users), true, CheckFound, ""},
+		{"refused", fakeserver.TLSOnlyAuth(users), true, CheckPassed,
+			"AUTH PLAIN refused on plaintext: 538 5.7.11 Encryption required for requested authentication mechanism"},
+		{"not allowed to try", fakeserver.PlaintextAuth(users), false, CheckSkipped,
+			"needs Username, Password and Dialer.AllowInsecureAuth: the credentials travel in cleartext"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, fakeserver.With(fakeserver.Config{TLSCert: &pki.Valid}, tt.behaviour))
+			o := checkOptions(srv, pki, CheckAuthPlaintext)
+			o.StartTLS = StartTLSNever
+			o.QuitAfter = StageEHLO
+			o.Username, o.Password = "alice", "secret"
+			o.Dialer.AllowInsecureAuth = tt.insecure
+			rep := Run(testCtx(t), o)
+			res := checkResult(t, rep, CheckAuthPlaintext)
+			if res.Status != tt.wantStatus || (tt.wantDetail != "" && res.Detail != tt.wantDetail) {
+				t.Errorf("result = %+v, want %s %q", res, tt.wantStatus, tt.wantDetail)
+			}
+			fs := findingsOf(rep, FindingAuthPlaintextAccepted)
+			if tt.wantStatus != CheckFound {
+				if len(fs) != 0 {
+					t.Errorf("findings = %+v, want none", fs)
+				}
+				return
+			}
+			if len(fs) != 1 || fs[0].Severity != SeverityHigh || fs[0].Summary != "the server accepted AUTH PLAIN without TLS: credentials travel in cleartext" {
+				t.Fatalf("findings = %+v", fs)
+			}
+			want := []string{"C: AUTH PLAIN [credentials redacted]", "S: 235 2.7.0 Authentication successful"}
+			if got := evidenceText(fs[0].Evidence); !slices.Equal(got, want) {
+				t.Errorf("evidence = %q, want %q", got, want)
+			}
+			// The offer itself is Run's own finding, made once.
+			if n := len(findingsOf(rep, FindingAuthBeforeTLS)); n != 1 {
+				t.Errorf("auth-before-tls findings = %d, want 1", n)
+			}
+		})
+	}
+}
+
+func TestCheckStartTLSInjection(t *testing.T) {
+	pki := testPKI(t)
+	tests := []struct {
+		name       string
+		behaviour  fakeserver.Behaviour
+		vulnerable bool
+	}{
+		{"keeps the plaintext buffer", fakeserver.InjectableStartTLS(), true},
+		{"discards it", fakeserver.SafeStartTLS(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, fakeserver.With(fakeserver.Config{TLSCert: &pki.Valid}, tt.behaviour))
+			rep := Run(testCtx(t), checkOptions(srv, pki, CheckStartTLSInjection))
+			res := checkResult(t, rep, CheckStartTLSInjection)
+			fs := findingsOf(rep, FindingStartTLSInjection)
+			recs, err := srv.WaitSessions(2, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := recs[1]
+			if !tt.vulnerable {
+				if res.Status != CheckPassed || len(fs) != 0 {
+					t.Errorf("result %+v, findings %+v; want passed", res, fs)
+				}
+				if string(check.Discarded) != "NOOP\r\n" {
+					t.Errorf("server discarded %q, want the NOOP", check.Discarded)
+				}
+				return
+			}
+			if res.Status != CheckFound || len(fs) != 1 || fs[0].Severity != SeverityHigh {
+				t.Fatalf("result %+v, findings %+v", res, fs)
+			}
+			ev := fs[0].Evidence
+			got := evidenceText(ev)
+			if len(got) != 5 || got[0] != "C: STARTTLS" || got[1] != "C: NOOP" || !strings.HasPrefix(got[2], "S: 220 ") ||
+				!strings.HasPrefix(got[3], "*  TLS") || got[4] != "S: 250 2.0.0 Ok" {
+				t.Errorf("evidence = %q", got)
+			}
+			if ev[1].TLS || !ev[4].TLS {
+				t.Errorf("NOOP sent in TLS %v, reply received in TLS %v; want false, true", ev[1].TLS, ev[4].TLS)
+			}
+			if v := check.Verbs(); !slices.Equal(v, []string{"EHLO", "STARTTLS", "NOOP", "QUIT"}) || !check.Commands[2].TLS {
+				t.Errorf("server saw %v (NOOP in TLS: %v)", v, check.Commands[2].TLS)
+			}
+		})
+	}
+}
+
+func TestCheckStartTLSInjectionSkipped(t *testing.T) {
+	srv := startServer(t, fakeserver.Config{})
+	rep := Run(testCtx(t), checkOptions(srv, nil, CheckStartTLSInjection))
+	res := checkResult(t, rep, CheckStartTLSInjection)
+	if res.Status != CheckSkipped || res.Detail != "the server does not offer STARTTLS" {
+		t.Errorf("result = %+v", res)
+	}
+}
+
+func TestCheckSmuggling(t *testing.T) {
+	all := SmugglingSequences()
+	tests := []struct {
+		name      string
+		behaviour fakeserver.Behaviour
+		want      []string // the sequences found, as Go writes them
+	}{
+		{"strict", fakeserver.StrictDATA(), nil},
+		// A server that ends data at \n.\n also ends it at \r\n.\n, and so on.
+		{"two sequences", fakeserver.SmugglingDATA("\n.\n", "\r.\r"), []string{`\n.\n`, `\r.\r`, `\r\n.\n`, `\r.\r\n`}},
+		{"null byte", fakeserver.SmugglingDATA("\r\n\x00.\r\n"), []string{`\r\n\x00.\r\n`}},
+		// The built-in reader takes ".\n" at the start of a line.
+		{"built-in", func(*fakeserver.Config) {}, []string{`\n.\n`, `\n.\r\n`, `\r\n.\n`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, fakeserver.With(fakeserver.Config{}, tt.behaviour))
+			o := checkOptions(srv, nil, CheckSMTPSmuggling)
+			o.From = "probe@probe.test"
+			o.CheckOptions.SmugglingRecipient = "bob@example.test"
+			o.CheckOptions.Wait = 100 * time.Millisecond
+			rep := Run(testCtx(t), o)
+			res := checkResult(t, rep, CheckSMTPSmuggling)
+			var got []string
+			for _, f := range findingsOf(rep, FindingSMTPSmuggling) {
+				if f.Severity != SeverityCritical || !strings.HasPrefix(f.Reference, "CVE-2023-51764, CVE-2023-51765, CVE-2023-51766") {
+					t.Errorf("finding %+v", f)
+				}
+				_, after, _ := strings.Cut(f.Summary, "with the sequence ")
+				got = append(got, strings.TrimSuffix(after, " is possible"))
+				if ev := evidenceText(f.Evidence); len(ev) < 2 || !strings.HasPrefix(ev[len(ev)-1], "S: 250 ") {
+					t.Errorf("evidence %q does not end with the early reply", ev)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("sequences found = %q, want %q (summaries %+v)", got, tt.want, rep.Findings)
+			}
+			if res.Error != nil || len(res.Transcripts) != len(all) {
+				t.Errorf("result = %+v, want no error and %d connections", res, len(all))
+			}
+			// Every message went to the named recipient only, none smuggled
+			// as a message of its own: a vulnerable sequence is caught
+			// before the smuggled commands are sent.
+			msgs := srv.Messages()
+			if len(msgs) != len(all) {
+				t.Fatalf("messages = %d, want %d", len(msgs), len(all))
+			}
+			for _, m := range msgs {
+				if !slices.Equal(m.To, []string{"bob@example.test"}) || m.From != "probe@probe.test" {
+					t.Errorf("message from %q to %v", m.From, m.To)
+				}
+				if strings.HasPrefix(string(m.Data), "Subject: SMUGGLED") {
+					t.Errorf("a smuggled message was delivered: %q", m.Data)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckSmugglingAnswered: a server whose reply at the sequence comes
+// too late for the wait answers the smuggled commands after it; that is a
+// finding too.
+func TestCheckSmugglingAnswered(t *testing.T) {
+	cfg := fakeserver.With(fakeserver.Config{}, fakeserver.SmugglingDATA("\r.\r"))
+	// Only the first end of data of each session is late.
+	cfg.Misbehave = map[string]fakeserver.Step{fakeserver.StepEOD + "#1": {Delay: 300 * time.Millisecond}}
+	srv := startServer(t, cfg)
+	o := checkOptions(srv, nil, CheckSMTPSmuggling)
+	o.CheckOptions.SmugglingRecipient = "bob@example.test"
+	o.CheckOptions.Wait = 100 * time.Millisecond
+	rep := Run(testCtx(t), o)
+	fs := findingsOf(rep, FindingSMTPSmuggling)
+	want := []string{
+		`the server answered the smuggled commands after \r.\r (250, 250, 250, 354, 250): SMTP smuggling with the sequence \r.\r is possible`,
+		// The CR after the dot ends the data, the LF is an empty command.
+		`the server answered the smuggled commands after \r.\r\n (250, 500, 250, 250, 354): SMTP smuggling with the sequence \r.\r\n is possible`,
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Summary)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("findings:\n%q\nwant\n%q", got, want)
+	}
+	ev := evidenceText(fs[0].Evidence)
+	if len(ev) == 0 || !strings.HasPrefix(ev[len(ev)-1], "S: 250 2.0.0 Ok: queued as ") || !slices.Contains(ev, "C: MAIL FROM:<>") {
+		t.Errorf("evidence = %q", ev)
+	}
+	smuggled := 0
+	for _, m := range srv.Messages() {
+		if strings.HasPrefix(string(m.Data), "Subject: SMUGGLED message after ") {
+			smuggled++
+		}
+	}
+	if smuggled == 0 {
+		t.Errorf("no smuggled message delivered")
+	}
+}
+
+func TestCheckPipeliningGuard(t *testing.T) {
+	tests := []struct {
+		name      string
+		behaviour fakeserver.Behaviour
+		want      []FindingID
+	}{
+		{"accepts early talkers", fakeserver.AcceptEarlyTalkers(), []FindingID{FindingPregreetAccepted, FindingUnsyncPipelining}},
+		{"guarded", fakeserver.SyncGuard(300 * time.Millisecond), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, fakeserver.With(fakeserver.Config{}, tt.behaviour))
+			rep := Run(testCtx(t), checkOptions(srv, nil, CheckPipeliningGuard))
+			res := checkResult(t, rep, CheckPipeliningGuard)
+			if got := checkFindingIDs(rep); !slices.Equal(got, tt.want) {
+				t.Fatalf("findings = %v, want %v", got, tt.want)
+			}
+			if len(res.Transcripts) != 2 || res.Error != nil {
+				t.Errorf("result = %+v", res)
+			}
+			pre := res.Transcripts[0].Entries()
+			if len(pre) == 0 || pre[0].String() != "C: EHLO probe.test" {
+				t.Errorf("pregreet transcript does not begin with the EHLO: %q", evidenceText(pre))
+			}
+			if tt.want == nil {
+				if res.Status != CheckPassed || !strings.HasPrefix(pre[1].String(), "S: 554 5.5.0 SMTP synchronization error") {
+					t.Errorf("result %+v, transcript %q", res, evidenceText(pre))
+				}
+				return
+			}
+			f := rep.Checks[0].found
+			if f[0].Severity != SeverityLow || f[1].Severity != SeverityInfo {
+				t.Errorf("severities %s, %s; want low, info", f[0].Severity, f[1].Severity)
+			}
+			if got := evidenceText(f[1].Evidence); len(got) < 3 || got[0] != "C: EHLO probe.test" || got[1] != "C: NOOP" ||
+				got[len(got)-1] != "S: 250 2.0.0 Ok" {
+				t.Errorf("unsync evidence = %q", got)
+			}
+		})
+	}
+}
+
+func TestCheckUserEnumeration(t *testing.T) {
+	tests := []struct {
+		name      string
+		behaviour fakeserver.Behaviour
+		want      []string
+	}{
+		{"tells users apart", fakeserver.UserEnumeration("postmaster"), []string{
+			`VRFY tells users apart: 250 for "postmaster@example.test", 550 for "nobody@example.test"`,
+			`EXPN tells users apart: 250 for "postmaster@example.test", 550 for "nobody@example.test"`,
+			`RCPT tells users apart: 250 for "postmaster@example.test", 550 for "nobody@example.test"`,
+		}},
+		{"does not", fakeserver.NoUserEnumeration(), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, fakeserver.With(fakeserver.Config{}, tt.behaviour))
+			o := checkOptions(srv, nil, CheckUserEnumeration)
+			o.CheckOptions.UnknownUser = "nobody"
+			rep := Run(testCtx(t), o)
+			var got []string
+			for _, f := range findingsOf(rep, FindingUserEnumeration) {
+				got = append(got, f.Summary)
+				if n := len(f.Evidence); f.Severity != SeverityMedium || n != 4 && !strings.HasPrefix(f.Summary, "RCPT") || n != 6 && strings.HasPrefix(f.Summary, "RCPT") {
+					t.Errorf("finding %+v", f)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings:\n%q\nwant\n%q", got, tt.want)
+			}
+			if tt.want != nil {
+				want := []string{"C: VRFY postmaster@example.test", "S: 250 2.1.5 <postmaster@example.test>",
+					"C: VRFY nobody@example.test", "S: 550 5.1.1 <nobody@example.test>: Recipient address rejected: User unknown"}
+				if ev := evidenceText(findingsOf(rep, FindingUserEnumeration)[0].Evidence); !slices.Equal(ev, want) {
+					t.Errorf("evidence = %q, want %q", ev, want)
+				}
+			}
+		})
+	}
+}
+
+// TestChecksAll runs every check against a server weak in every respect,
+// and one safe in every respect, in one Run each.
+func TestChecksAll(t *testing.T) {
+	pki := testPKI(t)
+	users := map[string]string{"alice": "secret"}
+	weak := fakeserver.With(fakeserver.Config{TLSCert: &pki.Valid},
+		fakeserver.OpenRelay(func(p string) bool { return strings.HasSuffix(p, "[192.0.2.1]") }),
+		fakeserver.PlaintextAuth(users), fakeserver.InjectableStartTLS(), fakeserver.SmugglingDATA("\r\n.\r"),
+		fakeserver.AcceptEarlyTalkers(), fakeserver.UserEnumeration("postmaster", "bob"))
+	safe := fakeserver.With(fakeserver.Config{TLSCert: &pki.Valid},
+		fakeserver.ClosedRelay(), fakeserver.TLSOnlyAuth(users), fakeserver.SafeStartTLS(), fakeserver.StrictDATA(),
+		fakeserver.SyncGuard(300*time.Millisecond), fakeserver.NoUserEnumeration())
+	checks := AllChecks()
+	for _, tt := range []struct {
+		name string
+		cfg  fakeserver.Config
+		want []FindingID
+	}{
+		{"weak", weak, []FindingID{FindingAuthBeforeTLS, FindingOpenRelay, FindingAuthPlaintextAccepted,
+			FindingStartTLSInjection, FindingPregreetAccepted, FindingUnsyncPipelining,
+			FindingUserEnumeration, FindingUserEnumeration, FindingUserEnumeration, FindingSMTPSmuggling}},
+		{"safe", safe, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, tt.cfg)
+			o := checkOptions(srv, pki, checks...)
+			o.StartTLS = StartTLSNever
+			if tt.name == "safe" {
+				o.StartTLS = StartTLSRequired
+			}
+			o.Username, o.Password = "alice", "secret"
+			o.Dialer.AllowInsecureAuth = true
+			o.CheckOptions.SmugglingRecipient = "bob@example.test"
+			o.CheckOptions.Wait = 100 * time.Millisecond
+			rep := Run(testCtx(t), o)
+			if rep.Error != nil {
+				t.Fatalf("run: %v", rep.Error)
+			}
+			if got := findingIDs(rep); !slices.Equal(got, tt.want) {
+				t.Errorf("findings = %v, want %v", got, tt.want)
+			}
+			var ids []CheckID
+			for _, c := range rep.Checks {
+				ids = append(ids, c.ID)
+				if c.Error != nil || (c.Status != CheckFound && c.Status != CheckPassed) {
+					t.Errorf("%s: %+v", c.ID, c)
+				}
+			}
+			if !slices.Equal(ids, checks) {
+				t.Errorf("checks ran %v, want %v", ids, checks)
+			}
+		})
+	}
+}
