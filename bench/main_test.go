@@ -15,7 +15,7 @@ import (
 // process instead (then every figure includes the server).
 var target struct {
 	Endpoint
-	inproc bool
+	remote *Remote // nil with PROBE_BENCH_SERVER=inproc
 	cfg    *tls.Config
 }
 
@@ -44,7 +44,6 @@ func startTarget() (func(), error) {
 			return nil, err
 		}
 		target.Endpoint = Endpoint{s.Addr, s.TLSAddr, s.CAPEM}
-		target.inproc = true
 		closeFn = func() { s.Close() }
 	} else {
 		exe, err := os.Executable()
@@ -56,6 +55,7 @@ func startTarget() (func(), error) {
 			return nil, err
 		}
 		target.Endpoint = r.Endpoint
+		target.remote = r
 		closeFn = func() { r.Close() }
 	}
 	cfg, err := ClientTLS(target.CAPEM)
@@ -76,18 +76,37 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// serverCPU is the CPU time the server child has used, or 0 when the
+// server runs in this process.
+func serverCPU(b *testing.B) time.Duration {
+	if target.remote == nil {
+		return 0
+	}
+	t, err := target.remote.CPUTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
 // cpuMeter reports the process CPU time per operation as "cpu-ns/op":
-// the client's CPU alone unless the server runs in this process.
-type cpuMeter struct{ start time.Duration }
+// the client's CPU alone unless the server runs in this process. With the
+// server in its child process it also reports the server's CPU per
+// operation, "srv-cpu-ns/op" (10 ms resolution over the whole run).
+type cpuMeter struct{ start, srvStart time.Duration }
 
 func startCPU(b *testing.B) *cpuMeter {
 	b.Helper()
 	b.ReportAllocs()
-	return &cpuMeter{start: cpuTime()}
+	return &cpuMeter{start: cpuTime(), srvStart: serverCPU(b)}
 }
 
 func (m *cpuMeter) report(b *testing.B, ops int) {
-	if ops > 0 {
-		b.ReportMetric(float64(cpuTime()-m.start)/float64(ops), "cpu-ns/op")
+	if ops <= 0 {
+		return
+	}
+	b.ReportMetric(float64(cpuTime()-m.start)/float64(ops), "cpu-ns/op")
+	if target.remote != nil {
+		b.ReportMetric(float64(serverCPU(b)-m.srvStart)/float64(ops), "srv-cpu-ns/op")
 	}
 }

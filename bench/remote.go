@@ -2,11 +2,16 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // ChildEnv, set to "1" in a process's environment, makes the bench test
@@ -75,6 +80,32 @@ func SpawnServer(exe string) (*Remote, error) {
 	}
 	return r, nil
 }
+
+// CPUTime is the CPU time (user and system, all threads) the child has
+// used so far, from /proc (Linux only; clock-tick resolution, 10 ms).
+func (r *Remote) CPUTime() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(r.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis. utime and stime are fields 14 and 15.
+	_, rest, ok := bytes.Cut(b, []byte(") "))
+	f := strings.Fields(string(rest))
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("bench: cannot parse /proc/%d/stat", r.cmd.Process.Pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
 
 // Close ends the child and waits for it.
 func (r *Remote) Close() error {
