@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/smtpprobe/probe"
 )
@@ -14,6 +15,7 @@ const (
 	exitError   = 1  // an error outside the probe: reading input, writing output, interrupted
 	exitBatch   = 2  // batch mode: at least one target failed (its JSON line says why)
 	exitUsage   = 3  // bad flags or arguments; nothing was sent
+	exitFound   = 4  // the session passed, but a -checks check made a finding of medium severity or more
 	exitResolve = 10 // the MX lookup failed (-mx), or the domain has a null MX
 	exitConnect = 11 // TCP or proxy connect failed
 	exitBanner  = 12 // no 220 greeting
@@ -42,6 +44,7 @@ var exitCodes = [...]struct {
 	{exitError, "error outside the probe: reading input, writing output, interrupted"},
 	{exitBatch, "batch mode (-targets): at least one target failed"},
 	{exitUsage, "usage: bad flags or arguments, nothing sent"},
+	{exitFound, "the session passed, but a -checks check found a medium, high or critical problem"},
 	{exitResolve, "resolve: MX lookup failed or null MX (-mx)"},
 	{exitConnect, "connect: TCP or proxy connect failed"},
 	{exitBanner, "banner: no 220 greeting"},
@@ -64,10 +67,16 @@ func writeExitCodes(w io.Writer) {
 
 // exitCode is the exit code of a finished probe: the failing stage, with
 // every TLS failure counted as the TLS stage (implicit TLS fails while
-// connecting).
+// connecting); or, when the session passed, whether a check found a
+// problem of medium severity or more.
 func exitCode(rep *probe.Report) int {
 	e := rep.Error
 	if e == nil {
+		for _, f := range rep.Findings {
+			if isCheckFinding(f) && f.Severity != probe.SeverityLow && f.Severity != probe.SeverityInfo {
+				return exitFound
+			}
+		}
 		return exitOK
 	}
 	switch e.Class {
@@ -102,3 +111,12 @@ func exitCode(rep *probe.Report) int {
 	}
 	return exitError
 }
+
+// checkFindings are the findings the -checks checks make.
+var checkFindings = [...]probe.FindingID{probe.FindingOpenRelay, probe.FindingAuthPlaintextAccepted,
+	probe.FindingStartTLSInjection, probe.FindingSMTPSmuggling, probe.FindingPregreetAccepted,
+	probe.FindingUnsyncPipelining, probe.FindingUserEnumeration}
+
+// isCheckFinding reports a finding of the -checks, rather than one the
+// session itself showed.
+func isCheckFinding(f probe.Finding) bool { return slices.Contains(checkFindings[:], f.ID) }

@@ -105,8 +105,20 @@ func TestExitCodeTable(t *testing.T) {
 			t.Errorf("stage %q class %q: exit %d, want %d", tt.stage, tt.class, got, tt.code)
 		}
 	}
-	if got := exitCode(&probe.Report{Success: true}); got != exitOK {
-		t.Errorf("success: exit %d", got)
+	for _, tt := range []struct {
+		finding probe.Finding
+		code    int
+	}{
+		{probe.Finding{}, exitOK},
+		{probe.Finding{ID: probe.FindingOpenRelay, Severity: probe.SeverityHigh}, exitFound},
+		{probe.Finding{ID: probe.FindingUserEnumeration, Severity: probe.SeverityMedium}, exitFound},
+		{probe.Finding{ID: probe.FindingPregreetAccepted, Severity: probe.SeverityLow}, exitOK},
+		{probe.Finding{ID: probe.FindingCertExpiring, Severity: probe.SeverityMedium}, exitOK}, // not a check's
+	} {
+		rep := &probe.Report{Success: true, Findings: []probe.Finding{tt.finding}}
+		if got := exitCode(rep); got != tt.code {
+			t.Errorf("success with finding %q (%s): exit %d, want %d", tt.finding.ID, tt.finding.Severity, got, tt.code)
+		}
 	}
 	seen := map[int]bool{}
 	for _, e := range exitCodes {

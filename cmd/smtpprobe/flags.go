@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,8 @@ type config struct {
 	mx, lmtp, showSecrets          bool
 	noPipelining                   bool
 	jsonOut                        bool
+	checks, smugglingTo            string
+	checkIDs                       []probe.CheckID
 
 	nagios             bool
 	warn, crit         seconds
@@ -121,6 +124,9 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.BoolVar(&c.mx, "mx", false, "the target is a mail domain: probe its MX hosts in order")
 	fs.BoolVar(&c.lmtp, "lmtp", false, "speak LMTP (LHLO; default port 24)")
 	fs.BoolVar(&c.showSecrets, "show-secrets", false, "show credentials in the transcript instead of redacting them")
+	fs.StringVar(&c.checks, "checks", "", "active security checks after the session, on connections of their own: `list` of "+
+		checkNames()+"; all = every one but smtp-smuggling")
+	fs.StringVar(&c.smugglingTo, "smuggling-to", "", "-checks smtp-smuggling: the `address` its test messages go to (a mailbox on the server under test)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the Report as JSON")
 	fs.BoolVar(&c.nagios, "nagios", false, "monitoring plugin output: one status line with perfdata, exit 0/1/2/3")
 	fs.Var(&c.warn, "warn", "-nagios: WARNING when the probe takes longer than these `seconds` (2.5 or 2500ms; 0 none)")
@@ -139,6 +145,7 @@ var flagGroups = [...]struct {
 }{
 	{"TLS", []string{"starttls", "starttls-optional", "no-starttls", "tls", "cafile", "server-name", "insecure"}},
 	{"Session", []string{"ehlo", "auth", "user", "password-file", "password", "plaintext-auth", "from", "to", "body", "header", "quit-after", "no-pipelining", "lmtp", "mx", "timeout", "proxy"}},
+	{"Security checks", []string{"checks", "smuggling-to"}},
 	{"Output", []string{"json", "show-secrets"}},
 	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
 	{"Batch", []string{"targets", "concurrency"}},
@@ -223,7 +230,7 @@ func (c *config) demo() bool { return c.target == "" && c.targets == "" }
 
 // check refuses contradictory or malformed flags.
 func (c *config) check() error {
-	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkNagios} {
+	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -346,6 +353,35 @@ func (c *config) checkQuitAfter() error {
 	case probe.StageConnect, probe.StageBanner, probe.StageEHLO, probe.StageTLS, probe.StageAuth, probe.StageMail:
 	default:
 		return fmt.Errorf("-quit-after %q: want connect, banner, ehlo, tls, auth, mail, rcpt or data", c.quitAfter)
+	}
+	return nil
+}
+
+// checkNames lists the checks, comma-separated.
+func checkNames() string {
+	var names []string
+	for _, id := range probe.AllChecks() {
+		names = append(names, string(id))
+	}
+	return strings.Join(names, ", ")
+}
+
+// checkChecks parses -checks; smtp-smuggling sends messages, so it needs
+// -smuggling-to.
+func (c *config) checkChecks() error {
+	ids, err := probe.ParseChecks(c.checks)
+	if err != nil {
+		return fmt.Errorf("-checks: %w", err)
+	}
+	c.checkIDs = ids
+	smuggling := slices.Contains(ids, probe.CheckSMTPSmuggling)
+	switch {
+	case smuggling && c.smugglingTo == "":
+		return errors.New("-checks smtp-smuggling sends test messages: name their recipient with -smuggling-to")
+	case !smuggling && c.smugglingTo != "":
+		return errors.New("-smuggling-to needs -checks smtp-smuggling")
+	case strings.ContainsAny(c.smugglingTo, " \t\r\n\x00<>"):
+		return fmt.Errorf("-smuggling-to %q: want a bare address", c.smugglingTo)
 	}
 	return nil
 }

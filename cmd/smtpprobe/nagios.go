@@ -46,6 +46,7 @@ func nagiosStatus(rep *probe.Report, c *config) (int, string) {
 	}
 	judgeTime(&v, rep.Duration, c)
 	judgeCert(&v, rep.TLS, c)
+	judgeChecks(&v, rep)
 	return v.code, "SMTP " + nagiosNames[v.code] + " - " + nagiosText(strings.Join(v.reasons, ", ")) + " | " + perfdata(rep, c)
 }
 
@@ -78,6 +79,30 @@ func judgeCert(v *verdict, t *probe.TLSInfo, c *config) {
 		v.add(nagiosWarning, "certificate not verified: "+strings.Join(t.Problems, "; "))
 	} else if t.Verified {
 		v.reasons = append(v.reasons, t.VersionName+" verified")
+	}
+}
+
+// judgeChecks weighs what the -checks found: a high or critical finding is
+// CRITICAL, a medium one WARNING, a low or informational one only named;
+// a check that could not finish is a WARNING.
+func judgeChecks(v *verdict, rep *probe.Report) {
+	for _, f := range rep.Findings {
+		if !isCheckFinding(f) {
+			continue
+		}
+		switch f.Severity {
+		case probe.SeverityHigh, probe.SeverityCritical:
+			v.add(nagiosCritical, string(f.ID)+": "+f.Summary)
+		case probe.SeverityMedium:
+			v.add(nagiosWarning, string(f.ID)+": "+f.Summary)
+		default:
+			v.reasons = append(v.reasons, string(f.ID)+" ("+string(f.Severity)+")")
+		}
+	}
+	for _, c := range rep.Checks {
+		if c.Status == probe.CheckError && c.Error != nil {
+			v.add(nagiosWarning, "check "+string(c.ID)+" failed: "+c.Error.Message)
+		}
 	}
 }
 

@@ -50,6 +50,8 @@ func newPlan(c *config, stdin io.Reader) (*plan, error) {
 		To:            c.to.values,
 		QuitAfter:     probe.Stage(strings.ToLower(c.quitAfter)),
 		NoPipelining:  c.noPipelining,
+		Checks:        c.checkIDs,
+		CheckOptions:  probe.CheckOptions{SmugglingRecipient: c.smugglingTo},
 	}
 	if c.user != "" || c.auth != "" {
 		o.Username, o.Password = c.user, c.passwd

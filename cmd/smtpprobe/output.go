@@ -136,6 +136,7 @@ func (p *printer) summary(rep *probe.Report) {
 		p.field("Queue ID", escapeControls(rep.QueueID))
 	}
 	p.findings(rep.Findings)
+	p.checks(rep.Checks)
 	if e := rep.Error; e != nil {
 		p.field("Error", p.style(styleRed, fmt.Sprintf("%s at %s: %s", e.Class, stageName(e.Stage), escapeControls(e.Message))))
 	}
@@ -193,6 +194,32 @@ func (p *printer) findings(fs []probe.Finding) {
 		sev := p.style(severityStyle(f.Severity), "["+string(f.Severity)+"]")
 		p.printf("%s %s %s: %s\n", p.style(styleBold, fmt.Sprintf("%-10s", name+sep(name))), sev, f.ID, escapeControls(f.Summary))
 	}
+}
+
+// checks writes how each -checks check went, on one line.
+func (p *printer) checks(results []probe.CheckResult) {
+	if len(results) == 0 {
+		return
+	}
+	var parts []string
+	for _, r := range results {
+		s := string(r.ID) + " "
+		switch r.Status {
+		case probe.CheckPassed:
+			s += p.style(styleGreen, string(r.Status))
+		case probe.CheckFound:
+			s += p.style(styleRed, fmt.Sprintf("found %d", r.Findings))
+		case probe.CheckError:
+			s += p.style(styleYellow, "error: "+escapeControls(r.Error.Message))
+		default:
+			s += p.style(styleDim, string(r.Status))
+		}
+		if r.Detail != "" {
+			s += " (" + escapeControls(r.Detail) + ")"
+		}
+		parts = append(parts, s)
+	}
+	p.field("Checks", strings.Join(parts, ", "))
 }
 
 func sep(name string) string {
