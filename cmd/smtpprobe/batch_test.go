@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -212,3 +214,26 @@ type failingWriter struct{}
 
 func (*failingWriter) Write([]byte) (int, error) { return 0, fmt.Errorf("disk full") }
 func (*failingWriter) String() string            { return "" }
+
+// TestBatchFromFile: a list file, with the message flags applied to every
+// target: each server gets its own message with the -header on top.
+func TestBatchFromFile(t *testing.T) {
+	srv := fakeserver.NewTB(t, fakeserver.Config{})
+	list := filepath.Join(t.TempDir(), "targets.txt")
+	if err := os.WriteFile(list, []byte(strings.Repeat(srv.Addr()+"\n", 3)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "-targets", list, "-to", "bob@example.test", "-header", "X-Batch: yes")
+	if r.code != exitOK || strings.Count(r.stdout, "\n") != 3 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	msgs, err := srv.WaitMessages(3, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if !bytes.HasPrefix(m.Data, []byte("X-Batch: yes\r\nFrom: <postmaster@localhost>\r\n")) {
+			t.Errorf("message:\n%s", m.Data)
+		}
+	}
+}

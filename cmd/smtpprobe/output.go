@@ -120,6 +120,13 @@ func (p *printer) summary(rep *probe.Report) {
 		target += " (" + rep.Address + ")"
 	}
 	p.field("Target", escapeControls(target))
+	if len(rep.MX) > 0 {
+		var hosts []string
+		for _, mx := range rep.MX {
+			hosts = append(hosts, fmt.Sprintf("%s (%d)", mx.Host, mx.Preference))
+		}
+		p.field("MX", escapeControls(strings.Join(hosts, ", "))+fmt.Sprintf("; %d attempts", len(rep.Attempts)))
+	}
 	p.field("Result", p.result(rep))
 	p.field("TLS", p.tlsLine(rep))
 	if a := rep.Auth; a != nil {

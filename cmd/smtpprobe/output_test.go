@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/internal/fakeserver"
 )
 
@@ -73,4 +74,15 @@ func TestEscapeControls(t *testing.T) {
 	if want := `ok é\x00\x1b\x7f\x9b|`; got != want {
 		t.Errorf("escapeControls = %q, want %q", got, want)
 	}
+}
+
+// TestSummaryMX: with -mx the summary lists the exchangers and attempts.
+func TestSummaryMX(t *testing.T) {
+	var b bytes.Buffer
+	rep := &probe.Report{Target: "example.test", Address: "192.0.2.1:25", Stage: probe.StageEHLO,
+		MX:       []probe.MXHost{{Host: "mx1.example.test", Preference: 10}, {Host: "mx2.example.test", Preference: 20}},
+		Attempts: []probe.Attempt{{Host: "mx1.example.test"}, {Host: "mx2.example.test"}}}
+	newPrinter(&b, false).summary(rep)
+	assertContains(t, b.String(), "Target:    example.test (192.0.2.1:25)\n",
+		"MX:        mx1.example.test (10), mx2.example.test (20); 2 attempts\n", "Result:    OK, reached EHLO in 0s\n")
 }
