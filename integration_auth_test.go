@@ -51,10 +51,10 @@ func TestIntegrationAuthMechanisms(t *testing.T) {
 	for _, srv := range authServers() {
 		t.Run(srv.name, func(t *testing.T) {
 			user, pass := srv.credentials(t)
-			ctx := testContext(t)
-			offered := srv.dialSecure(t, ctx).Capabilities()
+			offered := srv.dialSecure(t, testContext(t)).Capabilities()
 			for _, mech := range mechs {
 				t.Run(mech, func(t *testing.T) {
+					ctx := testContext(t)
 					if !offered.SupportsAuth(mech) {
 						c := srv.dialSecure(t, ctx)
 						_, err := authWith(ctx, c, mech, user, pass)
