@@ -72,5 +72,5 @@ func (d *demo) trust(c *config, p *plan) {
 // note says what was probed and how to probe a real server.
 func (d *demo) note() string {
 	return "smtpprobe: probed the built-in test server at " + d.srv.Addr() +
-		"; to probe a real one: smtpprobe -starttls -user you@example.com mail.example.com:587 (smtpprobe -h for more)"
+		"; to probe a real one, name it: smtpprobe -starttls mail.example.com:25 (-h for AUTH, mail and all flags)"
 }

@@ -77,8 +77,8 @@ func (p *printer) printf(format string, args ...any) {
 	}
 }
 
-// note writes a remark of the tool itself.
-func (p *printer) note(s string) { p.printf("%s\n\n", p.style(styleBold, s)) }
+// note writes a remark of the tool itself, after a blank line.
+func (p *printer) note(s string) { p.printf("\n%s\n", p.style(styleBold, s)) }
 
 // report writes the transcript, then the summary.
 func (p *printer) report(rep *probe.Report) {

@@ -113,10 +113,10 @@ func probeOne(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 		}
 	default:
 		pr := newPrinter(sys.out, useColour(sys.out, sys.getenv))
+		pr.report(rep)
 		if d != nil {
 			pr.note(d.note())
 		}
-		pr.report(rep)
 		if err := pr.err(); err != nil {
 			fmt.Fprintln(sys.err, "smtpprobe:", err)
 			return exitError
