@@ -34,11 +34,11 @@ func (k *checker) pregreet(ctx context.Context) error {
 		return err
 	}
 	banner, err := c.ReadReply(ctx)
-	if guarded(banner, err) {
+	if k.guarded("EHLO before the banner", banner, err) {
 		return nil
 	}
 	reply, err := c.ReadReply(ctx)
-	if guarded(reply, err) {
+	if k.guarded("EHLO before the banner", reply, err) {
 		return nil
 	}
 	k.find(FindingPregreetAccepted, SeverityLow,
@@ -58,11 +58,15 @@ func (k *checker) unsyncPipelining(ctx context.Context) error {
 		return err
 	}
 	ehlo, err := c.ReadReply(ctx)
-	if guarded(ehlo, err) {
+	if k.guarded("NOOP behind EHLO", ehlo, err) {
 		return nil
 	}
 	noop, err := c.awaitReply(ctx, "NOOP", k.wait())
-	if noop == nil || guarded(noop, err) {
+	if noop == nil && err == nil {
+		k.note("NOOP behind EHLO: no reply within the wait")
+		return nil
+	}
+	if k.guarded("NOOP behind EHLO", noop, err) {
 		return nil
 	}
 	k.find(FindingUnsyncPipelining, SeverityInfo,
@@ -72,7 +76,16 @@ func (k *checker) unsyncPipelining(ctx context.Context) error {
 }
 
 // guarded reports whether a reply (or the lack of one) shows the server
-// refusing the early command: anything but a 2xx, or a closed connection.
-func guarded(r *Reply, err error) bool {
-	return err != nil || !r.Positive()
+// refusing the early command: anything but a 2xx, or a closed
+// connection; it notes how.
+func (k *checker) guarded(what string, r *Reply, err error) bool {
+	switch {
+	case err != nil:
+		k.note(what + ": connection ended (" + err.Error() + ")")
+	case !r.Positive():
+		k.note(what + ": refused with " + strconv.Itoa(r.Code) + " " + r.Text())
+	default:
+		return false
+	}
+	return true
 }

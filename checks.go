@@ -456,17 +456,27 @@ func (k *checker) localDomain() string {
 	case k.o.ExpectName != "":
 		return strings.TrimSuffix(k.o.ExpectName, ".")
 	}
+	var names []string
 	if b := k.rep.Banner; b != nil && len(b.Lines) > 0 {
-		if w := firstWord(b.Lines[0]); strings.Contains(w, ".") && CheckAddress(w) == nil && !strings.ContainsAny(w, "@\"") {
-			return strings.TrimSuffix(w, ".")
-		}
+		names = append(names, firstWord(b.Lines[0]))
 	}
 	for _, caps := range [...]*Capabilities{k.rep.Capabilities, k.rep.CapabilitiesTLS} {
-		if caps != nil && caps.Domain != "" && CheckAddress(caps.Domain) == nil && !strings.ContainsAny(caps.Domain, "@\"") {
-			return strings.TrimSuffix(caps.Domain, ".")
+		if caps != nil {
+			names = append(names, caps.Domain)
+		}
+	}
+	for _, n := range names {
+		if n = strings.TrimSuffix(n, "."); looksLikeDomain(n) {
+			return n
 		}
 	}
 	return ""
+}
+
+// looksLikeDomain reports whether s can stand after the @ of an address:
+// dotted, and without the bytes that would change the address.
+func looksLikeDomain(s string) bool {
+	return strings.Contains(s, ".") && CheckAddress(s) == nil && !strings.ContainsAny(s, "@\"[]:%!")
 }
 
 func (k *checker) wait() time.Duration {

@@ -596,3 +596,88 @@ func TestChecksAll(t *testing.T) {
 		})
 	}
 }
+
+// TestChecksImplicitTLS: on an implicit-TLS server the plaintext checks
+// do not apply, and the others talk inside TLS from the first byte.
+func TestChecksImplicitTLS(t *testing.T) {
+	pki := testPKI(t)
+	srv := startServer(t, fakeserver.With(fakeserver.Config{TLSCert: &pki.Valid, ImplicitTLS: true}, fakeserver.AcceptEarlyTalkers()))
+	o := checkOptions(srv, pki, CheckAuthPlaintext, CheckStartTLSInjection, CheckPipeliningGuard)
+	o.ImplicitTLS = true
+	o.Username, o.Password = "alice", "secret"
+	o.Dialer.AllowInsecureAuth = true
+	rep := Run(testCtx(t), o)
+	want := map[CheckID]string{
+		CheckAuthPlaintext:     "the session begins with TLS: there is no plaintext AUTH",
+		CheckStartTLSInjection: "the session begins with TLS: there is no STARTTLS",
+	}
+	for id, detail := range want {
+		if res := checkResult(t, rep, id); res.Status != CheckSkipped || res.Detail != detail || len(res.Transcripts) != 0 {
+			t.Errorf("%s: %+v, want skipped: %s", id, res, detail)
+		}
+	}
+	res := checkResult(t, rep, CheckPipeliningGuard)
+	if res.Status != CheckFound || len(res.Transcripts) != 2 {
+		t.Fatalf("pipelining-guard: %+v", res)
+	}
+	for _, e := range res.Transcripts[0].Entries() {
+		if e.Kind != Note && !e.TLS {
+			t.Errorf("entry outside TLS: %v", e)
+		}
+	}
+}
+
+// TestChecksErrorsAndRefusals: a check that cannot finish reports why; a
+// server that refuses MAIL without AUTH cannot relay.
+func TestChecksErrorsAndRefusals(t *testing.T) {
+	srv := startServer(t, fakeserver.Config{
+		RejectRecipients: map[string]fakeserver.Reply{"gone@example.test": {Code: 550, Lines: []string{"5.1.1 gone"}}},
+		CheckSender: func(_ *fakeserver.Session, addr string, _ []string) *fakeserver.Reply {
+			if addr == "" {
+				return &fakeserver.Reply{Code: 530, Lines: []string{"5.7.0 Authentication required"}}
+			}
+			return nil
+		},
+	})
+	o := checkOptions(srv, nil, CheckOpenRelay, CheckUserEnumeration, CheckSMTPSmuggling)
+	o.From = "probe@probe.test"
+	o.CheckOptions.SmugglingRecipient = "gone@example.test"
+	rep := Run(testCtx(t), o)
+	smuggling := checkResult(t, rep, CheckSMTPSmuggling)
+	if smuggling.Status != CheckError || smuggling.Error == nil || smuggling.Error.Class != ClassReply || smuggling.Error.Code != 550 {
+		t.Errorf("smtp-smuggling: %+v, want an error with the 550", smuggling)
+	}
+	if srv.MessageCount() != 0 {
+		t.Errorf("%d messages sent", srv.MessageCount())
+	}
+
+	o.From = ""
+	o.Checks = []CheckID{CheckOpenRelay, CheckUserEnumeration}
+	rep = Run(testCtx(t), o)
+	for id, detail := range map[CheckID]string{
+		CheckOpenRelay:       "MAIL FROM refused without AUTH: nothing can be relayed",
+		CheckUserEnumeration: "MAIL FROM refused without AUTH: RCPT not compared",
+	} {
+		if res := checkResult(t, rep, id); res.Status != CheckPassed || res.Detail != detail {
+			t.Errorf("%s: %+v, want passed: %s", id, res, detail)
+		}
+	}
+}
+
+// TestChecksUnknownUserDefault: without UnknownUser the check makes up a
+// random one, and without a local domain it compares VRFY and EXPN only.
+func TestChecksUnknownUserDefault(t *testing.T) {
+	srv := startServer(t, fakeserver.With(fakeserver.Config{Hostname: "localhost", Banner: []string{"ready"}},
+		fakeserver.UserEnumeration("postmaster")))
+	o := checkOptions(srv, nil, CheckUserEnumeration)
+	o.CheckOptions.LocalDomain = ""
+	rep := Run(testCtx(t), o)
+	res := checkResult(t, rep, CheckUserEnumeration)
+	if res.Status != CheckFound || res.Findings != 2 || res.Detail != "no local domain known (set CheckOptions.LocalDomain or ExpectName): RCPT not compared" {
+		t.Fatalf("result = %+v", res)
+	}
+	fs := findingsOf(rep, FindingUserEnumeration)
+	if !strings.HasPrefix(fs[0].Summary, `VRFY tells users apart: 250 for "postmaster", 550 for "probe-nouser-`) {
+		t.Errorf("summary = %q", fs[0].Summary)
+	}
+}
