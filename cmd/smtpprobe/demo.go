@@ -48,8 +48,11 @@ func (d *demo) fill(c *config) {
 	if !c.starttlsOptional && !c.noStartTLS && !c.implicitTLS {
 		c.starttls = true
 	}
-	if c.user == "" && c.auth == "" {
-		c.user, c.passwd, c.auth = demoUser, demoPassword, "PLAIN"
+	if c.auth == "" {
+		c.auth = "PLAIN"
+	}
+	if c.user == "" && needsPassword(c.auth) {
+		c.user, c.password = demoUser, demoPassword
 	}
 	if c.from == "" {
 		c.from = demoUser

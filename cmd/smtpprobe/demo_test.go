@@ -92,6 +92,13 @@ func TestDemoModes(t *testing.T) {
 			t.Errorf("implicit TLS run went past AUTH or sent STARTTLS:\n%s", r.stdout)
 		}
 	})
+	t.Run("another mechanism", func(t *testing.T) {
+		r := runCLI(t, "-auth", "cram-md5", "-quit-after", "auth")
+		if r.code != exitOK {
+			t.Fatalf("exit %d:\n%s", r.code, r.stdout)
+		}
+		assertContains(t, r.stdout, "[tls] C: AUTH CRAM-MD5", "[tls] S: 235 ", "Auth:      CRAM-MD5 accepted")
+	})
 	t.Run("wrong user", func(t *testing.T) {
 		r := runCLI(t, "-user", "mallory@example.test", "-password", "nope")
 		if r.code != exitAuth {

@@ -23,20 +23,21 @@ type config struct {
 
 	starttls, starttlsOptional, noStartTLS, implicitTLS bool
 
-	ehlo, auth, user               string
-	password, passwordFile, passwd string // passwd: the password in the end
-	from                           string
-	to, headers                    listFlag
-	body                           string
-	quitAfter                      string
-	timeout                        time.Duration
-	proxy, caFile, serverName      string
-	insecure, plaintextAuth        bool
-	mx, lmtp, showSecrets          bool
-	noPipelining                   bool
-	jsonOut                        bool
-	checks, smugglingTo            string
-	checkIDs                       []probe.CheckID
+	ehlo, auth, user           string
+	passwordFlag, passwordFile string
+	password                   string // from -password, -password-file or $SMTPPROBE_PASSWORD
+	from                       string
+	to, headers                listFlag
+	body                       string
+	quitAfter                  string
+	timeout                    time.Duration
+	proxy, caFile, serverName  string
+	insecure, plaintextAuth    bool
+	mx, lmtp, showSecrets      bool
+	noPipelining               bool
+	jsonOut                    bool
+	checks, smugglingTo        string
+	checkIDs                   []probe.CheckID
 
 	nagios             bool
 	warn, crit         seconds
@@ -107,7 +108,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.ehlo, "ehlo", "", "the EHLO `name` (default localhost)")
 	fs.StringVar(&c.auth, "auth", "", "AUTH `mechanism`: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, EXTERNAL, ANONYMOUS (default: the best offered)")
 	fs.StringVar(&c.user, "user", "", "AUTH user `name`")
-	fs.StringVar(&c.password, "password", "", "AUTH `password` (visible in the process list: prefer -password-file or $SMTPPROBE_PASSWORD)")
+	fs.StringVar(&c.passwordFlag, "password", "", "AUTH `password` (visible in the process list: prefer -password-file or $SMTPPROBE_PASSWORD)")
 	fs.StringVar(&c.passwordFile, "password-file", "", "read the AUTH password from this `file` (first line)")
 	fs.BoolVar(&c.plaintextAuth, "plaintext-auth", false, "allow AUTH without TLS")
 	fs.StringVar(&c.from, "from", "", "MAIL FROM `address` (default <>)")
@@ -413,21 +414,24 @@ func (c *config) readPassword(getenv func(string) string) error {
 	case c.set["password"] && c.passwordFile != "":
 		return errors.New("give -password or -password-file, not both")
 	case c.set["password"]:
-		c.passwd = c.password
+		c.password = c.passwordFlag
 	case c.passwordFile != "":
 		b, err := os.ReadFile(c.passwordFile)
 		if err != nil {
 			return fmt.Errorf("-password-file: %w", err)
 		}
 		line, _, _ := strings.Cut(string(b), "\n")
-		c.passwd = strings.TrimSuffix(line, "\r")
+		c.password = strings.TrimSuffix(line, "\r")
 	default:
-		c.passwd = getenv("SMTPPROBE_PASSWORD")
+		c.password = getenv("SMTPPROBE_PASSWORD")
 	}
-	if c.passwd != "" && c.user == "" && c.auth == "" {
+	if c.password != "" && c.user == "" && c.auth == "" {
 		return nil // a password in the environment alone does not start AUTH
 	}
-	if c.user != "" && c.passwd == "" && needsPassword(c.auth) && !c.demo() {
+	if c.auth != "" && c.user == "" && needsPassword(c.auth) && !c.demo() {
+		return fmt.Errorf("-auth %s needs -user", c.auth)
+	}
+	if c.user != "" && c.password == "" && needsPassword(c.auth) && !c.demo() {
 		return errors.New("-user needs a password: -password-file FILE or $SMTPPROBE_PASSWORD")
 	}
 	return nil

@@ -45,6 +45,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-targets", "-", "-body", "-", "-to", "a@example.test"}, "cannot both read stdin"},
 		{[]string{"-mx"}, "-mx needs a mail domain as target"},
 		{[]string{"-user", "alice", "mx.example"}, "-user needs a password"},
+		{[]string{"-auth", "cram-md5", "mx.example"}, "-auth cram-md5 needs -user"},
 		{[]string{"-password", "x", "-password-file", "f", "mx.example"}, "give -password or -password-file, not both"},
 		{[]string{"-password-file", "/nonexistent/pw", "-user", "a", "mx.example"}, "-password-file: open /nonexistent/pw"},
 		{[]string{"-cafile", "/nonexistent/ca.pem", "mx.example"}, "-cafile: open /nonexistent/ca.pem"},

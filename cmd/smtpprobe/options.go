@@ -54,7 +54,7 @@ func newPlan(c *config, stdin io.Reader) (*plan, error) {
 		CheckOptions:  probe.CheckOptions{SmugglingRecipient: c.smugglingTo},
 	}
 	if c.user != "" || c.auth != "" {
-		o.Username, o.Password = c.user, c.passwd
+		o.Username, o.Password = c.user, c.password
 	}
 	if c.nagios {
 		o.CertWarnDays = max(c.certWarn, 1)
