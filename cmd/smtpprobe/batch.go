@@ -32,6 +32,7 @@ type batch struct {
 	failed   int
 	werr     error // the first write error; it stops the batch
 	progress bool  // stderr is a terminal: show a progress line
+	shared   bool  // stdout is a terminal too: clear the progress line before each report
 	lastShow time.Time
 	cancel   context.CancelFunc
 }
@@ -50,6 +51,7 @@ func runBatch(ctx context.Context, c *config, p *plan, sys stdio) int {
 	defer cancel()
 	b := &batch{c: c, p: p, sys: sys, jobs: make(chan string, c.concurrency),
 		progress: isTerminal(sys.err), cancel: cancel}
+	b.shared = b.progress && isTerminal(sys.out)
 	var wg sync.WaitGroup
 	for range c.concurrency {
 		wg.Go(func() { b.work(ctx) })
@@ -114,6 +116,9 @@ func (b *batch) write(rep *probe.Report) {
 	if b.werr != nil {
 		return
 	}
+	if b.shared && !b.lastShow.IsZero() {
+		fmt.Fprint(b.sys.err, "\r\x1b[K")
+	}
 	if err == nil {
 		_, err = b.sys.out.Write(append(line, '\n'))
 	}
@@ -126,20 +131,21 @@ func (b *batch) write(rep *probe.Report) {
 	if !rep.Success {
 		b.failed++
 	}
-	b.showProgress(false)
+	b.showProgress(b.shared)
 }
 
 // showProgress rewrites the progress line on a terminal stderr, at most
-// every progressEvery unless final. The caller holds b.mu.
-func (b *batch) showProgress(final bool) {
-	if !b.progress || (!final && time.Since(b.lastShow) < progressEvery) {
+// every progressEvery unless now. The caller holds b.mu.
+func (b *batch) showProgress(now bool) {
+	if !b.progress || (!now && time.Since(b.lastShow) < progressEvery) {
 		return
 	}
 	b.lastShow = time.Now()
-	end := ""
-	if final {
-		end = "\n"
-	}
+	b.printProgress("")
+}
+
+// printProgress writes the progress line, ending with end.
+func (b *batch) printProgress(end string) {
 	fmt.Fprintf(b.sys.err, "\r\x1b[Ksmtpprobe: %d probed, %d failed%s", b.done, b.failed, end)
 }
 
@@ -147,7 +153,9 @@ func (b *batch) showProgress(final bool) {
 func (b *batch) finish(ctx context.Context, readErr error) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.showProgress(true)
+	if b.progress {
+		b.printProgress("\n")
+	}
 	switch {
 	case b.werr != nil:
 		fmt.Fprintln(b.sys.err, "smtpprobe: writing the reports:", b.werr)

@@ -187,6 +187,13 @@ func TestBatchFailures(t *testing.T) {
 	if !strings.HasSuffix(r.stderr, "\r\x1b[Ksmtpprobe: 3 probed, 1 failed\n") {
 		t.Errorf("progress on a terminal: %q", r.stderr)
 	}
+
+	// stdout on the same terminal: the progress line is cleared before
+	// each report (but the first) and drawn again after it.
+	r = invocation{args: []string{"-targets", "-", "-concurrency", "2"}, stdin: list, stdout: &ttyBuffer{}, stderr: &ttyBuffer{}}.run(t)
+	if got := strings.Count(r.stderr, "\r\x1b[K"); got != 6 || strings.Count(r.stderr, "smtpprobe: ") != 4 || strings.Count(r.stdout, "\n") != 3 {
+		t.Errorf("shared terminal: %d clears, stderr %q", got, r.stderr)
+	}
 }
 
 // TestBatchInput: a missing list and an over-long line are errors (exit 1).
