@@ -58,7 +58,7 @@ func replyLines(t *testing.T, quoted string) []string {
 	t.Helper()
 	var lines []string
 	for _, l := range strings.Split(quoted, "\n") {
-		rl, err := parseReplyLine([]byte(l))
+		rl, err := parseReplyLine(l)
 		if err != nil {
 			t.Fatalf("parse %q: %v", l, err)
 		}

@@ -258,7 +258,7 @@ func countEmpty(lines []string) int {
 func replyLinesOf(quoted string) []string {
 	var lines []string
 	for _, l := range strings.Split(quoted, "\n") {
-		if rl, err := parseReplyLine([]byte(l)); err == nil {
+		if rl, err := parseReplyLine(l); err == nil {
 			lines = append(lines, rl.text)
 		}
 	}

@@ -68,9 +68,10 @@ func heapPeak(f func()) (peak uint64) {
 // TestHostileHugeReplyHeap streams a reply of continuation lines at the
 // client. With the default limits the client stops at Limits.MaxReplyLines
 // long before the gigabyte the server offers, in a few hundred kilobytes
-// of heap. With MaxReplyLines raised the client reads what it was allowed
-// to, and keeps every line twice (Reply.Lines and the transcript), so the
-// heap grows with the bytes read, about 4.4 bytes per byte: that case reads
+// of heap. With MaxReplyLines raised, Limits.MaxReplyBytes (1 MiB) stops
+// it instead. With both raised the client reads what it was allowed to,
+// and keeps every line twice (Reply.Lines and the transcript), so the heap
+// grows with the bytes read, about 4.4 bytes per byte: that case reads
 // 16 MB, 2 MB under -race (at 10-40 MB/s, a few MB/s with -race, a
 // gigabyte would take 25 s or more and 4.5 GB of heap), logs the rate and
 // the heap per byte, and asserts at most 6 per byte (slice growth makes it vary).
@@ -86,9 +87,12 @@ func TestHostileHugeReplyHeap(t *testing.T) {
 		bound    int64 // heap above the baseline
 		short    bool  // runs under -short
 		minBytes int64 // bytes the client must have read
+		maxBytes int   // Limits.MaxReplyBytes; 0 for the default
+		reason   string
 	}{
-		{"default limits", 0, 8 << 20, true, 1000 * int64(len(streamLine))},
-		{"MaxReplyLines raised", raised/len(streamLine) + 1, 6 * int64(raised), false, int64(raised)},
+		{"default limits", 0, 8 << 20, true, 1000 * int64(len(streamLine)), 0, "lines (Limits.MaxReplyLines)"},
+		{"MaxReplyLines raised", 1 << 30, 8 << 20, true, (1 << 20) - int64(len(streamLine)), 0, "bytes (Limits.MaxReplyBytes)"},
+		{"both raised", raised/len(streamLine) + 1, 6 * int64(raised), false, int64(raised), 1 << 30, "lines (Limits.MaxReplyLines)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +103,7 @@ func TestHostileHugeReplyHeap(t *testing.T) {
 			srv := startServer(t, fakeserver.Config{NoRecord: true, Handlers: map[string]fakeserver.HandlerFunc{"EHLO": streamEhlo(gigabyte)}})
 			c, err := hostileDial(t, ctx, srv, func(d *Dialer) {
 				d.Limits.MaxReplyLines = tc.lines
+				d.Limits.MaxReplyBytes = tc.maxBytes
 				d.Timeouts.Command = 8 * time.Second
 			})
 			if err != nil {
@@ -108,7 +113,7 @@ func TestHostileHugeReplyHeap(t *testing.T) {
 			peak := heapPeak(func() {
 				el = timed(t, 9*time.Second, func() { _, err = c.Ehlo(ctx, "") })
 			})
-			wantProtocolError(t, err, "EHLO", "lines (Limits.MaxReplyLines)")
+			wantProtocolError(t, err, "EHLO", tc.reason)
 			read := int64(c.Transcript().Len()-3) * int64(len(streamLine)) // less banner, EHLO, note
 			t.Logf("read %d KB in %v (%.0f MB/s); peak heap %.1f MB above the baseline (%.1f bytes per byte read)",
 				read>>10, el.Round(time.Millisecond), float64(read)/(1<<20)/el.Seconds(), float64(peak)/(1<<20), float64(peak)/float64(read))

@@ -119,9 +119,10 @@ func (lr *lineReader) fill() error {
 
 // textOddities describes control bytes and invalid UTF-8 in reply text,
 // or returns "" when there are none. TAB is allowed.
-func textOddities(text []byte) string {
+func textOddities(text string) string {
 	var ctl []byte
-	for _, b := range text {
+	for i := 0; i < len(text); i++ {
+		b := text[i]
 		if (b < 0x20 && b != '\t') || b == 0x7f {
 			if bytes.IndexByte(ctl, b) < 0 {
 				ctl = append(ctl, b)
@@ -135,7 +136,7 @@ func textOddities(text []byte) string {
 			note += " 0x" + strconv.FormatUint(uint64(b)|0x100, 16)[1:]
 		}
 	}
-	if !utf8.Valid(text) {
+	if !utf8.ValidString(text) {
 		if note != "" {
 			note += "; "
 		}

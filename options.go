@@ -46,6 +46,11 @@ type Limits struct {
 	MaxLineLength int
 	// MaxReplyLines is the most lines one reply may have: 1000 by default.
 	MaxReplyLines int
+	// MaxReplyBytes is the most bytes the lines of one reply may add up
+	// to, line endings excluded: 1 MiB by default. A reply is kept twice
+	// (in the Reply and in the transcript), so this bounds the memory a
+	// server can make one reply take.
+	MaxReplyBytes int
 	// MaxAuthRounds is the most 334 challenges one AUTH may answer: 16 by
 	// default.
 	MaxAuthRounds int
@@ -57,6 +62,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxReplyLines <= 0 {
 		l.MaxReplyLines = 1000
+	}
+	if l.MaxReplyBytes <= 0 {
+		l.MaxReplyBytes = 1 << 20
 	}
 	if l.MaxAuthRounds <= 0 {
 		l.MaxAuthRounds = 16

@@ -143,25 +143,25 @@ type replyLine struct {
 
 // parseReplyLine parses one line of a reply (terminator removed). A line
 // it cannot read as a reply is a *ProtocolError; oddities it can read
-// become notes.
-func parseReplyLine(line []byte) (replyLine, error) {
+// become notes. The text it returns shares line's memory.
+func parseReplyLine(line string) (replyLine, error) {
 	if len(line) < 3 || !isDigit(line[0]) || !isDigit(line[1]) || !isDigit(line[2]) {
-		return replyLine{}, &ProtocolError{Reason: "reply line does not start with a three-digit code", Line: string(line)}
+		return replyLine{}, &ProtocolError{Reason: "reply line does not start with a three-digit code", Line: line}
 	}
 	if line[0] < '2' || line[0] > '5' {
-		return replyLine{}, &ProtocolError{Reason: "reply code " + string(line[:3]) + " is outside 2xx–5xx", Line: string(line)}
+		return replyLine{}, &ProtocolError{Reason: "reply code " + line[:3] + " is outside 2xx–5xx", Line: line}
 	}
 	rl := replyLine{code: int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')}
 	switch {
 	case len(line) == 3:
 	case line[3] == '-':
 		rl.more = true
-		rl.text = string(line[4:])
+		rl.text = line[4:]
 	case line[3] == ' ':
-		rl.text = string(line[4:])
+		rl.text = line[4:]
 	default:
-		rl.text = string(line[3:])
-		rl.notes = append(rl.notes, "no space after reply code "+string(line[:3]))
+		rl.text = line[3:]
+		rl.notes = append(rl.notes, "no space after reply code "+line[:3])
 	}
 	if n := textOddities(line[3:]); n != "" {
 		rl.notes = append(rl.notes, n)
@@ -176,6 +176,7 @@ func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 func (c *Conn) readReply(ctx context.Context, step string) (*Reply, error) {
 	var r *Reply
 	mismatch := ""
+	size := 0
 	for n := 0; ; n++ {
 		if n == c.d.Limits.MaxReplyLines {
 			return nil, c.protocolFailure(step, &ProtocolError{Reason: "reply has more than " +
@@ -189,9 +190,14 @@ func (c *Conn) readReply(ctx context.Context, step string) (*Reply, error) {
 			}
 			return nil, c.ioFailure(ctx, step, err)
 		}
-		c.tr.add(Received, string(raw), c.tls != nil, false)
+		if size += len(raw); size > c.d.Limits.MaxReplyBytes {
+			return nil, c.protocolFailure(step, &ProtocolError{Reason: "reply longer than " +
+				strconv.Itoa(c.d.Limits.MaxReplyBytes) + " bytes (Limits.MaxReplyBytes)"})
+		}
+		line := string(raw) // one copy, shared by the transcript and the Reply
+		c.tr.add(Received, line, c.tls != nil, false)
 		c.noteLine(raw, ending)
-		rl, err := parseReplyLine(raw)
+		rl, err := parseReplyLine(line)
 		if err != nil {
 			return nil, c.protocolFailure(step, err.(*ProtocolError))
 		}

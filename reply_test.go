@@ -36,7 +36,7 @@ func TestParseReplyLine(t *testing.T) {
 		{line: "099 nope", bad: true},
 	}
 	for _, tt := range tests {
-		rl, err := parseReplyLine([]byte(tt.line))
+		rl, err := parseReplyLine(tt.line)
 		if tt.bad {
 			var pe *ProtocolError
 			if !errors.As(err, &pe) {
