@@ -45,6 +45,7 @@ func (k *checker) smuggle(ctx context.Context, seq string) error {
 	if err != nil {
 		return err
 	}
+	defer hangUp(ctx, c) // now, not at the end of the check
 	rcpt, from := k.o.CheckOptions.SmugglingRecipient, k.o.From
 	if _, err := c.Mail(ctx, from, nil); err != nil {
 		return err

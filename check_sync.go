@@ -41,8 +41,9 @@ func (k *checker) pregreet(ctx context.Context) error {
 	if k.guarded("EHLO before the banner", reply, err) {
 		return nil
 	}
-	k.find(FindingPregreetAccepted, SeverityLow,
-		"the server answered "+strconv.Itoa(reply.Code)+" to an EHLO sent before its greeting: it does not turn away early talkers",
+	sev, why := k.earlyPipelining(SeverityLow)
+	k.find(FindingPregreetAccepted, sev,
+		"the server answered "+strconv.Itoa(reply.Code)+" to an EHLO sent before its greeting: it does not turn away early talkers"+why,
 		"RFC 5321 §4.3.1", since(c, 0))
 	return nil
 }
@@ -69,8 +70,9 @@ func (k *checker) unsyncPipelining(ctx context.Context) error {
 	if k.guarded("NOOP behind EHLO", noop, err) {
 		return nil
 	}
+	_, why := k.earlyPipelining(SeverityInfo)
 	k.find(FindingUnsyncPipelining, SeverityInfo,
-		"the server answered a NOOP sent with EHLO before the EHLO reply: it does not enforce command synchronization",
+		"the server answered a NOOP sent with EHLO before the EHLO reply: it does not enforce command synchronization"+why,
 		"RFC 2920 §3.1; RFC 5321 §4.3.1", since(c, mark))
 	return nil
 }
@@ -88,4 +90,16 @@ func (k *checker) guarded(what string, r *Reply, err error) bool {
 		return false
 	}
 	return true
+}
+
+// earlyPipelining lowers sev to info when the server advertises
+// PIPECONNECT (Exim's early pipelining), which invites clients to send
+// EHLO and more before the banner, and says so.
+func (k *checker) earlyPipelining(sev Severity) (Severity, string) {
+	for _, caps := range [...]*Capabilities{k.rep.Capabilities, k.rep.CapabilitiesTLS} {
+		if caps != nil && caps.Has("PIPECONNECT") {
+			return SeverityInfo, " (it advertises PIPECONNECT, which permits early pipelining)"
+		}
+	}
+	return sev, ""
 }

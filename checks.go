@@ -341,12 +341,17 @@ func (k *checker) protect(ctx context.Context, run func(*checker, context.Contex
 
 func (k *checker) closeAll(ctx context.Context) {
 	for _, c := range k.conns {
-		if c.Err() == nil {
-			c.Quit(ctx)
-		}
-		c.Close()
+		hangUp(ctx, c)
 		k.res.Transcripts = append(k.res.Transcripts, c.Transcript())
 	}
+}
+
+// hangUp ends a session: QUIT when it can take it, then close.
+func hangUp(ctx context.Context, c *Conn) {
+	if c.Err() == nil {
+		c.Quit(ctx)
+	}
+	c.Close()
 }
 
 func (k *checker) conclude(err error) {

@@ -681,3 +681,18 @@ func TestChecksUnknownUserDefault(t *testing.T) {
 		t.Errorf("summary = %q", fs[0].Summary)
 	}
 }
+
+// TestCheckPipeliningGuardPipeconnect: a server that advertises
+// PIPECONNECT invites early talkers; the pregreet finding is only info.
+func TestCheckPipeliningGuardPipeconnect(t *testing.T) {
+	srv := startServer(t, fakeserver.Config{EhloLines: []string{"PIPELINING", "PIPECONNECT"}})
+	rep := Run(testCtx(t), checkOptions(srv, nil, CheckPipeliningGuard))
+	fs := rep.Checks[0].found
+	want := []string{
+		"the server answered 250 to an EHLO sent before its greeting: it does not turn away early talkers (it advertises PIPECONNECT, which permits early pipelining)",
+		"the server answered a NOOP sent with EHLO before the EHLO reply: it does not enforce command synchronization (it advertises PIPECONNECT, which permits early pipelining)",
+	}
+	if len(fs) != 2 || fs[0].Summary != want[0] || fs[1].Summary != want[1] || fs[0].Severity != SeverityInfo || fs[1].Severity != SeverityInfo {
+		t.Errorf("findings = %+v, want info: %q", fs, want)
+	}
+}
