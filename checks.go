@@ -38,7 +38,7 @@ import (
 //	name-mismatch                low       nothing extra                                  banner/EHLO name is not ExpectName                RFC 5321 §4.1.1.1
 //	check open-relay             high      without AUTH: MAIL FROM, then RCPT TO each     an accepted RCPT (2xx): finding open-relay,       RFC 5321 §3.6, §7.1;
 //	  → open-relay                         variant (user@RELAY, user%RELAY@LOCAL,         one per variant. Never DATA: RSET after each      RFC 2505 §2
-//	                                       RELAY!user@LOCAL, @LOCAL:user@RELAY,            variant, QUIT at the end
+//	                                       RELAY!user@LOCAL, @LOCAL:user@RELAY,           variant, QUIT at the end
 //	                                       "user@RELAY"@LOCAL, user@[192.0.2.1])
 //	check auth-plaintext         high      AUTH (PLAIN, or Options.AuthMechanism) with    235 on plaintext: finding auth-plaintext-         RFC 4954 §4; RFC 8314 §3
 //	  → auth-plaintext-accepted            Options' credentials, without TLS; only with   accepted. AUTH merely offered on plaintext is
@@ -47,11 +47,13 @@ import (
 //	  → starttls-injection                 TLS handshake, then nothing                    inside TLS within CheckOptions.Wait               RFC 3207 §4.2
 //	check smtp-smuggling         critical  a message to CheckOptions.SmugglingRecipient   the server replies 2xx before the real CRLF.CRLF, CVE-2023-51764,
 //	  → smtp-smuggling                     per sequence, its body holding a non-standard  or answers the smuggled commands (2xx/354        CVE-2023-51765,
-//	                                       end of data (\n.\n, \r.\r, \r.\n, \n.\r,        after the first final reply): one finding per    CVE-2023-51766;
-//	                                       \n.\r\n, \r\n.\n, \r.\r\n, \r\n.\r, \r\n\0.\r\n, sequence                                          RFC 5321 §4.1.1.4
-//	                                       \r\n.\0\r\n) and a smuggled MAIL/RCPT/DATA
+//	                                       end of data (\n.\n, \r.\r, \r.\n, \n.\r,       after the first final reply): one finding per    CVE-2023-51766;
+//	                                       \n.\r\n, \r\n.\n, \r.\r\n, \r\n.\r,               sequence                                          RFC 5321 §4.1.1.4
+//	                                       \r\n\0.\r\n, \r\n.\0\r\n) and a smuggled
+//	                                       MAIL/RCPT/DATA
 //	check pipelining-guard       low       EHLO right after connect, before the banner    the early EHLO gets a 2xx: pregreet-accepted      RFC 5321 §4.3.1
-//	  → pregreet-accepted
+//	  → pregreet-accepted        (info if                                                 (info when the server advertises PIPECONNECT,
+//	                             PIPECONNECT)                                             which invites early pipelining)
 //	  → unsync-pipelining-       info      "EHLO x\r\nNOOP\r\n" in one write after the    both get a 2xx: unsync-pipelining-accepted        RFC 2920 §3.1
 //	    accepted                           banner (EHLO must end a group)
 //	check user-enumeration       medium    VRFY, EXPN, and MAIL + RCPT, for KnownUser     the two replies differ in class (2xx/4xx/5xx):    RFC 5321 §3.5.3, §7.3
