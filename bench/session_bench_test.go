@@ -33,7 +33,12 @@ func clients() []client {
 // BenchmarkSession runs the same session with each client against the
 // same server on loopback: plain (banner, EHLO, MAIL, RCPT, DATA of
 // 4 KiB, QUIT) and secure (the same after STARTTLS, EHLO, AUTH PLAIN).
+//
+// Every client first runs warmup sessions untimed, so that the first
+// benchmark of the process (probe's) does not also pay for a cold heap
+// and a freshly started server.
 func BenchmarkSession(b *testing.B) {
+	warmUp(b, NewSpec(true, 1, 4096))
 	for _, kind := range []struct {
 		name   string
 		secure bool
@@ -53,6 +58,21 @@ func BenchmarkSession(b *testing.B) {
 				}
 				cpu.report(b, n)
 			})
+		}
+	}
+}
+
+// warmup is how many untimed sessions each client runs first.
+const warmup = 200
+
+func warmUp(b *testing.B, spec Spec) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for _, c := range clients() {
+		for range warmup {
+			if err := c.run(ctx, target.Addr, spec); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
