@@ -1,9 +1,12 @@
 package probe
 
 import (
+	"encoding/json"
 	"errors"
+	"net"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -694,5 +697,63 @@ func TestCheckPipeliningGuardPipeconnect(t *testing.T) {
 	}
 	if len(fs) != 2 || fs[0].Summary != want[0] || fs[1].Summary != want[1] || fs[0].Severity != SeverityInfo || fs[1].Severity != SeverityInfo {
 		t.Errorf("findings = %+v, want info: %q", fs, want)
+	}
+}
+
+// TestChecksMX: with Options.MX the checks go to the MX host that
+// answered, and LOCAL is its name.
+func TestChecksMX(t *testing.T) {
+	srv := startServer(t, fakeserver.With(fakeserver.Config{Hostname: "mx2.example.test"},
+		fakeserver.OpenRelay(func(p string) bool { return strings.Contains(p, "!") })))
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	p, _ := strconv.Atoi(port)
+	res := &fakeResolver{
+		mx:    map[string][]*net.MX{"example.test": {{Host: "mx1.example.test.", Pref: 10}, {Host: "mx2.example.test.", Pref: 20}}},
+		hosts: map[string][]string{"mx1.example.test": {"127.0.0.2"}, "mx2.example.test": {"127.0.0.1"}},
+	}
+	rep := Run(testCtx(t), Options{Target: "example.test", MX: true, Resolver: res, Port: p, QuitAfter: StageEHLO,
+		Checks: []CheckID{CheckOpenRelay}})
+	fs := findingsOf(rep, FindingOpenRelay)
+	if len(fs) != 1 || !strings.Contains(fs[0].Summary, `"example.net!user@mx2.example.test" (bang path)`) {
+		t.Fatalf("findings = %+v (checks %+v)", rep.Findings, rep.Checks)
+	}
+	if recs, err := srv.WaitSessions(2, 5*time.Second); err != nil || len(recs) != 2 {
+		t.Errorf("sessions at mx2: %d, %v", len(recs), err)
+	}
+}
+
+// TestChecksJSON: the checks marshal with the Report, their findings
+// among the others.
+func TestChecksJSON(t *testing.T) {
+	srv := startServer(t, fakeserver.With(fakeserver.Config{}, fakeserver.AcceptEarlyTalkers()))
+	rep := Run(testCtx(t), checkOptions(srv, nil, CheckPipeliningGuard))
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Findings []struct {
+			ID string `json:"id"`
+		} `json:"findings"`
+		Checks []struct {
+			ID          string            `json:"id"`
+			Status      string            `json:"status"`
+			Findings    int               `json:"findings"`
+			Transcripts []json.RawMessage `json:"transcripts"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range back.Findings {
+		ids = append(ids, f.ID)
+	}
+	if want := []string{"starttls-missing", "pregreet-accepted", "unsync-pipelining-accepted"}; !slices.Equal(ids, want) {
+		t.Errorf("findings %v, want %v", ids, want)
+	}
+	if len(back.Checks) != 1 || back.Checks[0].ID != "pipelining-guard" || back.Checks[0].Status != "found" ||
+		back.Checks[0].Findings != 2 || len(back.Checks[0].Transcripts) != 2 {
+		t.Errorf("checks = %+v", back.Checks)
 	}
 }
