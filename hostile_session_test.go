@@ -121,7 +121,15 @@ func TestHostileGreeting(t *testing.T) {
 			srv := startServer(t, fakeserver.Config{Banner: pregreet, BannerDelay: tc.delay})
 			var c *Conn
 			var err error
-			timed(t, hostileBound, func() { c, err = hostileDial(t, testCtx(t), srv, nil) })
+			// Within: three delays well inside a roomy greeting timeout, so a
+			// loaded machine cannot turn it into a timeout. Past: three delays
+			// of 250 ms always pass the 400 ms one.
+			roomy := func(d *Dialer) {
+				if !tc.timeout {
+					d.Timeouts.Greeting = 5 * time.Second
+				}
+			}
+			timed(t, hostileBound, func() { c, err = hostileDial(t, testCtx(t), srv, roomy) })
 			if tc.timeout {
 				wantTimeout(t, err, "banner")
 				return
