@@ -38,7 +38,10 @@ const (
 // chunk is refused no more are sent (RFC 3030 §2): the replies already due
 // are read and the *ReplyError of the first refusal is returned; the
 // transaction is then in an undefined state and the caller should send
-// RSET. If reading msg fails the Conn is closed. On an LMTP Conn the last
+// RSET. When BDAT LAST had already gone out, its reply is read too (on
+// LMTP one per recipient only if the first is positive: a refused LAST is
+// taken as the single answer of the failed transaction), so the session
+// stays in step; BdatLMTP returns those replies with the error. If reading msg fails the Conn is closed. On an LMTP Conn the last
 // chunk is answered once per accepted recipient, as for Data; use BdatLMTP
 // to get each reply.
 //
@@ -59,12 +62,13 @@ func (c *Conn) BdatLMTP(ctx context.Context, msg io.Reader, chunkSize, n int) ([
 
 // bdatSender holds the state of one BDAT transaction.
 type bdatSender struct {
-	c       *Conn
-	ctx     context.Context
-	buf     []byte // header room, then the chunk
-	window  int
-	pending int   // chunks sent whose reply is unread
-	refused error // the first chunk refusal
+	c        *Conn
+	ctx      context.Context
+	buf      []byte // header room, then the chunk
+	window   int
+	pending  int   // chunks sent whose reply is unread, LAST apart
+	lastSent bool  // BDAT LAST went out: its reply is due after the others
+	refused  error // the first chunk refusal
 }
 
 func (c *Conn) bdat(ctx context.Context, msg io.Reader, chunkSize, nFinal int) ([]*Reply, error) {
@@ -98,13 +102,32 @@ func (c *Conn) bdat(ctx context.Context, msg io.Reader, chunkSize, nFinal int) (
 	if err := b.drain(0); err != nil {
 		return nil, err
 	}
-	if b.refused != nil {
-		c.txn = mailTxn{}
+	defer func() { c.txn = mailTxn{} }()
+	if b.refused == nil {
+		return c.readFinal(ctx, stepBdatLast, nFinal)
+	}
+	if !b.lastSent {
 		return nil, b.refused
 	}
-	replies, err := c.readFinal(ctx, stepBdatLast, nFinal)
-	c.txn = mailTxn{}
-	return replies, err
+	replies, err := c.readLastAfterRefusal(ctx, nFinal)
+	if c.broken != nil {
+		return replies, err
+	}
+	return replies, b.refused
+}
+
+// readLastAfterRefusal reads the answer to a BDAT LAST that went out
+// before an earlier chunk's refusal was read, so that the session stays
+// in step. One reply, unless it is positive and n are due (LMTP): then the
+// server took the message and answers once per recipient. A refused LAST
+// is the single answer of a transaction that already failed.
+func (c *Conn) readLastAfterRefusal(ctx context.Context, n int) ([]*Reply, error) {
+	replies, err := c.readFinal(ctx, stepBdatLast, 1)
+	if len(replies) == 0 || n <= 1 || !replies[0].Positive() {
+		return replies, err
+	}
+	more, err := c.readFinal(ctx, stepBdatLast, n-1)
+	return append(replies, more...), err
 }
 
 // send writes one chunk with its BDAT line in a single write.
@@ -136,7 +159,9 @@ func (b *bdatSender) send(n int, last bool) error {
 	if _, err := c.nc.Write(b.buf[start : bdatHeaderRoom+n]); err != nil {
 		return c.ioFailure(b.ctx, step, err)
 	}
-	if !last {
+	if last {
+		b.lastSent = true
+	} else {
 		b.pending++
 	}
 	return nil
