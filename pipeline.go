@@ -184,7 +184,9 @@ func (c *Conn) sendLockStep(ctx context.Context, env Envelope, plan envelopePlan
 		r, err := c.command(ctx, "RCPT", c.d.Timeouts.Rcpt, line, 2)
 		res.Recipients[i].Rcpt = r
 		var re *ReplyError
-		if err != nil && !asReplyError(err, &re) {
+		if err != nil && (c.broken != nil || !asReplyError(err, &re)) {
+			// A 421 also ends the session: the RCPTs left are not
+			// refused, they cannot be sent.
 			return err
 		}
 		if firstRefusal == nil {
@@ -242,7 +244,8 @@ func (c *Conn) sendPipelined(ctx context.Context, env Envelope, plan envelopePla
 }
 
 // readEnvelopeReplies reads the replies to MAIL and each RCPT of a batch.
-// A refused MAIL or RCPT is returned apart from a failure of the session.
+// A refused MAIL or RCPT is returned apart from a failure of the session;
+// a 421 is such a failure, named after the command it answered.
 func (c *Conn) readEnvelopeReplies(ctx context.Context, res *SendResult) (mailErr error, firstRefusal *ReplyError, err error) {
 	r, err := c.readBatchReply(ctx, "MAIL", c.d.Timeouts.Mail)
 	if err != nil {
@@ -250,14 +253,21 @@ func (c *Conn) readEnvelopeReplies(ctx context.Context, res *SendResult) (mailEr
 	}
 	res.Mail = r
 	mailErr = c.check("MAIL", r, 2)
+	if c.broken != nil { // a 421: the step that got it failed
+		return mailErr, nil, mailErr
+	}
 	for i := range res.Recipients {
 		r, err := c.readBatchReply(ctx, "RCPT", c.d.Timeouts.Rcpt)
 		if err != nil {
 			return mailErr, firstRefusal, err
 		}
 		res.Recipients[i].Rcpt = r
+		rcptErr := c.check("RCPT", r, 2)
+		if c.broken != nil {
+			return mailErr, firstRefusal, rcptErr
+		}
 		if firstRefusal == nil {
-			asReplyError(c.check("RCPT", r, 2), &firstRefusal)
+			asReplyError(rcptErr, &firstRefusal)
 		}
 	}
 	return mailErr, firstRefusal, nil

@@ -578,3 +578,84 @@ func TestFitsCommand(t *testing.T) {
 		}
 	}
 }
+
+// closeAtRcpt answers RCPT TO:<to> with 421, and the others as usual.
+func closeAtRcpt(to string) map[string]fakeserver.HandlerFunc {
+	return map[string]fakeserver.HandlerFunc{"RCPT": func(s *fakeserver.Session, cmd fakeserver.Command) bool {
+		if !strings.Contains(cmd.Arg, "<"+to+">") {
+			return false
+		}
+		s.Reply(421, "4.3.2 Shutting down")
+		return true
+	}}
+}
+
+// stepOf is the step an error names: the outer *OpError's, else the
+// *ReplyError's command.
+func stepOf(err error) string {
+	var oe *OpError
+	if errors.As(err, &oe) {
+		return oe.Op
+	}
+	var re *ReplyError
+	if errors.As(err, &re) {
+		return re.Command
+	}
+	return ""
+}
+
+// TestSend421AtRcpt: a 421 to a RCPT ends the transaction at RCPT; the
+// RCPTs after it are not taken for refusals and the failure is not
+// reported at DATA.
+func TestSend421AtRcpt(t *testing.T) {
+	to := []string{"r1@example.test", "r2@example.test", "r3@example.test"}
+	tests := []struct {
+		name         string
+		closeAt      string
+		noPipelining bool
+		wantRcpts    []int // codes, 0 for not sent
+	}{
+		{"lock-step, middle", "r2@example.test", true, []int{250, 421, 0}},
+		{"lock-step, last", "r3@example.test", true, []int{250, 250, 421}},
+		{"pipelined, last", "r3@example.test", false, []int{250, 250, 421}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, fakeserver.Config{Handlers: closeAtRcpt(tt.closeAt)})
+			c, _ := dialMail(t, ctx, srv, nil)
+			res, err := c.Send(ctx, Envelope{From: "a@example.test", To: to,
+				Body: strings.NewReader("hi\r\n"), NoPipelining: tt.noPipelining})
+			if !errors.Is(err, ErrServerClosed) || stepOf(err) != "RCPT" {
+				t.Fatalf("err = %v (step %q), want a 421 at RCPT", err, stepOf(err))
+			}
+			if !errors.Is(c.Err(), ErrServerClosed) || res.Data != nil || res.Final != nil {
+				t.Errorf("Conn error %v, data %v, final %v", c.Err(), res.Data, res.Final)
+			}
+			for i, want := range tt.wantRcpts {
+				got := 0
+				if r := res.Recipients[i].Rcpt; r != nil {
+					got = r.Code
+				}
+				if got != want {
+					t.Errorf("recipient %d: RCPT reply %d, want %d", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestRun421AtRcpt: Run reports a 421 to a RCPT as a failure of the rcpt
+// stage, with and without QuitAfter rcpt (which sends RCPTs one by one).
+func TestRun421AtRcpt(t *testing.T) {
+	for _, quitAfter := range []Stage{"", StageRcpt} {
+		t.Run("quit after "+string(quitAfter), func(t *testing.T) {
+			o := Options{StartTLS: StartTLSNever, From: "a@example.test", QuitAfter: quitAfter,
+				To: []string{"r1@example.test", "r2@example.test", "r3@example.test"}}
+			rep, _ := runAgainst(t, fakeserver.Config{Handlers: closeAtRcpt("r2@example.test")}, o)
+			if rep.Error == nil || rep.Error.Stage != StageRcpt || rep.Error.Code != 421 {
+				t.Fatalf("run error %+v, want a 421 at rcpt", rep.Error)
+			}
+		})
+	}
+}

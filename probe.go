@@ -541,8 +541,10 @@ func (r *runner) send(ctx context.Context) (Stage, error) {
 		}
 	}
 	var oe *OpError
+	var re *ReplyError
 	switch {
-	case res == nil && errors.As(err, &oe) && oe.Op == "RCPT":
+	case res == nil && errors.As(err, &oe) && oe.Op == "RCPT",
+		r.c.Err() != nil && asReplyError(err, &re) && re.Command == "RCPT": // a 421 to RCPT
 		return StageRcpt, err
 	case res == nil || !res.Mail.Positive():
 		return StageMail, err
@@ -580,7 +582,7 @@ func (r *runner) mailAndRcpt(ctx context.Context) (Stage, error) {
 		var re *ReplyError
 		switch {
 		case err == nil:
-		case !asReplyError(err, &re):
+		case r.c.Err() != nil || !asReplyError(err, &re):
 			return StageRcpt, err
 		case first == nil:
 			first = re
