@@ -24,7 +24,7 @@ type Conn struct {
 	broken error   // set once the session cannot go on; every later call returns it
 	txn    mailTxn // the open mail transaction (mail.go)
 
-	deadlineMu sync.Mutex // held while a cancelled context moves the deadline
+	deadlineMu sync.Mutex // held while a deadline is moved, so a cancelled context's always wins
 }
 
 // NewConn wraps a connection the caller opened. d may be nil for the
@@ -45,7 +45,7 @@ func NewConn(nc net.Conn, d *Dialer) *Conn {
 }
 
 // ReadBanner reads the server's greeting. Anything but 220 is a
-// *ReplyError; a 421 or 554 greeting also closes the Conn.
+// *ReplyError; a 421 or any 5xx greeting also closes the Conn.
 func (c *Conn) ReadBanner(ctx context.Context) (*Reply, error) {
 	r, err := c.exchange(ctx, "banner", c.d.Timeouts.Greeting, nil)
 	if err != nil {
@@ -98,11 +98,13 @@ func (c *Conn) Vrfy(ctx context.Context, arg string) (*Reply, error) {
 }
 
 // Quit sends QUIT, reads the reply and closes the Conn. It is safe on a
-// Conn that is already broken or closed: then it only closes.
+// Conn that is already broken or closed: then it only closes, sends
+// nothing, and returns the error that ended the session.
 func (c *Conn) Quit(ctx context.Context) (*Reply, error) {
 	if c.broken != nil {
+		err := &OpError{Op: "QUIT", Err: c.broken}
 		c.Close()
-		return nil, nil
+		return nil, err
 	}
 	r, err := c.command(ctx, "QUIT", c.d.Timeouts.Command, "QUIT", 2)
 	c.Close()
@@ -110,7 +112,9 @@ func (c *Conn) Quit(ctx context.Context) (*Reply, error) {
 }
 
 // Close closes the connection without QUIT. Later calls fail with an error
-// that wraps net.ErrClosed.
+// that wraps net.ErrClosed. Like every method, Close must not run
+// concurrently with another call on the Conn: to abort a call in progress,
+// cancel its context.
 func (c *Conn) Close() error {
 	if c.broken == nil {
 		c.broken = net.ErrClosed
@@ -219,17 +223,18 @@ func (c *Conn) begin(ctx context.Context, step string, timeout time.Duration) (f
 	if err := c.nc.SetDeadline(deadline); err != nil {
 		return nil, c.ioFailure(ctx, step, err)
 	}
+	nc, moved := c.nc, make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
+		defer close(moved)
 		c.deadlineMu.Lock()
 		defer c.deadlineMu.Unlock()
-		c.nc.SetDeadline(time.Unix(1, 0))
+		nc.SetDeadline(time.Unix(1, 0))
 	})
 	return func() {
 		if !stop() {
-			// The watch may be running: wait for it before the next step
-			// sets a deadline of its own.
-			c.deadlineMu.Lock()
-			c.deadlineMu.Unlock()
+			// The watch has started: wait until it has moved the deadline,
+			// so that it cannot overwrite the next step's.
+			<-moved
 		}
 	}, nil
 }
@@ -258,10 +263,7 @@ func (c *Conn) write(ctx context.Context, step string, lines []outLine) error {
 // ioFailure ends the session after a transport error and says which step
 // failed and, when the context caused it, why.
 func (c *Conn) ioFailure(ctx context.Context, step string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		err = &ctxError{ctx: ctxErr, io: err}
-	}
-	opErr := &OpError{Op: step, Err: err}
+	opErr := &OpError{Op: step, Err: withCtxCause(ctx, err)}
 	c.fail(opErr)
 	return opErr
 }

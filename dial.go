@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -64,7 +65,9 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 
 // Dial connects to addr ("host:port", or "host" for port 25, 24 for LMTP)
 // and reads the banner. An error says which step failed; on error the
-// connection is closed.
+// connection is closed and the Conn discarded. To keep the transcript of a
+// failed greeting, open the connection yourself and use NewConn and
+// ReadBanner, or use Run.
 func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 	port := "25"
 	if d.LMTP {
@@ -168,6 +171,11 @@ func getenvAny(names ...string) string {
 func proxyDialer(raw string, forward *net.Dialer) (bothDialer, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// A *url.Error quotes the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("proxy URL: %w", err)
 	}
 	if u.Scheme != "socks5" && u.Scheme != "socks5h" {

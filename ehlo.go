@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -114,6 +115,7 @@ func ParseCapabilities(lines []string) (caps *Capabilities, notes []string) {
 		caps.Domain, caps.Greeting = first[:i], first[i+1:]
 	}
 	caps.Greeting = strings.TrimSpace(caps.Greeting)
+	mechs := map[string]bool{} // the mechanisms in caps.Auth, for linear time on absurd lists
 	for _, line := range lines[1:] {
 		ext, ok := parseExtension(line)
 		if !ok {
@@ -121,11 +123,35 @@ func ParseCapabilities(lines []string) (caps *Capabilities, notes []string) {
 			continue
 		}
 		caps.Extensions = append(caps.Extensions, ext)
-		if note := caps.apply(ext); note != "" {
+		note := caps.apply(ext)
+		if ext.Keyword == "AUTH" {
+			note = caps.addAuth(ext.Params, mechs)
+		}
+		if note != "" {
 			notes = append(notes, note)
 		}
 	}
 	return caps, notes
+}
+
+// maxAuthMechanisms caps Capabilities.Auth; real servers offer a handful.
+const maxAuthMechanisms = 1000
+
+// addAuth adds mechanisms to Auth, upper-case, once each, up to
+// maxAuthMechanisms.
+func (c *Capabilities) addAuth(params []string, seen map[string]bool) string {
+	for _, m := range params {
+		m = strings.ToUpper(m)
+		if seen[m] {
+			continue
+		}
+		if len(c.Auth) == maxAuthMechanisms {
+			return "more than " + strconv.Itoa(maxAuthMechanisms) + " AUTH mechanisms; the rest ignored"
+		}
+		seen[m] = true
+		c.Auth = append(c.Auth, m)
+	}
+	return ""
 }
 
 // parseExtension splits an EHLO line into keyword and parameters. The
@@ -156,12 +182,6 @@ func parseExtension(line string) (Extension, bool) {
 // parameters make no sense.
 func (c *Capabilities) apply(ext Extension) string {
 	switch ext.Keyword {
-	case "AUTH":
-		for _, m := range ext.Params {
-			if m = strings.ToUpper(m); !c.SupportsAuth(m) {
-				c.Auth = append(c.Auth, m)
-			}
-		}
 	case "SIZE":
 		return c.applySize(ext.Params)
 	case "PIPELINING":
@@ -257,5 +277,19 @@ func (c *Conn) localName(name string) string {
 	case c.d.LocalName != "":
 		return c.d.LocalName
 	}
-	return "localhost"
+	return addressLiteral(c.nc.LocalAddr())
+}
+
+// addressLiteral returns the RFC 5321 §4.1.3 address literal of a local
+// address, "[192.0.2.1]" or "[IPv6:2001:db8::1]": what §4.1.4 asks a
+// client without a name to send. It falls back to "localhost".
+func addressLiteral(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	switch {
+	case !ok || tcp.IP == nil:
+		return "localhost"
+	case tcp.IP.To4() != nil:
+		return "[" + tcp.IP.To4().String() + "]"
+	}
+	return "[IPv6:" + tcp.IP.String() + "]"
 }

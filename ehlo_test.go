@@ -1,9 +1,12 @@
 package probe
 
 import (
+	"net"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The EHLO lists quoted in the seed tutorials, as the server sent them.
@@ -184,6 +187,40 @@ func TestParseCapabilitiesSizeForms(t *testing.T) {
 		caps, notes := ParseCapabilities([]string{"d", tt.line})
 		if caps.Size != tt.size || len(notes) != tt.notes {
 			t.Errorf("%q: Size %d notes %q; want %d and %d notes", tt.line, caps.Size, notes, tt.size, tt.notes)
+		}
+	}
+}
+
+func TestParseCapabilitiesManyMechanisms(t *testing.T) {
+	mechs := make([]string, 200000)
+	for i := range mechs {
+		mechs[i] = "X-MECH-" + strconv.Itoa(i)
+	}
+	start := time.Now()
+	caps, notes := ParseCapabilities([]string{"d", "AUTH " + strings.Join(mechs, " "), "AUTH PLAIN x-mech-0"})
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("parsing 200,000 mechanisms took %v", el)
+	}
+	if len(caps.Auth) != maxAuthMechanisms || caps.Auth[0] != "X-MECH-0" {
+		t.Errorf("kept %d mechanisms, first %q", len(caps.Auth), caps.Auth[0])
+	}
+	if len(notes) != 2 || !strings.Contains(notes[0], "the rest ignored") {
+		t.Errorf("notes = %q", notes)
+	}
+}
+
+func TestAddressLiteral(t *testing.T) {
+	for _, tt := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 4242}, "[192.0.2.1]"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::1")}, "[IPv6:2001:db8::1]"},
+		{&net.TCPAddr{}, "localhost"},
+		{&net.UnixAddr{Name: "/tmp/s"}, "localhost"},
+	} {
+		if got := addressLiteral(tt.addr); got != tt.want {
+			t.Errorf("addressLiteral(%v) = %q, want %q", tt.addr, got, tt.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ErrInvalidLine is wrapped by the error returned when a command or an
@@ -16,7 +17,8 @@ var ErrInvalidLine = errors.New("smtp: line contains CR, LF or NUL")
 // Conn returns after the server sent one: the server has closed the session.
 var ErrServerClosed = errors.New("smtp: server closed the session (421)")
 
-// ReplyError is a 4xx or 5xx reply where the command needed success.
+// ReplyError is a reply of another class than the step needed: a 4xx or
+// 5xx where it needed success, or for instance a 250 where DATA needed 354.
 type ReplyError struct {
 	// Command is the step that failed: "banner", "EHLO", "MAIL", "RCPT",
 	// "AUTH PLAIN" … It never holds credentials.
@@ -91,9 +93,14 @@ type ctxError struct {
 func (e *ctxError) Error() string   { return e.ctx.Error() + " (" + e.io.Error() + ")" }
 func (e *ctxError) Unwrap() []error { return []error{e.ctx, e.io} }
 
+// truncate shortens s to at most n bytes plus an ellipsis, without
+// cutting a UTF-8 sequence in two.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -202,13 +202,12 @@ func (c *Conn) readReply(ctx context.Context, step string) (*Reply, error) {
 			return nil, c.protocolFailure(step, err.(*ProtocolError))
 		}
 		for _, note := range rl.notes {
-			c.tr.add(Note, note, c.tls != nil, false)
+			c.note(note)
 		}
 		if r == nil {
 			r = &Reply{Code: rl.code}
 		} else if rl.code != r.Code && mismatch == "" {
 			mismatch = "continuation line has code " + strconv.Itoa(rl.code) + ", reply began with " + strconv.Itoa(r.Code)
-			c.tr.add(Note, mismatch, c.tls != nil, false)
 		}
 		r.Lines = append(r.Lines, rl.text)
 		if !rl.more {
@@ -217,7 +216,9 @@ func (c *Conn) readReply(ctx context.Context, step string) (*Reply, error) {
 	}
 	r.Enhanced = parseEnhanced(r.Code, r.Lines)
 	if mismatch != "" {
-		return nil, &ProtocolError{Step: step, Reason: mismatch, Reply: r}
+		// Which reply is this? A pipelined batch could no longer tell its
+		// replies apart, so the session ends here.
+		return nil, c.protocolFailure(step, &ProtocolError{Reason: mismatch, Reply: r})
 	}
 	if r.Code == 421 {
 		c.fail(&ReplyError{Command: step, Reply: r})
@@ -227,23 +228,27 @@ func (c *Conn) readReply(ctx context.Context, step string) (*Reply, error) {
 
 // noteLine records how a line broke the rules on its ending or length.
 func (c *Conn) noteLine(raw []byte, ending lineEnding) {
-	tls := c.tls != nil
 	switch ending {
 	case endLF:
-		c.tr.add(Note, "line ended with a bare LF, not CRLF", tls, false)
+		c.note("line ended with a bare LF, not CRLF")
 	case endCR:
-		c.tr.add(Note, "line ended with a bare CR, not CRLF", tls, false)
+		c.note("line ended with a bare CR, not CRLF")
 	}
 	if len(raw)+2 > rfcLineLimit {
-		c.tr.add(Note, "line of "+strconv.Itoa(len(raw)+2)+" octets exceeds RFC 5321's 512", tls, false)
+		c.note("line of " + strconv.Itoa(len(raw)+2) + " octets exceeds RFC 5321's 512")
 	}
+}
+
+// note records a remark of the library in the transcript.
+func (c *Conn) note(text string) {
+	c.tr.add(Note, text, c.tls != nil, false)
 }
 
 // protocolFailure records a fault that leaves the reply stream unreadable
 // and ends the session.
 func (c *Conn) protocolFailure(step string, pe *ProtocolError) error {
 	pe.Step = step
-	c.tr.add(Note, "protocol error: "+pe.Reason, c.tls != nil, false)
+	c.note("protocol error: " + pe.Reason)
 	c.fail(pe)
 	return pe
 }

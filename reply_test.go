@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseReplyLine(t *testing.T) {
@@ -162,3 +163,13 @@ func (r *oneByteReader) Read(p []byte) (int, error) {
 }
 
 var errEOFForTest = errors.New("eof")
+
+func TestTruncateKeepsUTF8(t *testing.T) {
+	for _, s := range []string{"ééééé", "abc日本語", "📬📬📬"} {
+		for n := 0; n < len(s); n++ {
+			if got := truncate(s, n); !utf8.ValidString(got) || len(got) > n+len("…") {
+				t.Errorf("truncate(%q, %d) = %q", s, n, got)
+			}
+		}
+	}
+}

@@ -220,7 +220,8 @@ func (t *Transcript) Reveal() bool { return t.reveal }
 
 // escape returns s with control bytes, invalid UTF-8 and invisible format
 // characters written as Go-style escapes, so that no rendering of a
-// transcript can move a terminal's cursor or forge a line.
+// transcript can move a terminal's cursor or forge a line. A backslash is
+// doubled, so an escape always means the byte it names.
 func escape(s string) string {
 	var b strings.Builder
 	writeEscaped(&b, s)
@@ -240,6 +241,8 @@ func writeEscaped(b *strings.Builder, s string) {
 			b.WriteString(`\n`)
 		case r == '\t':
 			b.WriteString(`\t`)
+		case r == '\\':
+			b.WriteString(`\\`)
 		case r < 0x20 || r == 0x7f:
 			b.WriteString(`\x`)
 			b.WriteString(hex2(byte(r)))

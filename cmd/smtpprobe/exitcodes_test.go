@@ -31,7 +31,7 @@ func TestExitCodePerStage(t *testing.T) {
 		{name: "554 banner", edit: func(c *fakeserver.Config) { c.BannerCode = 554 }, code: exitBanner,
 			want: []string{"S: 554 ", "FAILED at banner", "reply-error at banner"}},
 		{name: "EHLO refused", edit: refuse("EHLO", 554, "5.5.0 go away"), code: exitEHLO,
-			want: []string{"C: EHLO localhost", "S: 554 5.5.0 go away", "FAILED at EHLO"}},
+			want: []string{"C: EHLO [127.0.0.1]", "S: 554 5.5.0 go away", "FAILED at EHLO"}},
 		{name: "STARTTLS 454", edit: refuse("STARTTLS", 454, "4.7.0 TLS not available"), code: exitTLS,
 			want: []string{"C: STARTTLS", "S: 454 4.7.0 TLS not available", "FAILED at TLS", "starttls-unavailable at TLS"}},
 		{name: "STARTTLS not offered", edit: func(c *fakeserver.Config) { c.TLSCert = nil }, code: exitTLS,

@@ -285,7 +285,7 @@ func (c *config) checkTLS() error {
 	if c.proxy != "" {
 		u, err := url.Parse(c.proxy)
 		if err != nil || (u.Scheme != "socks5" && u.Scheme != "socks5h") || u.Host == "" {
-			return fmt.Errorf("-proxy %q: want socks5://host:port or socks5h://host:port", c.proxy)
+			return fmt.Errorf("-proxy %q: want socks5://host:port or socks5h://host:port", redactURL(u))
 		}
 	}
 	return nil
@@ -442,4 +442,12 @@ func (c *config) readPassword(getenv func(string) string) error {
 func needsPassword(mech string) bool {
 	m := strings.ToUpper(mech)
 	return m != "EXTERNAL" && m != "ANONYMOUS"
+}
+
+// redactURL shows a URL without its password.
+func redactURL(u *url.URL) string {
+	if u == nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
 }

@@ -221,7 +221,7 @@ func TestTransportFlags(t *testing.T) {
 		if r.code != exitOK {
 			t.Fatalf("exit %d: %s", r.code, r.stdout)
 		}
-		assertContains(t, r.stdout, "C: LHLO localhost", "C: DATA", "reached DATA")
+		assertContains(t, r.stdout, "C: LHLO [127.0.0.1]", "C: DATA", "reached DATA")
 	})
 	t.Run("insecure still reports the verdict", func(t *testing.T) {
 		srv := tlsServer(t, pki.SelfSigned, nil)
