@@ -18,9 +18,11 @@ type TLSError struct {
 	// Step is "STARTTLS handshake" or "STARTTLS verify" after STARTTLS,
 	// "TLS handshake" or "TLS verify" for implicit TLS.
 	Step string
-	// Info is the TLS report when the handshake completed and verification
-	// failed; its verdicts and Problems say why. It is nil when the
-	// handshake itself failed.
+	// Info is the TLS report when verification failed; its verdicts and
+	// Problems say why. Verification runs inside the handshake, as soon as
+	// the server has presented its certificates, and its failure stops the
+	// handshake there, before any client certificate is sent. Info is nil
+	// when the handshake failed for any other reason.
 	Info *TLSInfo
 	// Err is the cause: the crypto/tls error of a failed handshake; for a
 	// failed verification the x509 errors behind each verdict
@@ -65,7 +67,8 @@ var ErrTLSActive = errors.New("smtp: STARTTLS refused: TLS is already active")
 // in a note, returns a *ProtocolError and closes the Conn: they are never
 // read as a reply. A failed handshake, or a certificate that does not
 // verify when cfg asks for verification, is a *TLSError and closes the
-// Conn; in the second case its Info says why.
+// Conn; in the second case its Info says why, and the handshake was stopped
+// before the client presented any certificate of its own.
 //
 // On success the Conn reads and writes through TLS and forgets what it
 // learned in plaintext (RFC 3207 §4.2): Capabilities is nil until the next
@@ -128,14 +131,21 @@ func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
 // the server's certificates and, if all is well, moves the Conn into TLS.
 // phase is "STARTTLS" or "TLS" and names the steps.
 //
-// The handshake itself never verifies: it runs with InsecureSkipVerify so
-// that the report is complete whatever the certificate; the caller's
-// verification is applied afterwards, before anything more is sent.
+// crypto/tls never verifies on its own: the handshake runs with
+// InsecureSkipVerify so that the report is complete whatever the
+// certificate. The certificates are judged inside the handshake instead, by
+// a VerifyConnection hook that crypto/tls calls as soon as it has the
+// server's certificates, before the client sends anything more: in
+// particular before any client certificate and its CertificateVerify, in
+// TLS 1.2 as in 1.3. A verdict that must stop the session aborts the
+// handshake there, so an unauthenticated server never learns who the
+// client is.
 func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*TLSInfo, error) {
 	want := c.tlsConfig(cfg)
+	j := &judgement{c: c, want: want, sni: sniName(want.ServerName)}
 	hs := want.Clone()
 	hs.InsecureSkipVerify = true
-	hs.VerifyPeerCertificate, hs.VerifyConnection = nil, nil
+	hs.VerifyPeerCertificate, hs.VerifyConnection = nil, j.check
 	raw := &sniffConn{Conn: c.nc}
 	tc := tls.Client(raw, hs)
 
@@ -145,48 +155,28 @@ func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*T
 	}
 	start := time.Now()
 	err = tc.HandshakeContext(ctx)
-	done := time.Now()
+	took := time.Since(start)
 	end()
-	if err != nil {
-		return nil, c.handshakeFailure(ctx, phase, raw.seen, err)
+	if err == nil && j.info == nil {
+		j.check(tc.ConnectionState()) // crypto/tls always calls the hook; be safe
 	}
-
-	at := done
-	if want.Time != nil {
-		at = want.Time()
-	}
-	info := newTLSInfo(tc.ConnectionState(), sniName(hs.ServerName), at, done.Sub(start))
-	if fatal := c.verify(want, info); fatal != nil {
-		tErr := &TLSError{Step: phase + " verify", Info: info, Err: fatal}
+	if j.fatal != nil {
+		j.info.HandshakeDuration = took
+		c.tr.add(Note, summary(j.info, false), true, false)
+		tErr := &TLSError{Step: phase + " verify", Info: j.info, Err: j.fatal}
 		c.fail(tErr) // closes the raw connection: nothing more is sent
 		return nil, tErr
 	}
+	if err != nil {
+		return nil, c.handshakeFailure(ctx, phase, raw.seen, err)
+	}
+	info := j.report(tc.ConnectionState(), took)
+	c.tr.add(Note, summary(info, true), true, false)
 	c.nc = tc
 	c.lr = newLineReader(tc, c.d.Limits.MaxLineLength)
 	c.caps = nil
 	c.tls = info
 	return info, nil
-}
-
-// verify computes the verdicts, runs the caller's own checks, records the
-// summary note and returns the error that must stop the session, if any.
-func (c *Conn) verify(cfg *tls.Config, info *TLSInfo) error {
-	name := cfg.ServerName
-	if name == "" {
-		name = c.host
-	}
-	info.InsecureSkipVerify = cfg.InsecureSkipVerify
-	var fatal error
-	if errs := info.judge(cfg, name); len(errs) > 0 && !cfg.InsecureSkipVerify {
-		fatal = &verifyError{errs: errs}
-	} else {
-		if cfg.InsecureSkipVerify {
-			info.State.VerifiedChains = nil // as crypto/tls reports it
-		}
-		fatal = callerChecks(cfg, info)
-	}
-	c.tr.add(Note, summary(info, fatal == nil), true, false)
-	return fatal
 }
 
 // summary is the transcript note for a completed handshake; goingOn says

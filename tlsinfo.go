@@ -38,11 +38,12 @@ type TLSInfo struct {
 	ALPN string `json:"alpn,omitempty"`
 	// Resumed reports that the session was resumed from an earlier one.
 	Resumed bool `json:"resumed"`
-	// HandshakeTime is when the handshake completed, or the time the
-	// tls.Config's Time function gave; the validity verdicts and DaysLeft
-	// are computed against it.
+	// HandshakeTime is when the server's certificates were judged, during
+	// the handshake, or the time the tls.Config's Time function gave; the
+	// validity verdicts and DaysLeft are computed against it.
 	HandshakeTime time.Time `json:"handshake_time"`
-	// HandshakeDuration is how long the handshake took.
+	// HandshakeDuration is how long the handshake took (until it was
+	// stopped, when verification failed).
 	HandshakeDuration time.Duration `json:"handshake_duration_ns"`
 	// Chain is the chain the server presented, leaf first, as sent.
 	Chain []CertInfo `json:"chain"`
@@ -122,9 +123,9 @@ type CertInfo struct {
 	SelfSigned bool `json:"self_signed,omitempty"`
 }
 
-// newTLSInfo describes a completed handshake, without the verdicts. at is
-// the moment the certificates are judged at: when the handshake completed,
-// or what the config's Time says.
+// newTLSInfo describes a handshake, without the verdicts. at is the moment
+// the certificates are judged at: when crypto/tls presented them, or what
+// the config's Time says.
 func newTLSInfo(st tls.ConnectionState, sni string, at time.Time, took time.Duration) *TLSInfo {
 	info := &TLSInfo{
 		Version:           st.Version,

@@ -9,6 +9,69 @@ import (
 	"time"
 )
 
+// judgement computes the verdicts of a handshake from inside it: check is
+// installed as the handshake's VerifyConnection, which crypto/tls calls
+// once it has the server's certificates (or, when resuming, the session's)
+// and before the client sends its own certificate, CertificateVerify or
+// Finished. Its error aborts the handshake.
+type judgement struct {
+	c    *Conn
+	want *tls.Config // the caller's config: its verification is the one applied
+	sni  string
+
+	info  *TLSInfo // the verdicts, once check has run
+	fatal error    // what stops the session, if anything
+}
+
+// check judges the state crypto/tls has reached and returns the error that
+// must stop the handshake, if any. Only its first call judges: crypto/tls
+// does not call it again for a renegotiation, which keeps the server's
+// certificate.
+func (j *judgement) check(st tls.ConnectionState) error {
+	if j.info != nil {
+		return j.fatal
+	}
+	at := time.Now()
+	if j.want.Time != nil {
+		at = j.want.Time()
+	}
+	j.info = newTLSInfo(st, j.sni, at, 0)
+	j.fatal = j.c.verify(j.want, j.info)
+	return j.fatal
+}
+
+// report describes the completed handshake st with the verdicts check
+// computed, judged at the same moment.
+func (j *judgement) report(st tls.ConnectionState, took time.Duration) *TLSInfo {
+	v := j.info
+	info := newTLSInfo(st, j.sni, v.HandshakeTime, took)
+	info.State.VerifiedChains = v.State.VerifiedChains
+	info.VerifyName = v.VerifyName
+	info.Trusted, info.TrustError = v.Trusted, v.TrustError
+	info.HostnameMatch, info.HostnameError = v.HostnameMatch, v.HostnameError
+	info.Expired, info.NotYetValid, info.ValidityError = v.Expired, v.NotYetValid, v.ValidityError
+	info.InsecureSkipVerify = v.InsecureSkipVerify
+	info.Verified, info.Problems = v.Verified, v.Problems
+	return info
+}
+
+// verify computes the verdicts, runs the caller's own checks and returns
+// the error that must stop the session, if any.
+func (c *Conn) verify(cfg *tls.Config, info *TLSInfo) error {
+	name := cfg.ServerName
+	if name == "" {
+		name = c.host
+	}
+	info.InsecureSkipVerify = cfg.InsecureSkipVerify
+	if errs := info.judge(cfg, name); len(errs) > 0 && !cfg.InsecureSkipVerify {
+		return &verifyError{errs: errs}
+	}
+	if cfg.InsecureSkipVerify {
+		info.State.VerifiedChains = nil // as crypto/tls reports it
+	}
+	return callerChecks(cfg, info)
+}
+
 // judge computes the verdicts of info against cfg, checking the leaf's
 // name against name. It returns the error behind each failed verdict, in
 // the order of Problems. It never consults InsecureSkipVerify: the

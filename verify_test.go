@@ -66,8 +66,8 @@ func (vc verdictCase) problems(p *fakeserver.PKI) []string {
 
 // TestStartTLSVerdicts checks every verdict for each kind of bad
 // certificate, with verification on (a *TLSError carrying the report, the
-// Conn closed, nothing sent inside TLS) and off (the same report, the
-// session going on inside TLS).
+// handshake stopped, the Conn closed, nothing sent inside TLS) and off (the
+// same report, the session going on inside TLS).
 func TestStartTLSVerdicts(t *testing.T) {
 	p := newPKI(t)
 	for _, vc := range verdictCases() {
@@ -79,7 +79,12 @@ func TestStartTLSVerdicts(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				ctx := testCtx(t)
 				cert := vc.cert(p)
-				srv := startServer(t, fakeserver.Config{TLSCert: &cert})
+				sni := make(chan string, 1)
+				srv := startServer(t, fakeserver.Config{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert},
+					GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+						sni <- hello.ServerName
+						return nil, nil
+					}}})
 				c := dialEhlo(t, ctx, srv, Dialer{})
 				cfg := &tls.Config{RootCAs: p.CAPool(), InsecureSkipVerify: skip}
 				info, err := c.StartTLS(ctx, cfg)
@@ -107,8 +112,11 @@ func TestStartTLSVerdicts(t *testing.T) {
 					checkInsideTLS(t, ctx, c, info)
 				}
 				rec := waitSessionAfterQuit(t, ctx, c, srv)
-				if rec.ServerName != testHost {
-					t.Errorf("server saw SNI %q, want %q", rec.ServerName, testHost)
+				if got := <-sni; got != testHost {
+					t.Errorf("server saw SNI %q, want %q", got, testHost)
+				}
+				if rec.TLS == failed {
+					t.Errorf("server's handshake completed: %v, want %v", rec.TLS, !failed)
 				}
 				if failed && len(rec.ClientTLS()) != 0 {
 					t.Errorf("client sent %q inside TLS after a failed verification", rec.ClientTLS())
@@ -395,5 +403,101 @@ func TestStartTLSConfigTime(t *testing.T) {
 	want := []string{"certificate expired 35 days ago"}
 	if !info.HandshakeTime.Equal(later) || !info.Trusted || !info.Expired || !reflect.DeepEqual(info.Problems, want) || info.Chain[0].DaysLeft != -35 {
 		t.Errorf("time %v trusted %v expired %v problems %q days left %d", info.HandshakeTime, info.Trusted, info.Expired, info.Problems, info.Chain[0].DaysLeft)
+	}
+}
+
+// TestStartTLSClientCertificateWithheld checks that a client certificate is
+// never shown to a server whose certificate fails verification: the
+// handshake stops as soon as the server's certificates are judged, before
+// the client's Certificate and CertificateVerify, in TLS 1.2 and 1.3, and
+// the *TLSError still carries the verdicts. With InsecureSkipVerify the
+// handshake completes, the certificate is presented and the verdicts are
+// reported all the same.
+func TestStartTLSClientCertificateWithheld(t *testing.T) {
+	p := newPKI(t)
+	refusal := errors.New("caller says no")
+	cases := []struct {
+		name     string
+		server   tls.Certificate
+		skip     bool
+		connErr  error
+		problems []string
+	}{
+		{"self-signed", p.SelfSigned, false, nil, []string{"certificate signed by unknown authority"}},
+		{"unknown CA", p.UnknownCA, false, nil, []string{"certificate signed by unknown authority"}},
+		{"VerifyConnection refuses", p.Valid, false, refusal, []string{"VerifyConnection: caller says no"}},
+		{"self-signed, skip verify", p.SelfSigned, true, nil, []string{"certificate signed by unknown authority"}},
+	}
+	versions := []uint16{tls.VersionTLS12, tls.VersionTLS13}
+	for _, tc := range cases {
+		for _, version := range versions {
+			for _, viaCallback := range []bool{false, true} {
+				name := tc.name + "/" + tls.VersionName(version) + "/Certificates"
+				if viaCallback {
+					name = tc.name + "/" + tls.VersionName(version) + "/GetClientCertificate"
+				}
+				t.Run(name, func(t *testing.T) {
+					testClientCertificateWithheld(t, p, tc.server, version, viaCallback, tc.skip, tc.connErr, tc.problems)
+				})
+			}
+		}
+	}
+}
+
+func testClientCertificateWithheld(t *testing.T, p *fakeserver.PKI, server tls.Certificate, version uint16, viaCallback, skip bool, connErr error, problems []string) {
+	ctx := testCtx(t)
+	received := make(chan int, 1) // client certificates the server got
+	srv := startServer(t, fakeserver.Config{TLSConfig: &tls.Config{
+		Certificates: []tls.Certificate{server},
+		ClientAuth:   tls.RequireAnyClientCert,
+		MinVersion:   version, MaxVersion: version,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			received <- len(raw)
+			return nil
+		},
+	}})
+	c := dialEhlo(t, ctx, srv, Dialer{})
+	asked := 0
+	cfg := &tls.Config{RootCAs: p.CAPool(), InsecureSkipVerify: skip,
+		VerifyConnection: func(tls.ConnectionState) error { return connErr }}
+	if viaCallback {
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked++
+			return &p.Valid, nil
+		}
+	} else {
+		cfg.Certificates = []tls.Certificate{p.Valid}
+	}
+
+	info, err := c.StartTLS(ctx, cfg)
+	failed := !skip
+	if failed {
+		var te *TLSError
+		if !errors.As(err, &te) || te.Step != "STARTTLS verify" || te.Info == nil {
+			t.Fatalf("StartTLS error %v (%T), want a verify *TLSError with Info", err, err)
+		}
+		info = te.Info
+	} else if err != nil {
+		t.Fatalf("StartTLS: %v", err)
+	}
+	if info.Version != version || info.Verified || info.InsecureSkipVerify != skip || !reflect.DeepEqual(info.Problems, problems) {
+		t.Errorf("report: version %s verified %v skip %v problems %q, want %s false %v %q",
+			info.VersionName, info.Verified, info.InsecureSkipVerify, info.Problems, tls.VersionName(version), skip, problems)
+	}
+	if len(info.Chain) != 1 || info.Chain[0].SHA256 != sha256Hex(server.Leaf.Raw) {
+		t.Errorf("chain does not hold the server's certificate: %+v", info.Chain)
+	}
+
+	rec := waitSessionAfterQuit(t, ctx, c, srv)
+	var got int
+	select {
+	case got = <-received:
+	default:
+	}
+	switch {
+	case failed && (got != 0 || rec.TLS || (viaCallback && asked != 0)):
+		t.Errorf("server whose certificate failed verification got %d client certificates (handshake completed: %v, GetClientCertificate called %d times)", got, rec.TLS, asked)
+	case !failed && (got != 1 || !rec.TLS):
+		t.Errorf("with InsecureSkipVerify the server got %d client certificates, handshake completed: %v", got, rec.TLS)
 	}
 }
