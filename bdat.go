@@ -41,7 +41,8 @@ const (
 // RSET. When BDAT LAST had already gone out, its reply is read too (on
 // LMTP one per recipient only if the first is positive: a refused LAST is
 // taken as the single answer of the failed transaction), so the session
-// stays in step; BdatLMTP returns those replies with the error. If reading msg fails the Conn is closed. On an LMTP Conn the last
+// stays in step; BdatLMTP returns those replies with the error. Replies
+// beyond those already received end the session, as for Data. If reading msg fails the Conn is closed. On an LMTP Conn the last
 // chunk is answered once per accepted recipient, as for Data; use BdatLMTP
 // to get each reply.
 //
@@ -122,12 +123,16 @@ func (c *Conn) bdat(ctx context.Context, msg io.Reader, chunkSize, nFinal int) (
 // server took the message and answers once per recipient. A refused LAST
 // is the single answer of a transaction that already failed.
 func (c *Conn) readLastAfterRefusal(ctx context.Context, n int) ([]*Reply, error) {
-	replies, err := c.readFinal(ctx, stepBdatLast, 1)
-	if len(replies) == 0 || n <= 1 || !replies[0].Positive() {
+	replies, err := c.readReplies(ctx, stepBdatLast, 1)
+	if err == nil && n > 1 {
+		var more []*Reply
+		more, err = c.readReplies(ctx, stepBdatLast, n-1)
+		replies = append(replies, more...)
+	}
+	if c.broken != nil {
 		return replies, err
 	}
-	more, err := c.readFinal(ctx, stepBdatLast, n-1)
-	return append(replies, more...), err
+	return replies, c.checkFinalDone(stepBdatLast, len(replies))
 }
 
 // send writes one chunk with its BDAT line in a single write.

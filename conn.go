@@ -87,8 +87,10 @@ func (c *Conn) Noop(ctx context.Context) (*Reply, error) {
 	return c.command(ctx, "NOOP", c.d.Timeouts.Command, "NOOP", 2)
 }
 
-// Rset sends RSET and expects 250.
+// Rset sends RSET and expects 250. It ends the mail transaction the Conn
+// follows (see Data on LMTP).
 func (c *Conn) Rset(ctx context.Context) (*Reply, error) {
+	c.txn = mailTxn{}
 	return c.command(ctx, "RSET", c.d.Timeouts.Command, "RSET", 2)
 }
 

@@ -167,7 +167,13 @@ func indexLineBreak(p []byte) int {
 // On an LMTP Conn the server answers the "." once per recipient accepted
 // since Mail (RFC 2033 §4.2); Data reads every reply so that the session
 // stays in step, and returns the first one that failed (with its
-// *ReplyError), or else the first. Use DataLMTP to get each.
+// *ReplyError), or else the first. Use DataLMTP to get each. The Conn
+// counts the recipients accepted by Rcpt, Send and Pipeline since the last
+// MAIL or RSET; it does not see RCPTs sent with SendRaw or WriteRaw (give
+// DataLMTP their number). If more bytes have already arrived once the
+// counted replies are read, the count was wrong: rather than let those
+// replies answer later commands, Data returns a *ProtocolError for step
+// "DATA end" and the session ends.
 func (c *Conn) Data(ctx context.Context, msg io.Reader) (*Reply, error) {
 	r, replies, err := c.data(ctx, msg, c.finalReplyCount(0))
 	if replies == nil {
@@ -178,8 +184,9 @@ func (c *Conn) Data(ctx context.Context, msg io.Reader) (*Reply, error) {
 
 // DataLMTP is Data for LMTP (RFC 2033): it reads n replies after the final
 // "." and returns them in the order of the accepted recipients. n <= 0
-// means the number of recipients Rcpt saw accepted since the last Mail
-// (at least one). The error is a *ReplyError for the first reply that is
+// means the number of recipients the Conn counted since the last MAIL or
+// RSET (at least one; see Data for what is counted and for replies beyond
+// the count). The error is a *ReplyError for the first reply that is
 // not 2xx; the others are still read and returned. When DATA itself is
 // refused the replies are nil and the error holds the DATA reply.
 func (c *Conn) DataLMTP(ctx context.Context, msg io.Reader, n int) ([]*Reply, error) {
@@ -239,8 +246,41 @@ func pickReply(replies []*Reply, err error) (*Reply, error) {
 
 // readFinal reads n replies to the end of the data. A reply that is not
 // 2xx gives a *ReplyError (the first such); reading goes on so that the
-// session stays in step. A transport error stops it.
+// session stays in step. A transport error stops it. On LMTP, bytes that
+// already arrived after the n replies end the session (see checkFinalDone).
 func (c *Conn) readFinal(ctx context.Context, step string, n int) ([]*Reply, error) {
+	replies, err := c.readReplies(ctx, step, n)
+	if c.broken != nil {
+		return replies, err
+	}
+	if done := c.checkFinalDone(step, len(replies)); done != nil {
+		return replies, done
+	}
+	return replies, err
+}
+
+// checkFinalDone fails on LMTP when bytes arrived after the n final
+// replies: more recipients were accepted than the Conn counted (RCPTs sent
+// with SendRaw or WriteRaw), and the replies left would answer the next
+// commands. Reading them as further replies could assign them to the
+// wrong recipients, and some may still be on their way, so the session
+// ends with a *ProtocolError instead.
+func (c *Conn) checkFinalDone(step string, n int) error {
+	extra := c.lr.buffered()
+	if !c.d.LMTP || len(extra) == 0 {
+		return nil
+	}
+	return c.protocolFailure(step, &ProtocolError{
+		Reason: strconv.Itoa(len(extra)) + " bytes arrived after the " + strconv.Itoa(n) +
+			" final replies expected: more recipients were accepted than counted " +
+			"(RCPTs sent with SendRaw?); pass their number to DataLMTP or BdatLMTP",
+		Line: firstLine(extra),
+	})
+}
+
+// readReplies reads n replies to the end of the data, as readFinal does,
+// without the final check.
+func (c *Conn) readReplies(ctx context.Context, step string, n int) ([]*Reply, error) {
 	var replies []*Reply
 	var first error
 	for range n {

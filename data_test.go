@@ -494,3 +494,66 @@ func sampleHeap() (start uint64, stop func() uint64) {
 		return <-result
 	}
 }
+
+// TestLMTPFinalReplyCount: the number of final replies an LMTP Conn
+// expects follows RSET and the RCPTs of Pipeline; replies beyond the count
+// (RCPTs sent with SendRaw) end the session with a *ProtocolError instead
+// of answering the next command.
+func TestLMTPFinalReplyCount(t *testing.T) {
+	tests := []struct {
+		name      string
+		envelope  func(ctx context.Context, c *Conn)
+		wantCount int  // final replies returned
+		wantFatal bool // a *ProtocolError at "DATA end"
+	}{
+		{"RSET resets the count", func(ctx context.Context, c *Conn) {
+			c.Mail(ctx, "s@example.test", nil)
+			c.Rcpt(ctx, "a@example.test", nil)
+			c.Rcpt(ctx, "b@example.test", nil)
+			c.Rset(ctx)
+			c.SendRaw(ctx, "MAIL FROM:<s@example.test>")
+			c.Rcpt(ctx, "c@example.test", nil)
+		}, 1, false},
+		{"Pipeline RCPTs are counted", func(ctx context.Context, c *Conn) {
+			c.Mail(ctx, "s@example.test", nil)
+			c.Pipeline(ctx, "RCPT TO:<a@example.test>", "RCPT TO:<nobody@example.test>", "RCPT TO:<b@example.test>")
+		}, 2, false},
+		{"Pipeline RSET resets the count", func(ctx context.Context, c *Conn) {
+			c.Mail(ctx, "s@example.test", nil)
+			c.Rcpt(ctx, "a@example.test", nil)
+			c.Rcpt(ctx, "b@example.test", nil)
+			c.Pipeline(ctx, "RSET", "MAIL FROM:<s@example.test>", "RCPT TO:<c@example.test>")
+		}, 1, false},
+		{"SendRaw RCPT: extra replies are fatal", func(ctx context.Context, c *Conn) {
+			c.Mail(ctx, "s@example.test", nil)
+			c.Rcpt(ctx, "a@example.test", nil)
+			c.SendRaw(ctx, "RCPT TO:<b@example.test>")
+		}, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			srv := startServer(t, fakeserver.Config{LMTP: true, RejectRecipients: map[string]fakeserver.Reply{
+				"nobody@example.test": {Code: 550, Lines: []string{"5.1.1 unknown"}}}})
+			c, _ := dialMail(t, ctx, srv, &Dialer{LMTP: true, Timeouts: Timeouts{DataEnd: 2 * time.Second}})
+			tt.envelope(ctx, c)
+			replies, err := c.DataLMTP(ctx, strings.NewReader("x"), 0)
+			if len(replies) != tt.wantCount {
+				t.Errorf("%d final replies, want %d", len(replies), tt.wantCount)
+			}
+			var pe *ProtocolError
+			if tt.wantFatal {
+				if !errors.As(err, &pe) || pe.Step != "DATA end" || !errors.Is(c.Err(), err) {
+					t.Fatalf("err = %v, Conn error %v; want a *ProtocolError at DATA end", err, c.Err())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("DataLMTP: %v", err)
+			}
+			if r, err := c.Noop(ctx); err != nil || r.Text() != "2.0.0 Ok" {
+				t.Fatalf("NOOP got %q, %v: the session is out of step", r, err)
+			}
+		})
+	}
+}

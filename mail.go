@@ -112,8 +112,9 @@ type RcptOptions struct {
 	Extra []string
 }
 
-// mailTxn follows the transaction the Conn's Mail and Rcpt calls opened, so
-// that an LMTP Conn knows how many replies follow the message data.
+// mailTxn follows the transaction the Conn's Mail, Rcpt, Rset, Send and
+// Pipeline calls opened, so that an LMTP Conn knows how many replies
+// follow the message data.
 type mailTxn struct {
 	accepted int // recipients accepted since the last MAIL
 }
@@ -145,6 +146,19 @@ func (c *Conn) Rcpt(ctx context.Context, to string, o *RcptOptions) (*Reply, err
 		c.txn.accepted++
 	}
 	return r, err
+}
+
+// followTxn counts a raw MAIL, RSET or RCPT line and its reply in the
+// transaction, as Mail, Rset and Rcpt do.
+func (c *Conn) followTxn(line string, r *Reply) {
+	switch verbOf(line) {
+	case "MAIL", "RSET":
+		c.txn = mailTxn{}
+	case "RCPT":
+		if r.Positive() {
+			c.txn.accepted++
+		}
+	}
 }
 
 // mailLine builds and checks a MAIL command.

@@ -454,7 +454,9 @@ func firstLine(p []byte) string {
 // the call fails at the deadline (Timeouts.Command per reply, or the
 // context's) with an *OpError whose Timeout is true. Bytes already
 // received after the last reply mean a reply no line asked for: a
-// *ProtocolError, and the session ends.
+// *ProtocolError, and the session ends. MAIL, RSET and accepted RCPT
+// lines count for the final replies of an LMTP Conn, as Mail, Rset and
+// Rcpt do.
 func (c *Conn) Pipeline(ctx context.Context, lines ...string) ([]*Reply, error) {
 	if len(lines) == 0 {
 		return nil, nil
@@ -473,6 +475,7 @@ func (c *Conn) Pipeline(ctx context.Context, lines ...string) ([]*Reply, error) 
 			return replies, err
 		}
 		replies = append(replies, r)
+		c.followTxn(l, r)
 	}
 	return replies, c.checkNothingMore("pipeline")
 }
