@@ -22,6 +22,8 @@ type ArgError struct {
 	Value string
 	// Reason says what is wrong with it.
 	Reason string
+
+	lineBreak bool // the whole value, not only Value, held CR, LF or NUL
 }
 
 func (e *ArgError) Error() string {
@@ -29,15 +31,17 @@ func (e *ArgError) Error() string {
 }
 
 // Is matches ErrInvalidArgument, and ErrInvalidLine when the value held a
-// line break or NUL.
+// line break or NUL, also past the 80 bytes Value keeps.
 func (e *ArgError) Is(target error) bool {
 	return target == ErrInvalidArgument ||
-		(target == ErrInvalidLine && strings.ContainsAny(e.Value, "\r\n\x00"))
+		(target == ErrInvalidLine && (e.lineBreak || hasLineBreak(e.Value)))
 }
 
 func argError(name, value, reason string) *ArgError {
-	return &ArgError{Name: name, Value: truncate(value, 80), Reason: reason}
+	return &ArgError{Name: name, Value: truncate(value, 80), Reason: reason, lineBreak: hasLineBreak(value)}
 }
+
+func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n\x00") }
 
 // BodyType is the value of the BODY parameter of MAIL (RFC 6152, RFC 3030).
 type BodyType string

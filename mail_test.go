@@ -169,6 +169,12 @@ func TestMailRcptRefuseBadArguments(t *testing.T) {
 		{"unknown notify", false, "b@example.test", nil, &RcptOptions{Notify: []DSNNotify{"SOMETIMES"}}, "NOTIFY", false},
 		{"notify twice", false, "b@example.test", nil, &RcptOptions{Notify: []DSNNotify{NotifyDelay, NotifyDelay}}, "NOTIFY", false},
 		{"orcpt type", false, "b@example.test", nil, &RcptOptions{OriginalRecipient: "x", OriginalRecipientType: "rfc 822"}, "ORCPT", false},
+		// The line break lies beyond the 80 bytes ArgError.Value keeps.
+		{"CRLF after byte 80 in sender", true, strings.Repeat("a", 100) + "\r\nRSET", nil, nil, "from", true},
+		{"LF after byte 80 in recipient", false, strings.Repeat("b", 90) + "\n@example.test", nil, nil, "to", true},
+		{"CR after byte 80 in ENVID", true, "a@example.test", &MailOptions{EnvelopeID: strings.Repeat("x", 81) + "\r"}, nil, "ENVID", true},
+		{"NUL after byte 80 in extra", true, "a@example.test", &MailOptions{Extra: []string{"X=" + strings.Repeat("v", 85) + "\x00"}}, nil, "X", true},
+		{"long value, no line break", true, strings.Repeat("a", 100) + " b", nil, nil, "from", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
