@@ -109,7 +109,8 @@ type RcptOptions struct {
 	// OriginalRecipient is sent as ORCPT=<type>;<xtext> when not empty.
 	OriginalRecipient string
 	// OriginalRecipientType is the address type of ORCPT: "rfc822" when
-	// empty ("utf-8" for RFC 6533 addresses).
+	// empty ("utf-8" for RFC 6533 addresses). It must be an RFC 5322 atom
+	// without '=' and is sent as it is; only the address is xtext-encoded.
 	OriginalRecipientType string
 	// Extra parameters are sent as given, each "KEYWORD" or
 	// "KEYWORD=value", after the others.
@@ -250,10 +251,10 @@ func (o *MailOptions) params() (string, error) {
 		p.addValue("RET", string(o.Return))
 	}
 	if o.EnvelopeID != "" {
-		p.addXtext("ENVID", o.EnvelopeID)
+		p.addXtext("ENVID", "", o.EnvelopeID)
 	}
 	if o.Auth != "" {
-		p.addXtext("AUTH", o.Auth)
+		p.addXtext("AUTH", "", o.Auth)
 	}
 	p.addExtra(o.Extra)
 	return p.String(), p.err
@@ -280,10 +281,10 @@ func (o *RcptOptions) params() (string, error) {
 		if typ == "" {
 			typ = "rfc822"
 		}
-		if !isAtom(typ) {
-			return "", argError("ORCPT", typ, "address type is not an atom")
+		if err := checkAddrType(typ); err != nil {
+			return "", err
 		}
-		p.addXtext("ORCPT", typ+";"+o.OriginalRecipient)
+		p.addXtext("ORCPT", typ+";", o.OriginalRecipient)
 	}
 	p.addExtra(o.Extra)
 	return p.String(), p.err
@@ -335,10 +336,11 @@ func (p *paramList) addValue(key, value string) {
 	p.add(key + "=" + value)
 }
 
-// addXtext adds KEY=xtext(value). Line breaks and NUL are refused even
-// though xtext could encode them: no RFC value holds one, and a probe that
-// wants them can encode by hand and use Extra.
-func (p *paramList) addXtext(key, value string) {
+// addXtext adds KEY=prefix xtext(value); prefix is written as it is.
+// Line breaks and NUL are refused even though xtext could encode them: no
+// RFC value holds one, and a probe that wants them can encode by hand and
+// use Extra.
+func (p *paramList) addXtext(key, prefix, value string) {
 	if p.err != nil {
 		return
 	}
@@ -346,7 +348,7 @@ func (p *paramList) addXtext(key, value string) {
 		p.err = argError(key, value, "line break or NUL")
 		return
 	}
-	p.add(key + "=" + XtextEncode(value))
+	p.add(key + "=" + prefix + XtextEncode(value))
 }
 
 func (p *paramList) addExtra(extra []string) {
@@ -401,8 +403,35 @@ func isParamKeyword(s string) bool {
 	return true
 }
 
-// isAtom reports whether s is a plain word of letters, digits and '-'.
-func isAtom(s string) bool { return isParamKeyword(s) }
+// checkAddrType checks the addr-type of ORCPT (RFC 3461 §4.2): an atom,
+// written as it is, so without '=', which an esmtp-value cannot hold.
+func checkAddrType(typ string) error {
+	switch {
+	case !isAtom(typ):
+		return argError("ORCPT", typ, "address type is not an atom")
+	case strings.Contains(typ, "="):
+		return argError("ORCPT", typ, "'=' in address type")
+	}
+	return nil
+}
+
+// isAtom reports whether s is an RFC 5322 atom: one or more atext bytes
+// (letters, digits and !#$%&'*+-/=?^_`{|}~).
+func isAtom(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isAtext(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAtext(b byte) bool {
+	return isAlnum(b) || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", b) >= 0
+}
 
 func isAlnum(b byte) bool {
 	return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || isDigit(b)

@@ -119,6 +119,11 @@ func TestRcptLine(t *testing.T) {
 		{"orcpt utf-8 type and extra", &RcptOptions{
 			OriginalRecipient: "bob@example.test", OriginalRecipientType: "utf-8", Extra: []string{"X-TAG=1"},
 		}, "RCPT TO:<bob@example.test> ORCPT=utf-8;bob@example.test X-TAG=1\r\n"},
+		// addr-type is an RFC 5322 atom, written as it is (only the
+		// address is xtext).
+		{"orcpt type of atext symbols", &RcptOptions{
+			OriginalRecipient: "b+c@example.test", OriginalRecipientType: "x-Type_1+!#$%&'*/?^`{|}~",
+		}, "RCPT TO:<bob@example.test> ORCPT=x-Type_1+!#$%&'*/?^`{|}~;b+2Bc@example.test\r\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,6 +174,8 @@ func TestMailRcptRefuseBadArguments(t *testing.T) {
 		{"unknown notify", false, "b@example.test", nil, &RcptOptions{Notify: []DSNNotify{"SOMETIMES"}}, "NOTIFY", false},
 		{"notify twice", false, "b@example.test", nil, &RcptOptions{Notify: []DSNNotify{NotifyDelay, NotifyDelay}}, "NOTIFY", false},
 		{"orcpt type", false, "b@example.test", nil, &RcptOptions{OriginalRecipient: "x", OriginalRecipientType: "rfc 822"}, "ORCPT", false},
+		{"orcpt type with '='", false, "b@example.test", nil, &RcptOptions{OriginalRecipient: "x", OriginalRecipientType: "a=b"}, "ORCPT", false},
+		{"orcpt type with '.'", false, "b@example.test", nil, &RcptOptions{OriginalRecipient: "x", OriginalRecipientType: "rfc.822"}, "ORCPT", false},
 		// The line break lies beyond the 80 bytes ArgError.Value keeps.
 		{"CRLF after byte 80 in sender", true, strings.Repeat("a", 100) + "\r\nRSET", nil, nil, "from", true},
 		{"LF after byte 80 in recipient", false, strings.Repeat("b", 90) + "\n@example.test", nil, nil, "to", true},
@@ -372,5 +379,30 @@ func TestMailTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
+	}
+}
+
+func TestIsAtom(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"rfc822", true},
+		{"utf-8", true},
+		{"A1!#$%&'*+-/=?^_`{|}~", true},
+		{"", false},
+		{"rfc 822", false},
+		{"rfc.822", false},
+		{"a;b", false},
+		{"a\"b", false},
+		{"(a)", false},
+		{"a@b", false},
+		{"a\r", false},
+		{"\u00fctf", false},
+	}
+	for _, tc := range tests {
+		if got := isAtom(tc.s); got != tc.want {
+			t.Errorf("isAtom(%q) = %v, want %v", tc.s, got, tc.want)
+		}
 	}
 }
