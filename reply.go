@@ -174,6 +174,13 @@ func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 // readReply reads one whole reply, recording each line and each deviation.
 // A 421 marks the session closed by the server; the reply is returned.
 func (c *Conn) readReply(ctx context.Context, step string) (*Reply, error) {
+	return c.readReplyHiding(ctx, step, "")
+}
+
+// readReplyHiding is readReply for a reply that may carry a secret: unless
+// secrets are revealed, the lines of a 334 reply are recorded with hide in
+// place of their text (see hiddenLine).
+func (c *Conn) readReplyHiding(ctx context.Context, step, hide string) (*Reply, error) {
 	var r *Reply
 	mismatch := ""
 	size := 0
@@ -195,7 +202,11 @@ func (c *Conn) readReply(ctx context.Context, step string) (*Reply, error) {
 				strconv.Itoa(c.d.Limits.MaxReplyBytes) + " bytes (Limits.MaxReplyBytes)"})
 		}
 		line := string(raw) // one copy, shared by the transcript and the Reply
-		c.tr.add(Received, line, c.tls != nil, false)
+		if shown, ok := hiddenLine(line, hide, c.tr.Reveal()); ok {
+			c.tr.add(Received, shown, c.tls != nil, true)
+		} else {
+			c.tr.add(Received, line, c.tls != nil, false)
+		}
 		c.noteLine(raw, ending)
 		rl, err := parseReplyLine(line)
 		if err != nil {

@@ -56,7 +56,10 @@ func (c *Conn) AuthLogin(ctx context.Context, username, password string) (*Reply
 // response on the AUTH line ("=" when empty, or after an empty 334 when the
 // line would pass 512 octets), then one response to each 334 challenge,
 // each round bounded by Timeouts.Command. Each decoded challenge is noted
-// in the transcript. It returns the final reply: 235 is success; a 4xx or
+// in the transcript, except SCRAM's server-final: its server signature, with
+// the salt and nonces, would allow an offline dictionary attack on the
+// password, so unless RevealSecrets is set that challenge is recorded as
+// "334 [server signature redacted]". It returns the final reply: 235 is success; a 4xx or
 // 5xx is a *ReplyError whose Command is "AUTH <MECH>".
 //
 // A challenge that is not base64, more than Limits.MaxAuthRounds
@@ -110,12 +113,21 @@ func carriesSecret(mech string) bool {
 	return mech != sasl.External && mech != sasl.Anonymous
 }
 
+// challengeRedactor is implemented by a sasl.Client whose next challenge
+// may carry a secret: after each response Auth asks what the transcript
+// shows in place of the next 334 challenge, "" meaning the challenge as
+// received. Such a challenge is not noted decoded either.
+type challengeRedactor interface {
+	challengeRedaction() string
+}
+
 // authRun is one AUTH exchange in progress.
 type authRun struct {
 	c          *Conn
 	m          sasl.Client
 	mech, step string
 	deferred   []byte // an initial response too long for the AUTH line
+	hidden     bool   // the latest challenge was recorded redacted
 }
 
 // run sends the AUTH line and answers challenges until a final reply.
@@ -181,7 +193,49 @@ func (a *authRun) redaction(resp []byte) string {
 
 // send writes one line and reads the reply, within Timeouts.Command.
 func (a *authRun) send(ctx context.Context, l outLine) (*Reply, error) {
-	return a.c.exchange(ctx, a.step, a.c.d.Timeouts.Command, []outLine{l})
+	return a.sendHiding(ctx, l, "")
+}
+
+// sendHiding is send for a response whose reply may be a challenge that
+// carries a secret: unless secrets are revealed, a 334 reply is recorded
+// as hide (when not "") and is not noted decoded.
+func (a *authRun) sendHiding(ctx context.Context, l outLine, hide string) (*Reply, error) {
+	c := a.c
+	if err := validLines(a.step, []outLine{l}); err != nil {
+		return nil, err
+	}
+	end, err := c.begin(ctx, a.step, c.d.Timeouts.Command)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	if err := c.write(ctx, a.step, []outLine{l}); err != nil {
+		return nil, err
+	}
+	a.hidden = hide != "" && !c.tr.Reveal()
+	return c.readReplyHiding(ctx, a.step, hide)
+}
+
+// nextChallengeRedaction is the stand-in for the next challenge, or "".
+func (a *authRun) nextChallengeRedaction() string {
+	if r, ok := a.m.(challengeRedactor); ok {
+		return r.challengeRedaction()
+	}
+	return ""
+}
+
+// hiddenLine returns the stand-in for a received line when it belongs to a
+// 334 reply that carries a secret (hide is set) and secrets are not
+// revealed: the code and separator, then hide.
+func hiddenLine(line, hide string, reveal bool) (string, bool) {
+	if hide == "" || reveal || !strings.HasPrefix(line, "334") {
+		return "", false
+	}
+	sep := " "
+	if len(line) > 3 && line[3] == '-' {
+		sep = "-"
+	}
+	return "334" + sep + hide, true
 }
 
 // answer decodes a 334 challenge and sends the client's response.
@@ -200,11 +254,12 @@ func (a *authRun) answer(ctx context.Context, r *Reply) (*Reply, error) {
 		return a.refuse(ctx, err)
 	}
 	enc := base64.StdEncoding.EncodeToString(resp)
-	return a.send(ctx, a.responseLine("", enc, resp))
+	return a.sendHiding(ctx, a.responseLine("", enc, resp), a.nextChallengeRedaction())
 }
 
-// decode returns the challenge of a 334 reply and notes it decoded. A
-// challenge without its base64 padding is accepted with a note.
+// decode returns the challenge of a 334 reply and notes it decoded, unless
+// it was recorded redacted. A challenge without its base64 padding is
+// accepted with a note.
 func (a *authRun) decode(r *Reply) ([]byte, error) {
 	text := strings.TrimSpace(strings.Join(r.Lines, ""))
 	if text == "" {
@@ -220,7 +275,9 @@ func (a *authRun) decode(r *Reply) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.note("334 decoded: " + string(b))
+	if !a.hidden {
+		a.note("334 decoded: " + string(b))
+	}
 	return b, nil
 }
 

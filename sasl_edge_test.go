@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"os"
 	"strings"
@@ -26,6 +28,19 @@ func sentAndNotes(c *Conn) []string {
 }
 
 func TestAuthTranscript(t *testing.T) {
+	// SCRAM-SHA-256 as in RFC 7677 §3: its salt, nonces and messages.
+	v := scramVectors[1]
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	scram := func(c *Conn) (*Reply, error) {
+		m := v.client("user", "pencil").(*scramClient)
+		m.nonce = v.nonce
+		return c.Auth(authCtx(t), m)
+	}
+	salt, err := base64.StdEncoding.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scramServer := fakeserver.SCRAM(sha256.New, fakeserver.SCRAMOptions{Iterations: 4096, Salt: salt, ServerNonce: "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"})
 	cases := []struct {
 		name   string
 		reveal bool
@@ -78,10 +93,32 @@ func TestAuthTranscript(t *testing.T) {
 			"C: AUTH ANONYMOUS cHJvYmU=",
 			"S: 235 2.7.0 Authentication successful",
 		}},
+		{"SCRAM-SHA-256", false, scram, []string{
+			"C: AUTH SCRAM-SHA-256 " + b64(v.clientFirst),
+			"S: 334 " + b64(v.serverFirst),
+			"*  334 decoded: " + v.serverFirst,
+			"C: [proof redacted]",
+			"S: 334 [server signature redacted]",
+			"C: ",
+			"S: 235 2.7.0 Authentication successful",
+		}},
+		{"SCRAM-SHA-256 revealed", true, scram, []string{
+			"C: AUTH SCRAM-SHA-256 " + b64(v.clientFirst),
+			"S: 334 " + b64(v.serverFirst),
+			"*  334 decoded: " + v.serverFirst,
+			"C: " + b64(v.clientFinal),
+			"S: 334 " + b64(v.serverFinal),
+			"*  334 decoded: " + v.serverFinal,
+			"C: ",
+			"S: 235 2.7.0 Authentication successful",
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newAuthEnv(t, true, fakeserver.Config{})
+			env := newAuthEnv(t, true, fakeserver.Config{
+				Users: map[string]string{authUser: authPass, "user": "pencil"},
+				SASL:  map[string]func(*fakeserver.Session) sasl.Server{"SCRAM-SHA-256": scramServer},
+			})
 			env.d.RevealSecrets = tc.reveal
 			c := env.dial(t, authCtx(t))
 			if _, err := tc.run(c); err != nil {
@@ -92,7 +129,7 @@ func TestAuthTranscript(t *testing.T) {
 				t.Errorf("transcript:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 			for _, e := range c.Transcript().Entries() {
-				if e.Redacted != (strings.Contains(e.Text, "redacted]") && e.Kind == Sent) {
+				if e.Redacted != (strings.Contains(e.Text, "redacted]") && e.Kind != Note) {
 					t.Errorf("entry %q has Redacted=%v", e.Text, e.Redacted)
 				}
 			}

@@ -3,11 +3,14 @@ package probe
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
+	"crypto/pbkdf2"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -81,10 +84,41 @@ func renderings(t *testing.T, c *Conn, logs *bytes.Buffer, errs []error) map[str
 	}
 }
 
+// scramSalt and scramServerNonce are the fake SCRAM server's, so that the
+// test can work out the server signature of each exchange.
+var (
+	scramSalt        = []byte("fixed salt bytes")
+	scramServerNonce = "SERVERNONCE"
+)
+
+// scramServerSignature computes the SCRAM-SHA-256 server signature
+// (RFC 5802 §3) of an exchange with the fake server at 16 iterations,
+// independently of the client.
+func scramServerSignature(t *testing.T, user, pass, cnonce string) []byte {
+	t.Helper()
+	mac := func(key []byte, msg string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(msg))
+		return h.Sum(nil)
+	}
+	salted, err := pbkdf2.Key(sha256.New, pass, scramSalt, 16, sha256.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.NewReplacer("=", "=3D", ",", "=2C").Replace(user)
+	nonce := cnonce + scramServerNonce
+	authMessage := "n=" + name + ",r=" + cnonce + "," +
+		"r=" + nonce + ",s=" + base64.StdEncoding.EncodeToString(scramSalt) + ",i=16," +
+		"c=biws,r=" + nonce
+	return mac(mac(salted, "Server Key"), authMessage)
+}
+
 // TestAuthNeverLeaksSecrets runs hundreds of random usernames, passwords
 // and tokens through every credential-bearing mechanism (failing ones
-// first, then one that succeeds) and looks for the secrets in every
-// rendering; with RevealSecrets they must be there.
+// first, then one that succeeds: PLAIN, LOGIN or SCRAM-SHA-256 in turn) and
+// looks for the secrets in every rendering, including SCRAM's server
+// signature, which allows an offline dictionary attack on the password as
+// the proof does; with RevealSecrets they must be there.
 func TestAuthNeverLeaksSecrets(t *testing.T) {
 	const cases = 300
 	rng := rand.New(rand.NewPCG(20240601, 1))
@@ -96,7 +130,7 @@ func TestAuthNeverLeaksSecrets(t *testing.T) {
 		users[all[i].user] = all[i].pass
 	}
 	env := newAuthEnv(t, false, fakeserver.Config{AuthBeforeTLS: true, Users: users, SASL: map[string]func(*fakeserver.Session) sasl.Server{
-		"SCRAM-SHA-256": fakeserver.SCRAM(sha256.New, fakeserver.SCRAMOptions{Iterations: 16}),
+		"SCRAM-SHA-256": fakeserver.SCRAM(sha256.New, fakeserver.SCRAMOptions{Iterations: 16, Salt: scramSalt, ServerNonce: scramServerNonce}),
 	}})
 	for i, cr := range all {
 		reveal := i%10 == 9
@@ -121,10 +155,16 @@ func TestAuthNeverLeaksSecrets(t *testing.T) {
 		try(NewSCRAMSHA256Client(cr.user, cr.token))
 		try(NewXOAuth2Client(cr.user, cr.token))
 		try(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: cr.user, Token: cr.token}))
-		if i%2 == 0 {
+		cnonce := "cnonce" + strconv.Itoa(i)
+		switch i % 3 {
+		case 0:
 			try(sasl.NewPlainClient("", cr.user, cr.pass))
-		} else {
+		case 1:
 			try(NewLoginClient(cr.user, cr.pass, false))
+		case 2:
+			m := NewSCRAMSHA256Client(cr.user, cr.pass).(*scramClient)
+			m.nonce = cnonce
+			try(m)
 		}
 		if len(errs) != 6 {
 			t.Fatalf("case %d: %d errors, want 6 refusals and a success: %v\n%s", i, len(errs), errs, c.Transcript())
@@ -138,8 +178,18 @@ func TestAuthNeverLeaksSecrets(t *testing.T) {
 			"base64 of the token":      base64.StdEncoding.EncodeToString([]byte(cr.token)),
 			"base64 of the PLAIN blob": base64.StdEncoding.EncodeToString([]byte("\x00" + cr.user + "\x00" + cr.token)),
 		}
-		if i%2 == 0 {
+		var want string // what RevealSecrets must show of the success
+		switch i % 3 {
+		case 0:
 			secrets["base64 of the PLAIN blob"] = base64.StdEncoding.EncodeToString([]byte("\x00" + cr.user + "\x00" + cr.pass))
+			want = secrets["base64 of the PLAIN blob"]
+		case 1:
+			want = secrets["base64 of the password"]
+		case 2:
+			sig := base64.StdEncoding.EncodeToString(scramServerSignature(t, cr.user, cr.pass, cnonce))
+			secrets["SCRAM server signature"] = sig
+			secrets["base64 of SCRAM's server-final"] = base64.StdEncoding.EncodeToString([]byte("v=" + sig))
+			want = secrets["base64 of SCRAM's server-final"]
 		}
 		for where, s := range renderings(t, c, &logs, errs) {
 			for what, secret := range secrets {
@@ -150,18 +200,24 @@ func TestAuthNeverLeaksSecrets(t *testing.T) {
 			}
 		}
 		if !reveal {
+			if i%3 == 2 && !strings.Contains(c.Transcript().String(), "S: 334 [server signature redacted]\n") {
+				t.Fatalf("case %d: server-final is not shown redacted:\n%s", i, c.Transcript())
+			}
 			continue
 		}
-		// Revealed, the PLAIN blob (even cases) or the LOGIN password (odd
-		// ones) is in the text, the JSON and the slog output.
-		want := secrets["base64 of the PLAIN blob"]
-		if i%2 == 1 {
-			want = secrets["base64 of the password"]
+		// Revealed, the PLAIN blob, the LOGIN password or SCRAM's
+		// server-final (and its signature, decoded) is in the text, the
+		// JSON and the slog output.
+		wants := []string{want}
+		if i%3 == 2 {
+			wants = append(wants, "334 decoded: v="+secrets["SCRAM server signature"])
 		}
 		r := renderings(t, c, &logs, errs)
 		for _, where := range []string{"text", "json decoded", "slog"} {
-			if !strings.Contains(r[where], want) {
-				t.Errorf("case %d: RevealSecrets, but the %s lacks %q", i, where, want)
+			for _, w := range wants {
+				if !strings.Contains(r[where], w) {
+					t.Errorf("case %d: RevealSecrets, but the %s lacks %q", i, where, w)
+				}
 			}
 		}
 	}

@@ -44,8 +44,8 @@ type scramClient struct {
 // goes through SASLprep; the client nonce comes from crypto/rand; the
 // server's signature is verified, and a wrong or missing one is an error
 // wrapping ErrServerSignature. An iteration count above 2^20 is refused, to
-// bound the work a server can ask for. The proof is redacted in the
-// transcript. Channel binding is not offered.
+// bound the work a server can ask for. The proof and the server's
+// signature are redacted in the transcript. Channel binding is not offered.
 func NewSCRAMSHA1Client(username, password string) sasl.Client {
 	return &scramClient{mech: "SCRAM-SHA-1", newHash: sha1.New, username: username, password: password}
 }
@@ -151,6 +151,16 @@ func (s *scramClient) finish() error {
 func (s *scramClient) Redaction() string {
 	if s.state == 1 {
 		return "[proof redacted]"
+	}
+	return ""
+}
+
+// challengeRedaction hides server-final: with the salt, the iteration
+// count and the nonces, which the transcript shows, the server signature
+// allows the same offline dictionary attack on the password as the proof.
+func (s *scramClient) challengeRedaction() string {
+	if s.state >= 1 {
+		return "[server signature redacted]"
 	}
 	return ""
 }

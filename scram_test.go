@@ -215,10 +215,13 @@ func TestSCRAMServerMisbehaves(t *testing.T) {
 				t.Fatalf("Auth: %v", err)
 			}
 			tr := c.Transcript().String()
-			for _, want := range []string{"*  334 decoded: r=", "SERVERNONCE,s=MDEyMzQ1Njc4OWFiY2RlZg==,i=10000", "C: [proof redacted]", "*  334 decoded: v="} {
+			for _, want := range []string{"*  334 decoded: r=", "SERVERNONCE,s=MDEyMzQ1Njc4OWFiY2RlZg==,i=10000", "C: [proof redacted]", "S: 334 [server signature redacted]"} {
 				if !strings.Contains(tr, want) {
 					t.Errorf("transcript lacks %q:\n%s", want, tr)
 				}
+			}
+			if strings.Contains(tr, "decoded: v=") || strings.Contains(tr, "S: 334 dj") {
+				t.Errorf("transcript shows the server signature:\n%s", tr)
 			}
 		})
 	}
