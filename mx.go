@@ -32,8 +32,8 @@ func (e *NullMXError) Error() string {
 	return "smtp MX: " + e.Domain + " accepts no mail (null MX, RFC 7505)"
 }
 
-// maxMXAttempts bounds the connection attempts of one run, whatever the
-// DNS answers hold.
+// maxMXAttempts bounds the attempts of one run, whatever the DNS answers
+// hold: connections, and address lookups that fail, alike.
 const maxMXAttempts = 16
 
 // ResolveMX returns the mail exchangers of domain in the order to try
@@ -191,6 +191,9 @@ func (r *runner) tryHosts(ctx context.Context, hosts []MXHost, port string) (Sta
 		err   error
 	)
 	for _, h := range hosts {
+		if len(r.rep.Attempts) >= maxMXAttempts {
+			return stage, err
+		}
 		start := time.Now()
 		addrs, lookupErr := lookupAddrs(ctx, r.o.resolver(), h.Host)
 		if lookupErr != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -135,5 +136,27 @@ func TestLookupAddrs(t *testing.T) {
 		if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound || dnsErr.Name != host {
 			t.Errorf("%s: err = %v, want a not-found *net.DNSError", host, err)
 		}
+	}
+}
+
+// TestRunMXAttemptCap: MX hosts whose address lookup fails count against
+// maxMXAttempts like the others, so a DNS answer with many unresolvable
+// names cannot make a run do a lookup for each.
+func TestRunMXAttemptCap(t *testing.T) {
+	var recs []*net.MX
+	for i := range 3 * maxMXAttempts {
+		recs = append(recs, &net.MX{Host: "lost" + strconv.Itoa(i) + ".example.test.", Pref: uint16(i)})
+	}
+	res := &fakeResolver{mx: map[string][]*net.MX{"many.test": recs}}
+	rep := Run(testCtx(t), Options{Target: "many.test", MX: true, Resolver: res})
+	if e := rep.Error; e == nil || e.Class != ClassDNS || e.Stage != StageResolve {
+		t.Errorf("error = %+v", rep.Error)
+	}
+	if len(rep.Attempts) != maxMXAttempts {
+		t.Errorf("%d attempts, want %d", len(rep.Attempts), maxMXAttempts)
+	}
+	// One MX question, then one address question per attempt.
+	if q := res.questions(); len(q) != 1+maxMXAttempts || q[len(q)-1] != "A lost"+strconv.Itoa(maxMXAttempts-1)+".example.test" {
+		t.Errorf("%d questions, last %q", len(q), q[len(q)-1])
 	}
 }
