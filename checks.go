@@ -1,13 +1,11 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -531,7 +529,7 @@ func (c *Conn) peek(ctx context.Context, step string, wait time.Duration) (bool,
 	n, err := c.nc.Read(buf)
 	end()
 	if n > 0 {
-		c.lr = newLineReader(io.MultiReader(bytes.NewReader(buf[:n]), c.lr.r), c.d.Limits.MaxLineLength)
+		c.lr.push(buf[:n])
 		return true, nil
 	}
 	if err == nil || (errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil) {

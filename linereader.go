@@ -38,6 +38,19 @@ func newLineReader(r io.Reader, max int) *lineReader {
 // buffered returns the bytes read from the connection but not yet consumed.
 func (lr *lineReader) buffered() []byte { return lr.buf[lr.start:lr.end] }
 
+// push appends b to the buffered bytes, as if it had been read from the
+// connection, growing the buffer beyond its usual size when needed.
+func (lr *lineReader) push(b []byte) {
+	n := copy(lr.buf, lr.buf[lr.start:lr.end])
+	lr.start, lr.end = 0, n
+	if lr.end+len(b) > len(lr.buf) {
+		grown := make([]byte, lr.end+len(b))
+		copy(grown, lr.buf[:lr.end])
+		lr.buf = grown
+	}
+	lr.end += copy(lr.buf[lr.end:], b)
+}
+
 // readLine returns the next line without its terminator. The slice is valid
 // until the next call.
 func (lr *lineReader) readLine() ([]byte, lineEnding, error) {
