@@ -19,12 +19,12 @@ func (k *checker) authPlaintext(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sub := &runner{o: *k.o, c: c}
-	sub.o.SASL = nil
-	if sub.o.AuthMechanism == "" {
-		sub.o.AuthMechanism = "PLAIN"
+	o := *k.o
+	o.SASL = nil
+	if o.AuthMechanism == "" {
+		o.AuthMechanism = "PLAIN"
 	}
-	mech, call, err := sub.authCall()
+	mech, call, err := authCall(&o, c)
 	if err != nil {
 		return err
 	}

@@ -68,8 +68,11 @@ import (
 //
 // The checks open connections to the host the main session reached (with
 // Options.MX, the MX host that answered), with the same port, implicit
-// TLS and Dialer; they follow the STARTTLS policy before testing, except
-// auth-plaintext and starttls-injection, which are about plaintext.
+// TLS and Dialer; they follow the STARTTLS policy before testing exactly
+// as Run does (under StartTLSIfOffered a refused STARTTLS is noted and the
+// check goes on in plaintext; under StartTLSRequired it ends the check
+// with ErrNoStartTLS), except auth-plaintext and starttls-injection, which
+// are about plaintext.
 // smtp-smuggling authenticates when Options carry credentials (as a
 // submission server requires).
 type CheckID string
@@ -422,27 +425,27 @@ func (k *checker) session(ctx context.Context, secure, auth bool) (*Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	caps, err := c.Hello(ctx, "")
-	if err != nil {
+	if _, err := c.Hello(ctx, ""); err != nil {
 		return nil, err
 	}
-	if secure && !k.o.ImplicitTLS && k.o.StartTLS != StartTLSNever {
-		switch {
-		case caps.StartTLS:
-			if _, err := c.StartTLS(ctx, nil); err != nil {
-				return nil, err
-			}
+	if secure {
+		outcome, err := applyStartTLSPolicy(ctx, c, k.o, func(ctx context.Context) error {
+			_, err := c.StartTLS(ctx, nil)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if outcome == startTLSDone {
 			if _, err := c.Hello(ctx, ""); err != nil {
 				return nil, err
 			}
-		case k.o.StartTLS == StartTLSRequired:
-			return nil, &policyError{sentinel: ErrNoStartTLS, detail: "the server does not offer it"}
 		}
 	}
 	if auth && (k.o.Username != "" || k.o.AuthMechanism != "") {
-		sub := &runner{o: *k.o, c: c}
-		sub.o.SASL = nil
-		_, call, err := sub.authCall()
+		o := *k.o
+		o.SASL = nil
+		_, call, err := authCall(&o, c)
 		if err != nil {
 			return nil, err
 		}

@@ -793,3 +793,37 @@ func TestAwaitReplyKeepsPeekedBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksStartTLSRefused: the checks follow the STARTTLS policy as Run
+// does: under StartTLSIfOffered a refused STARTTLS is noted and the check
+// goes on in plaintext; under StartTLSRequired it ends with ErrNoStartTLS.
+func TestChecksStartTLSRefused(t *testing.T) {
+	pki := testPKI(t)
+	cfg := fakeserver.With(fakeserver.Config{TLSCert: &pki.Valid}, fakeserver.ClosedRelay())
+	if cfg.Handlers == nil {
+		cfg.Handlers = map[string]fakeserver.HandlerFunc{}
+	}
+	cfg.Handlers["STARTTLS"] = func(s *fakeserver.Session, _ fakeserver.Command) bool {
+		s.Reply(454, "4.7.0 TLS not available due to temporary reason")
+		return true
+	}
+	srv := startServer(t, cfg)
+
+	o := checkOptions(srv, pki, CheckOpenRelay)
+	rep := Run(testCtx(t), o)
+	res := checkResult(t, rep, CheckOpenRelay)
+	if rep.Error != nil || res.Status != CheckPassed || res.Error != nil || len(res.Transcripts) != 1 {
+		t.Fatalf("run error %v; result %+v, want passed in plaintext", rep.Error, res)
+	}
+	text := res.Transcripts[0].String()
+	if !strings.Contains(text, "*  STARTTLS refused; going on without TLS (policy if-offered)") || !strings.Contains(text, "C: MAIL FROM:") {
+		t.Errorf("transcript:\n%s", text)
+	}
+
+	o.StartTLS = StartTLSRequired
+	rep = Run(testCtx(t), o)
+	res = checkResult(t, rep, CheckOpenRelay)
+	if res.Status != CheckError || res.Error == nil || res.Error.Class != ClassStartTLSUnavailable || !errors.Is(res.Error, ErrNoStartTLS) {
+		t.Errorf("required: result %+v, want an error with ErrNoStartTLS", res)
+	}
+}

@@ -297,21 +297,22 @@ func (r *runner) hello(ctx context.Context, name string) (*Capabilities, error) 
 
 // startTLS applies the STARTTLS policy, and says EHLO again after TLS.
 func (r *runner) startTLS(ctx context.Context) bool {
-	if r.o.ImplicitTLS || r.o.StartTLS == StartTLSNever {
+	if !r.o.wantsStartTLS() {
 		return true
 	}
 	if !r.next(StageTLS) {
 		return false
 	}
-	if caps := r.c.Capabilities(); caps == nil || !caps.StartTLS {
-		if r.o.StartTLS == StartTLSRequired {
-			r.fail(StageTLS, &policyError{sentinel: ErrNoStartTLS, detail: "the server does not offer it"})
-			return false
-		}
+	outcome, err := applyStartTLSPolicy(ctx, r.c, &r.o, r.doStartTLS)
+	switch {
+	case err != nil:
+		r.fail(StageTLS, err)
+		return false
+	case outcome == startTLSRefused:
+		r.refused = true
 		return true
-	}
-	if err := r.doStartTLS(ctx); err != nil {
-		return r.afterStartTLSFailure(err)
+	case outcome == startTLSSkipped:
+		return true
 	}
 	caps, err := r.hello(ctx, PhaseEHLOTLS)
 	r.rep.CapabilitiesTLS = caps
@@ -323,22 +324,52 @@ func (r *runner) startTLS(ctx context.Context) bool {
 	return true
 }
 
-// afterStartTLSFailure decides whether a run goes on after STARTTLS failed: in
-// plaintext, when the server refused the command and the policy allows.
-func (r *runner) afterStartTLSFailure(err error) bool {
+// wantsStartTLS reports whether the STARTTLS policy applies at all: on a
+// plaintext session, unless it is StartTLSNever.
+func (o *Options) wantsStartTLS() bool {
+	return !o.ImplicitTLS && o.StartTLS != StartTLSNever
+}
+
+// startTLSOutcome is what applyStartTLSPolicy did.
+type startTLSOutcome int
+
+const (
+	startTLSSkipped startTLSOutcome = iota // not wanted or not offered: plaintext
+	startTLSDone                           // TLS is up: say EHLO again
+	startTLSRefused                        // refused, going on in plaintext by policy
+)
+
+// applyStartTLSPolicy applies the STARTTLS policy of o on c, whose EHLO
+// reply has been read, calling start to do STARTTLS. It is the one place
+// where Run and the checks decide what a missing or refused STARTTLS
+// means: under StartTLSIfOffered a refusal (4xx/5xx, the Conn still up)
+// is noted in the transcript and the session goes on in plaintext; under
+// StartTLSRequired a missing or refused STARTTLS is ErrNoStartTLS. Any
+// other failure is returned as it is.
+func applyStartTLSPolicy(ctx context.Context, c *Conn, o *Options, start func(context.Context) error) (startTLSOutcome, error) {
+	if !o.wantsStartTLS() {
+		return startTLSSkipped, nil
+	}
+	if caps := c.Capabilities(); caps == nil || !caps.StartTLS {
+		if o.StartTLS == StartTLSRequired {
+			return startTLSSkipped, &policyError{sentinel: ErrNoStartTLS, detail: "the server does not offer it"}
+		}
+		return startTLSSkipped, nil
+	}
+	err := start(ctx)
+	if err == nil {
+		return startTLSDone, nil
+	}
 	var re *ReplyError
 	refused := asReplyError(err, &re) && !errors.Is(err, ErrServerClosed)
 	switch {
-	case refused && r.c.Err() == nil && r.o.StartTLS == StartTLSIfOffered:
-		r.refused = true
-		r.c.tr.add(Note, "STARTTLS refused; going on without TLS (policy "+r.o.StartTLS.String()+")", false, false)
-		return true
+	case refused && c.Err() == nil && o.StartTLS == StartTLSIfOffered:
+		c.tr.add(Note, "STARTTLS refused; going on without TLS (policy "+o.StartTLS.String()+")", false, false)
+		return startTLSRefused, nil
 	case refused:
-		r.fail(StageTLS, &policyError{sentinel: ErrNoStartTLS, detail: "the server refused it", reply: re})
-	default:
-		r.fail(StageTLS, err)
+		return startTLSSkipped, &policyError{sentinel: ErrNoStartTLS, detail: "the server refused it", reply: re}
 	}
-	return false
+	return startTLSSkipped, err
 }
 
 func (r *runner) doStartTLS(ctx context.Context) error {
@@ -406,7 +437,7 @@ func (r *runner) auth(ctx context.Context) bool {
 	if !r.next(StageAuth) {
 		return false
 	}
-	mech, call, err := r.authCall()
+	mech, call, err := authCall(&r.o, r.c)
 	if err != nil {
 		r.fail(StageAuth, err)
 		return false
@@ -430,10 +461,10 @@ func (r *runner) auth(ctx context.Context) bool {
 	return true
 }
 
-// authCall picks the mechanism and returns the call that runs it; the
-// mechanism is "" when Options.SASL names it.
-func (r *runner) authCall() (string, func(context.Context) (*Reply, error), error) {
-	o, c := &r.o, r.c
+// authCall picks the mechanism for AUTH on c with the credentials of o
+// and returns the call that runs it; the mechanism is "" when o.SASL
+// names it.
+func authCall(o *Options, c *Conn) (string, func(context.Context) (*Reply, error), error) {
 	if o.SASL != nil {
 		return "", func(ctx context.Context) (*Reply, error) { return c.Auth(ctx, o.SASL) }, nil
 	}
