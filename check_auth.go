@@ -24,12 +24,13 @@ func (k *checker) authPlaintext(ctx context.Context) error {
 	if o.AuthMechanism == "" {
 		o.AuthMechanism = "PLAIN"
 	}
-	mech, call, err := authCall(&o, c)
+	plan, err := authCall(&o, c)
 	if err != nil {
 		return err
 	}
+	mech := plan.mech
 	mark := c.Transcript().Len()
-	reply, err := call(ctx)
+	reply, err := plan.run(ctx)
 	if reply.Positive() {
 		k.find(FindingAuthPlaintextAccepted, SeverityHigh,
 			"the server accepted AUTH "+mech+" without TLS: credentials travel in cleartext",

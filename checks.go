@@ -445,11 +445,11 @@ func (k *checker) session(ctx context.Context, secure, auth bool) (*Conn, error)
 	if auth && (k.o.Username != "" || k.o.AuthMechanism != "") {
 		o := *k.o
 		o.SASL = nil
-		_, call, err := authCall(&o, c)
+		plan, err := authCall(&o, c)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := call(ctx); err != nil {
+		if _, err := plan.run(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -519,6 +519,7 @@ func TestRunAuthMechanism(t *testing.T) {
 		{"named", only("AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"), Options{AuthMechanism: "login"}, "LOGIN"},
 		{"named, not offered", only("AUTH CRAM-MD5"), Options{AuthMechanism: "PLAIN"}, "PLAIN"},
 		{"caller's client", only("AUTH PLAIN"), Options{SASL: sasl.NewPlainClient("", "alice", "secret")}, "PLAIN"},
+		{"caller's client, lower case", only("AUTH PLAIN"), Options{SASL: lowerMech{sasl.NewPlainClient("", "alice", "secret")}}, "PLAIN"},
 		{"XOAUTH2 by name", only("AUTH XOAUTH2"), Options{AuthMechanism: "xoauth2"}, "XOAUTH2"},
 	}
 	for _, tc := range tests {
@@ -831,4 +832,12 @@ func TestRunPanickingHook(t *testing.T) {
 	if _, err := srv.WaitSessions(1, 5*time.Second); err != nil {
 		t.Errorf("session not closed: %v", err)
 	}
+}
+
+// lowerMech names its mechanism in lower case, as a SASL client may.
+type lowerMech struct{ sasl.Client }
+
+func (l lowerMech) Start() (string, []byte, error) {
+	mech, ir, err := l.Client.Start()
+	return strings.ToLower(mech), ir, err
 }
