@@ -27,14 +27,16 @@ type plan struct {
 	headers []string // -header lines, put on top of the message
 }
 
-// newPlan turns the config into probe Options; stdin serves -body -.
-func newPlan(c *config, stdin io.Reader) (*plan, error) {
+// newPlan turns the config into probe Options; stdin serves -body -, and
+// resolver (nil for the system's) the lookups of -mx.
+func newPlan(c *config, stdin io.Reader, resolver probe.Resolver) (*plan, error) {
 	tlsConfig, err := c.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
 	o := probe.Options{
 		MX:          c.mx,
+		Resolver:    resolver,
 		ImplicitTLS: c.implicitTLS,
 		StartTLS:    c.startTLSPolicy(),
 		Dialer: probe.Dialer{

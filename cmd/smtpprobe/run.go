@@ -18,6 +18,8 @@ type stdio struct {
 	in       io.Reader
 	out, err io.Writer
 	getenv   func(string) string
+	// resolver answers the DNS questions of -mx; nil means the system's.
+	resolver probe.Resolver
 }
 
 // run is the whole command: it parses args, probes, prints, and returns
@@ -48,7 +50,7 @@ func runContext(ctx context.Context, args []string, sys stdio) int {
 		defer d.close()
 		d.fill(c)
 	}
-	p, err := newPlan(c, sys.in)
+	p, err := newPlan(c, sys.in, sys.resolver)
 	if err != nil {
 		return usageError(sys, c.nagios, err)
 	}
