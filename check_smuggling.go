@@ -58,7 +58,7 @@ func (k *checker) smuggle(ctx context.Context, seq string) error {
 	}
 	mark := c.Transcript().Len()
 	name := seqName(seq)
-	if err := c.WriteRaw(ctx, []byte(k.smugglingHead(name)+seq)); err != nil {
+	if err := c.WriteRaw(ctx, []byte(k.smugglingHead(c, name)+seq)); err != nil {
 		return err
 	}
 	early, err := c.awaitReply(ctx, "DATA "+name, k.wait())
@@ -119,18 +119,10 @@ func (k *checker) smuggled(name, how string, ev []Entry) {
 		"CVE-2023-51764, CVE-2023-51765, CVE-2023-51766; RFC 5321 §4.1.1.4", ev)
 }
 
-// smugglingHead is the message up to the sequence.
-func (k *checker) smugglingHead(name string) string {
-	now := time.Now()
-	local := k.o.Dialer.LocalName
-	if local == "" {
-		local = "localhost"
-	}
-	return "From: <" + orPostmaster(k.o.From, local) + ">\r\n" +
-		"To: <" + k.o.CheckOptions.SmugglingRecipient + ">\r\n" +
-		"Subject: SMTP smuggling probe, sequence " + name + "\r\n" +
-		"Date: " + now.Format(time.RFC1123Z) + "\r\n" +
-		"Message-ID: <probe.smuggling." + strconv.FormatInt(now.UnixNano(), 36) + "@" + local + ">\r\n" +
+// smugglingHead is the message up to the sequence (see testHeader).
+func (k *checker) smugglingHead(c *Conn, name string) string {
+	return testHeader(c, k.o.From, []string{k.o.CheckOptions.SmugglingRecipient},
+		"SMTP smuggling probe, sequence "+name, "probe.smuggling", time.Now()) +
 		"\r\n" +
 		"This message tests how the server ends message data. The line below\r\n" +
 		"ends with the sequence " + name + "; only CRLF.CRLF may end the data."
@@ -145,13 +137,6 @@ func smugglingTail(from, rcpt, name string) string {
 		"\r\n" +
 		"If this arrives as a message of its own, the server is vulnerable to SMTP smuggling.\r\n" +
 		".\r\n"
-}
-
-func orPostmaster(from, local string) string {
-	if from != "" {
-		return from
-	}
-	return "postmaster@" + local
 }
 
 func replyCodes(rs []*Reply) string {

@@ -16,13 +16,8 @@ func (k *checker) pipeliningGuard(ctx context.Context) error {
 	return k.unsyncPipelining(ctx)
 }
 
-func (k *checker) ehloLine() string {
-	name := k.o.Dialer.LocalName
-	if name == "" {
-		name = "localhost"
-	}
-	return "EHLO " + name + "\r\n"
-}
+// ehloLine is the EHLO c would send, with the name Ehlo gives it.
+func ehloLine(c *Conn) string { return "EHLO " + c.localName("") + "\r\n" }
 
 // pregreet writes EHLO before reading the banner.
 func (k *checker) pregreet(ctx context.Context) error {
@@ -30,7 +25,7 @@ func (k *checker) pregreet(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := c.WriteRaw(ctx, []byte(k.ehloLine())); err != nil {
+	if err := c.WriteRaw(ctx, []byte(ehloLine(c))); err != nil {
 		return err
 	}
 	banner, err := c.ReadReply(ctx)
@@ -55,7 +50,7 @@ func (k *checker) unsyncPipelining(ctx context.Context) error {
 		return err
 	}
 	mark := c.Transcript().Len()
-	if err := c.WriteRaw(ctx, []byte(k.ehloLine()+"NOOP\r\n")); err != nil {
+	if err := c.WriteRaw(ctx, []byte(ehloLine(c)+"NOOP\r\n")); err != nil {
 		return err
 	}
 	ehlo, err := c.ReadReply(ctx)

@@ -827,3 +827,38 @@ func TestChecksStartTLSRefused(t *testing.T) {
 		t.Errorf("required: result %+v, want an error with ErrNoStartTLS", res)
 	}
 }
+
+// TestDefaultLocalName: without Dialer.LocalName, everything the library
+// writes by itself names the client as EHLO does, by the address literal
+// of the local address: Run's EHLO and test message (From postmaster at
+// it), the checks' raw EHLO lines and their messages.
+func TestDefaultLocalName(t *testing.T) {
+	const literal = "[127.0.0.1]"
+	srv := startServer(t, fakeserver.With(fakeserver.Config{}, fakeserver.AcceptEarlyTalkers()))
+	o := checkOptions(srv, nil, CheckPipeliningGuard, CheckSMTPSmuggling)
+	o.Dialer.LocalName = ""
+	o.To = []string{"bob@example.test"}
+	o.CheckOptions.SmugglingRecipient = "bob@example.test"
+	rep := Run(testCtx(t), o)
+	if rep.Error != nil {
+		t.Fatal(rep.Error)
+	}
+	if got := evidenceText(rep.Transcript.Entries()); !slices.Contains(got, "C: EHLO "+literal) {
+		t.Errorf("main transcript: %q", got)
+	}
+	for i, tr := range checkResult(t, rep, CheckPipeliningGuard).Transcripts {
+		if got := evidenceText(tr.Entries()); !slices.Contains(got, "C: EHLO "+literal) {
+			t.Errorf("pipelining-guard transcript %d: %q", i, got)
+		}
+	}
+	msgs, err := srv.WaitMessages(2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range msgs[:2] { // Run's, then the first of smtp-smuggling
+		body := string(m.Data)
+		if !strings.HasPrefix(body, "From: <postmaster@"+literal+">\r\n") || !strings.Contains(body, "@"+literal+">\r\n\r\n") {
+			t.Errorf("message %d:\n%s", i, body)
+		}
+	}
+}

@@ -88,7 +88,9 @@ type Options struct {
 	From string
 	To   []string
 	// Body is the message; nil sends a short test message with Subject,
-	// Date and Message-ID headers.
+	// Date and Message-ID headers, whose domain is the name EHLO gives
+	// (Dialer.LocalName, else the address literal of the local address);
+	// its From is From, or postmaster at that name.
 	Body io.Reader
 	// MailOptions and RcptOptions are the ESMTP parameters, as in Envelope.
 	MailOptions *MailOptions

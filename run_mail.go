@@ -36,7 +36,7 @@ func (r *runner) transaction(ctx context.Context) bool {
 
 // send delivers the message with Send and returns the failed stage.
 func (r *runner) send(ctx context.Context) (Stage, error) {
-	res, err := r.c.Send(ctx, r.o.envelope())
+	res, err := r.c.Send(ctx, r.o.envelope(r.c))
 	if res != nil {
 		r.rep.Mail, r.rep.Data, r.rep.Final = res.Mail, res.Data, res.Final
 		r.rep.Pipelined, r.rep.QueueID = res.Pipelined, res.QueueID()
@@ -124,11 +124,13 @@ func (r *runner) lastTransactionReply() *Reply {
 	return rep.Mail
 }
 
-// envelope is the message of o for Send.
-func (o *Options) envelope() Envelope {
+// envelope is the message of o for Send on c.
+func (o *Options) envelope(c *Conn) Envelope {
 	body := o.Body
 	if body == nil {
-		body = strings.NewReader(o.testMessage(time.Now()))
+		body = strings.NewReader(testHeader(c, o.From, o.To, "SMTP probe test message", "probe", time.Now()) +
+			"\r\n" +
+			"This message was sent by an SMTP probe to test delivery.\r\n")
 	}
 	return Envelope{
 		From: o.From, To: o.To, Body: body, MailOptions: o.MailOptions, RcptOptions: o.RcptOptions,
@@ -136,21 +138,21 @@ func (o *Options) envelope() Envelope {
 	}
 }
 
-// testMessage is the message sent when Options.Body is nil.
-func (o *Options) testMessage(now time.Time) string {
-	local := o.Dialer.LocalName
-	if local == "" {
-		local = "localhost"
-	}
-	from := o.From
+// testHeader is the header of a message the library makes up on c (Run's
+// test message, the checks' messages), up to the empty line. Its domain
+// is the name c gives in EHLO (Dialer.LocalName, else the address literal
+// of the local address, see Ehlo), so that header and session agree: the
+// From address is from, or postmaster at that name when from is empty,
+// and the Message-ID is <tag.TIME@name>. An address literal is a valid
+// domain in both (RFC 5322 §3.4.1 domain-literal, §3.6.4 no-fold-literal).
+func testHeader(c *Conn, from string, to []string, subject, tag string, now time.Time) string {
+	local := c.localName("")
 	if from == "" {
 		from = "postmaster@" + local
 	}
 	return "From: <" + from + ">\r\n" +
-		"To: <" + strings.Join(o.To, ">, <") + ">\r\n" +
-		"Subject: SMTP probe test message\r\n" +
+		"To: <" + strings.Join(to, ">, <") + ">\r\n" +
+		"Subject: " + subject + "\r\n" +
 		"Date: " + now.Format(time.RFC1123Z) + "\r\n" +
-		"Message-ID: <probe." + strconv.FormatInt(now.UnixNano(), 36) + "@" + local + ">\r\n" +
-		"\r\n" +
-		"This message was sent by an SMTP probe to test delivery.\r\n"
+		"Message-ID: <" + tag + "." + strconv.FormatInt(now.UnixNano(), 36) + "@" + local + ">\r\n"
 }
