@@ -82,92 +82,62 @@ func (t tracer) trace() *Trace {
 	}
 }
 
-func (t tracer) resolveStart(domain string) {
+// each calls f with each trace, in order.
+func (t tracer) each(f func(*Trace)) {
 	for _, x := range t {
-		if x.ResolveStart != nil {
-			x.ResolveStart(domain)
-		}
+		f(x)
 	}
 }
 
-func (t tracer) resolveDone(hosts []MXHost, err error) {
-	for _, x := range t {
-		if x.ResolveDone != nil {
-			x.ResolveDone(hosts, err)
-		}
+// call0 to call3 call hook f with the arguments unless it is nil.
+func call0(f func()) {
+	if f != nil {
+		f()
 	}
 }
 
-func (t tracer) connectStart(addr string) {
-	for _, x := range t {
-		if x.ConnectStart != nil {
-			x.ConnectStart(addr)
-		}
+func call1[A any](f func(A), a A) {
+	if f != nil {
+		f(a)
 	}
 }
 
+func call2[A, B any](f func(A, B), a A, b B) {
+	if f != nil {
+		f(a, b)
+	}
+}
+
+func call3[A, B, C any](f func(A, B, C), a A, b B, c C) {
+	if f != nil {
+		f(a, b, c)
+	}
+}
+
+func (t tracer) resolveStart(d string) { t.each(func(x *Trace) { call1(x.ResolveStart, d) }) }
+func (t tracer) resolveDone(h []MXHost, err error) {
+	t.each(func(x *Trace) { call2(x.ResolveDone, h, err) })
+}
+func (t tracer) connectStart(addr string) { t.each(func(x *Trace) { call1(x.ConnectStart, addr) }) }
 func (t tracer) connectDone(addr string, err error) {
-	for _, x := range t {
-		if x.ConnectDone != nil {
-			x.ConnectDone(addr, err)
-		}
-	}
+	t.each(func(x *Trace) { call2(x.ConnectDone, addr, err) })
 }
-
-func (t tracer) tlsStart() {
-	for _, x := range t {
-		if x.TLSHandshakeStart != nil {
-			x.TLSHandshakeStart()
-		}
-	}
-}
-
+func (t tracer) tlsStart() { t.each(func(x *Trace) { call0(x.TLSHandshakeStart) }) }
 func (t tracer) tlsDone(info *TLSInfo, err error) {
-	for _, x := range t {
-		if x.TLSHandshakeDone != nil {
-			x.TLSHandshakeDone(info, err)
-		}
-	}
+	t.each(func(x *Trace) { call2(x.TLSHandshakeDone, info, err) })
 }
-
 func (t tracer) bannerDone(r *Reply, err error) {
-	for _, x := range t {
-		if x.BannerDone != nil {
-			x.BannerDone(r, err)
-		}
-	}
+	t.each(func(x *Trace) { call2(x.BannerDone, r, err) })
 }
-
 func (t tracer) ehloDone(caps *Capabilities, err error) {
-	for _, x := range t {
-		if x.EHLODone != nil {
-			x.EHLODone(caps, err)
-		}
-	}
+	t.each(func(x *Trace) { call2(x.EHLODone, caps, err) })
 }
-
 func (t tracer) authDone(mech string, r *Reply, err error) {
-	for _, x := range t {
-		if x.AuthDone != nil {
-			x.AuthDone(mech, r, err)
-		}
-	}
+	t.each(func(x *Trace) { call3(x.AuthDone, mech, r, err) })
 }
-
-func (t tracer) phaseStart(name string) {
-	for _, x := range t {
-		if x.PhaseStart != nil {
-			x.PhaseStart(name)
-		}
-	}
-}
-
+func (t tracer) phaseStart(name string) { t.each(func(x *Trace) { call1(x.PhaseStart, name) }) }
 func (t tracer) phaseDone(name string, d time.Duration, err error) {
-	for _, x := range t {
-		if x.PhaseDone != nil {
-			x.PhaseDone(name, d, err)
-		}
-	}
+	t.each(func(x *Trace) { call3(x.PhaseDone, name, d, err) })
 }
 
 // phaseRun is a phase in progress.
