@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -35,6 +36,23 @@ func (e EnhancedCode) String() string {
 		return ""
 	}
 	return strconv.Itoa(e.Class) + "." + strconv.Itoa(e.Subject) + "." + strconv.Itoa(e.Detail)
+}
+
+// MarshalText encodes the code as "5.7.8", or "" when it is zero.
+func (e EnhancedCode) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
+// UnmarshalText decodes what MarshalText encodes.
+func (e *EnhancedCode) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*e = EnhancedCode{}
+		return nil
+	}
+	code, ok := parseEnhancedToken(string(b))
+	if !ok {
+		return fmt.Errorf("probe: %q is not an enhanced status code", b)
+	}
+	*e = code
+	return nil
 }
 
 // String renders the reply as the server sent it, one line per reply line,

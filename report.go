@@ -456,20 +456,3 @@ var errInvalidOptions = errors.New("invalid options")
 func invalidOptions(format string, args ...any) error {
 	return fmt.Errorf("probe: %w: "+format, append([]any{errInvalidOptions}, args...)...)
 }
-
-// MarshalText encodes the code as "5.7.8", or "" when it is zero.
-func (e EnhancedCode) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
-
-// UnmarshalText decodes what MarshalText encodes.
-func (e *EnhancedCode) UnmarshalText(b []byte) error {
-	if len(b) == 0 {
-		*e = EnhancedCode{}
-		return nil
-	}
-	code, ok := parseEnhancedToken(string(b))
-	if !ok {
-		return fmt.Errorf("probe: %q is not an enhanced status code", b)
-	}
-	*e = code
-	return nil
-}
