@@ -10,6 +10,13 @@ import (
 // anything there: a server that answers has kept the plaintext NOOP in
 // its input buffer across the handshake (CVE-2011-0411), so a
 // man-in-the-middle could inject commands into the protected session.
+//
+// A server that answers the NOOP in plaintext, after its 220, has read it
+// as a plaintext command, not kept it for the TLS session: before the
+// handshake the check waits up to CheckOptions.Wait for such a reply
+// (whether it comes with the 220 or in a packet of its own), notes it in
+// the transcript and the Detail, and goes on; unless a reply then comes
+// inside TLS, the check passes.
 func (k *checker) startTLSInjection(ctx context.Context) error {
 	if k.o.ImplicitTLS {
 		return skip("the session begins with TLS: there is no STARTTLS")
@@ -35,6 +42,14 @@ func (k *checker) startTLSInjection(ctx context.Context) error {
 	}
 	if r.Code != 220 {
 		return skip("the server refused STARTTLS with " + strconv.Itoa(r.Code))
+	}
+	if len(c.lr.buffered()) == 0 {
+		// A plaintext reply to the NOOP may come in a packet of its own:
+		// wait for it as if it had come with the 220, so that how TCP cut
+		// the server's bytes does not change the outcome.
+		if _, err := c.peek(ctx, "STARTTLS", k.wait()); err != nil {
+			return err
+		}
 	}
 	if extra := c.lr.buffered(); len(extra) > 0 {
 		c.tr.add(Note, "server sent "+strconv.Itoa(len(extra))+" bytes after its 220, before the TLS handshake: "+truncate(string(extra), sniffLimit), false, false)

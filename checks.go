@@ -61,10 +61,13 @@ import (
 // CheckOptions.LocalDomain, or ExpectName, or the banner's or EHLO's
 // domain. Only smtp-smuggling sends message data, and only to the
 // recipient the caller names; it is therefore never part of "all" in
-// ParseChecks. The two pipelining-guard findings are low and info: an
-// early talker is not a hole in itself, but a server that refuses it
-// (Postfix postscreen's pregreet test, Exim's synchronization check)
-// turns away most spam bots and blind command injection.
+// ParseChecks. A server that answers starttls-injection's NOOP in
+// plaintext, before the handshake (within Wait), read it as a plaintext
+// command: that is noted, not a finding. The two pipelining-guard
+// findings are low and info: an early talker is not a hole in itself,
+// but a server that refuses it (Postfix postscreen's pregreet test,
+// Exim's synchronization check) turns away most spam bots and blind
+// command injection.
 //
 // The checks open connections to the host the main session reached (with
 // Options.MX, the MX host that answered), with the same port, implicit

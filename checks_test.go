@@ -862,3 +862,45 @@ func TestDefaultLocalName(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckStartTLSInjectionPlaintextReply: a server that answers the
+// NOOP in plaintext, right after its 220, and then discards nothing more
+// (the NOOP is consumed) is safe for CVE-2011-0411: the check passes with
+// a note, whether the reply comes in the 220's packet or in one of its
+// own (the delay before it is the scenario: no signal can stand for it).
+func TestCheckStartTLSInjectionPlaintextReply(t *testing.T) {
+	pki := testPKI(t)
+	for _, later := range []bool{false, true} {
+		t.Run("later packet "+strconv.FormatBool(later), func(t *testing.T) {
+			cfg := fakeserver.Config{TLSCert: &pki.Valid, Handlers: map[string]fakeserver.HandlerFunc{
+				"STARTTLS": func(s *fakeserver.Session, _ fakeserver.Command) bool {
+					s.Reply(220, "2.0.0 Ready to start TLS")
+					if later {
+						s.Flush()
+						time.Sleep(100 * time.Millisecond)
+					}
+					if line, err := s.ReadLine(); err != nil || line != "NOOP" {
+						t.Errorf("server read %q, %v", line, err)
+					}
+					s.Reply(250, "2.0.0 Ok")
+					if err := s.StartTLS(); err != nil {
+						t.Errorf("server StartTLS: %v", err)
+					}
+					return true
+				}}}
+			srv := startServer(t, cfg)
+			o := checkOptions(srv, pki, CheckStartTLSInjection)
+			o.CheckOptions.Wait = time.Second
+			o.StartTLS = StartTLSNever // the handler expects a NOOP behind STARTTLS: only the check sends one
+			rep := Run(testCtx(t), o)
+			res := checkResult(t, rep, CheckStartTLSInjection)
+			if res.Status != CheckPassed || res.Error != nil || res.Detail != "the server answered in plaintext after its STARTTLS 220" {
+				t.Fatalf("result %+v", res)
+			}
+			got := evidenceText(res.Transcripts[0].Entries())
+			if !slices.Contains(got, `*  server sent 14 bytes after its 220, before the TLS handshake: 250 2.0.0 Ok\r\n`) {
+				t.Errorf("transcript %q", got)
+			}
+		})
+	}
+}
