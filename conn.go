@@ -29,6 +29,12 @@ type Conn struct {
 
 // NewConn wraps a connection the caller opened. d may be nil for the
 // defaults. Call ReadBanner next. The Conn owns nc from now on.
+//
+// A Conn made this way knows the server only by nc.RemoteAddr(): unless
+// d.TLSConfig (or the config given to StartTLS) sets ServerName, the
+// certificate is verified against that IP address, and sent no SNI;
+// through a proxy it is the proxy's address. Set ServerName to the host
+// name the certificate should carry.
 func NewConn(nc net.Conn, d *Dialer) *Conn {
 	c := &Conn{nc: nc}
 	if d != nil {
