@@ -138,20 +138,49 @@ func ParseCapabilities(lines []string) (caps *Capabilities, notes []string) {
 const maxAuthMechanisms = 1000
 
 // addAuth adds mechanisms to Auth, upper-case, once each, up to
-// maxAuthMechanisms.
+// maxAuthMechanisms. A word that is no SASL mechanism name is left out of
+// Auth (it stays in Extensions) with a note.
 func (c *Capabilities) addAuth(params []string, seen map[string]bool) string {
+	var notes []string
+	bad, firstBad := 0, ""
 	for _, m := range params {
+		if !isMechanismName(m) {
+			if bad++; bad == 1 {
+				firstBad = m
+			}
+			continue
+		}
 		m = strings.ToUpper(m)
 		if seen[m] {
 			continue
 		}
 		if len(c.Auth) == maxAuthMechanisms {
-			return "more than " + strconv.Itoa(maxAuthMechanisms) + " AUTH mechanisms; the rest ignored"
+			notes = append(notes, "more than "+strconv.Itoa(maxAuthMechanisms)+" AUTH mechanisms; the rest ignored")
+			break
 		}
 		seen[m] = true
 		c.Auth = append(c.Auth, m)
 	}
-	return ""
+	if bad > 0 {
+		notes = append(notes, strconv.Itoa(bad)+" AUTH parameter(s) not SASL mechanism names, ignored, such as "+
+			strconv.Quote(truncate(firstBad, 40)))
+	}
+	return strings.Join(notes, "; ")
+}
+
+// isMechanismName reports whether s is a SASL mechanism name (RFC 4422
+// §3.1: 1 to 20 of A-Z, 0-9, "-" and "_"), ignoring ASCII case.
+func isMechanismName(s string) bool {
+	if len(s) == 0 || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseExtension splits an EHLO line into keyword and parameters. The

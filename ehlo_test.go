@@ -224,3 +224,16 @@ func TestAddressLiteral(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCapabilitiesBadMechanismNames(t *testing.T) {
+	caps, notes := ParseCapabilities([]string{"d", "AUTH PLAIN İ x\x01y " + strings.Repeat("A", 21) + " scram-sha-256 GS2_KRB5"})
+	if want := []string{"PLAIN", "SCRAM-SHA-256", "GS2_KRB5"}; !reflect.DeepEqual(caps.Auth, want) {
+		t.Errorf("Auth = %q, want %q", caps.Auth, want)
+	}
+	if len(notes) != 1 || !strings.HasPrefix(notes[0], "3 AUTH parameter(s) not SASL mechanism names") || !strings.Contains(notes[0], `"İ"`) {
+		t.Errorf("notes = %q", notes)
+	}
+	if len(caps.Param("AUTH")) != 6 {
+		t.Errorf("the raw words must stay in Extensions: %q", caps.Param("AUTH"))
+	}
+}
