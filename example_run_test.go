@@ -72,10 +72,7 @@ func ExampleRun_metrics() {
 	if err != nil {
 		panic(err)
 	}
-	srv, err := fakeserver.Start(fakeserver.Config{Hostname: "mx.example.test", TLSCert: &pki.Valid})
-	if err != nil {
-		panic(err)
-	}
+	srv := startExampleServer(fakeserver.Config{Hostname: "mx.example.test", TLSCert: &pki.Valid})
 	defer srv.Close()
 
 	hist := &phaseHistogram{count: map[string]int{}, fast: map[string]int{}}

@@ -27,12 +27,8 @@ func ExampleConn_AuthLogin() {
 		fmt.Println(err)
 		return
 	}
-	srv, err := fakeserver.Start(fakeserver.Config{TLSCert: &pki.Valid, ImplicitTLS: true,
+	srv := startExampleServer(fakeserver.Config{TLSCert: &pki.Valid, ImplicitTLS: true,
 		Users: map[string]string{"user@domain.com": "password"}})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -71,12 +67,8 @@ func ExampleConn_AuthLogin() {
 // AUTH PLAIN is refused on plaintext before anything is written; allowed,
 // the server's own refusal and a wrong password are *ReplyErrors.
 func ExampleConn_AuthPlain() {
-	srv, err := fakeserver.Start(fakeserver.Config{AuthBeforeTLS: true,
+	srv := startExampleServer(fakeserver.Config{AuthBeforeTLS: true,
 		Users: map[string]string{"user@domain.com": "password"}})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -127,15 +119,11 @@ func ExampleConn_Auth() {
 		fmt.Println(err)
 		return
 	}
-	srv, err := fakeserver.Start(fakeserver.Config{TLSCert: &pki.Valid, ImplicitTLS: true,
+	srv := startExampleServer(fakeserver.Config{TLSCert: &pki.Valid, ImplicitTLS: true,
 		Users: map[string]string{"user@domain.com": "password"},
 		SASL: map[string]func(*fakeserver.Session) sasl.Server{
 			"SCRAM-SHA-256": fakeserver.SCRAM(sha256.New, fakeserver.SCRAMOptions{}),
 		}})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

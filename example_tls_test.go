@@ -19,10 +19,7 @@ func ExampleConn_StartTLS() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv, err := fakeserver.Start(fakeserver.Config{TLSCert: &pki.Valid, EhloLines: []string{"PIPELINING", "STARTTLS"}})
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := startExampleServer(fakeserver.Config{TLSCert: &pki.Valid, EhloLines: []string{"PIPELINING", "STARTTLS"}})
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -89,10 +86,7 @@ func ExampleTLSInfo() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv, err := fakeserver.Start(fakeserver.Config{TLSCert: &pki.SelfSigned})
-	if err != nil {
-		log.Fatal(err)
-	}
+	srv := startExampleServer(fakeserver.Config{TLSCert: &pki.SelfSigned})
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
