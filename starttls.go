@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -146,7 +145,7 @@ func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*T
 	hs := want.Clone()
 	hs.InsecureSkipVerify = true
 	hs.VerifyPeerCertificate, hs.VerifyConnection = nil, j.check
-	raw := &sniffConn{Conn: c.nc}
+	raw := &handshakeConn{Conn: c.nc, hold: true}
 	tc := tls.Client(raw, hs)
 
 	end, err := c.begin(ctx, phase+" handshake", c.d.Timeouts.Handshake)
@@ -157,6 +156,10 @@ func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*T
 	err = tc.HandshakeContext(ctx)
 	took := time.Since(start)
 	end()
+	if err != nil || j.fatal != nil {
+		raw.release() // the alert crypto/tls wrote, if any, goes out before the close
+	}
+	raw.hold = false
 	if err == nil && j.info == nil {
 		j.check(tc.ConnectionState()) // crypto/tls always calls the hook; be safe
 	}
@@ -259,24 +262,6 @@ func (c *Conn) injection(step string, b []byte) error {
 		Reason: "data after the STARTTLS 220, before the TLS handshake (response injection)",
 		Line:   text,
 	})
-}
-
-// sniffLimit is how many of the first bytes a handshake reads are kept.
-const sniffLimit = 512
-
-// sniffConn keeps the first bytes read through it, so that a failed
-// handshake can tell plaintext from a broken TLS record.
-type sniffConn struct {
-	net.Conn
-	seen []byte
-}
-
-func (s *sniffConn) Read(p []byte) (int, error) {
-	n, err := s.Conn.Read(p)
-	if room := sniffLimit - len(s.seen); room > 0 && n > 0 {
-		s.seen = append(s.seen, p[:min(n, room)]...)
-	}
-	return n, err
 }
 
 // looksLikeTLS reports whether b can start a TLS record from a server: an
