@@ -73,6 +73,11 @@ func BenchmarkThroughput(b *testing.B) {
 				return GoSMTPTLSCheck(target.Addr, target.cfg)
 			})
 		})
+		b.Run(fmt.Sprintf("floor/c=%d", workers), func(b *testing.B) {
+			parallel(b, workers, func(ctx context.Context) error {
+				return FloorTLSCheck(ctx, target.Addr, target.cfg)
+			})
+		})
 		b.Run(fmt.Sprintf("tls-handshake/c=%d", workers), func(b *testing.B) {
 			parallel(b, workers, func(ctx context.Context) error {
 				return TLSHandshake(ctx, target.TLSAddr, target.cfg)
