@@ -148,11 +148,9 @@ func (b *bdatSender) send(n int, last bool) error {
 	chunk := b.buf[bdatHeaderRoom : bdatHeaderRoom+n]
 
 	c := b.c
-	end, err := c.begin(b.ctx, step, c.d.Timeouts.DataBlock)
-	if err != nil {
+	if err := c.begin(b.ctx, step, c.d.Timeouts.DataBlock); err != nil {
 		return err
 	}
-	defer end()
 	c.tr.add(Sent, header, c.tls != nil, false)
 	if c.d.RecordBody {
 		for _, l := range splitRaw(chunk) {

@@ -527,13 +527,11 @@ func (c *Conn) awaitReply(ctx context.Context, step string, wait time.Duration) 
 // Nothing arriving is not an error; the server closing or the context
 // ending is.
 func (c *Conn) peek(ctx context.Context, step string, wait time.Duration) (bool, error) {
-	end, err := c.begin(ctx, step, wait)
-	if err != nil {
+	if err := c.begin(ctx, step, wait); err != nil {
 		return false, err
 	}
 	buf := make([]byte, 4096)
 	n, err := c.nc.Read(buf)
-	end()
 	if n > 0 {
 		c.lr.push(buf[:n])
 		return true, nil

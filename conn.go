@@ -24,6 +24,7 @@ type Conn struct {
 	broken error   // set once the session cannot go on; every later call returns it
 	txn    mailTxn // the open mail transaction (mail.go)
 
+	w          ctxWatch   // the context of the steps (watch.go)
 	deadlineMu sync.Mutex // held while a deadline is moved, so a cancelled context's always wins
 }
 
@@ -127,6 +128,7 @@ func (c *Conn) Close() error {
 	if c.broken == nil {
 		c.broken = net.ErrClosed
 	}
+	c.unwatch()
 	err := c.nc.Close()
 	if errors.Is(err, net.ErrClosed) {
 		return nil
@@ -144,11 +146,9 @@ func (c *Conn) SendRaw(ctx context.Context, line string) (*Reply, error) {
 // WriteRaw writes p exactly as given, any bytes at all, and records it. It
 // reads nothing; follow it with ReadReply.
 func (c *Conn) WriteRaw(ctx context.Context, p []byte) error {
-	end, err := c.begin(ctx, "raw write", c.d.Timeouts.Command)
-	if err != nil {
+	if err := c.begin(ctx, "raw write", c.d.Timeouts.Command); err != nil {
 		return err
 	}
-	defer end()
 	for _, l := range splitRaw(p) {
 		c.tr.add(Sent, l, c.tls != nil, false)
 	}
@@ -193,11 +193,9 @@ func (c *Conn) exchange(ctx context.Context, step string, timeout time.Duration,
 	if err := validLines(step, lines); err != nil {
 		return nil, err
 	}
-	end, err := c.begin(ctx, step, timeout)
-	if err != nil {
+	if err := c.begin(ctx, step, timeout); err != nil {
 		return nil, err
 	}
-	defer end()
 	if err := c.write(ctx, step, lines); err != nil {
 		return nil, err
 	}
@@ -212,39 +210,6 @@ func validLines(step string, lines []outLine) error {
 		}
 	}
 	return nil
-}
-
-// begin arms the deadline of one step: the earlier of now+timeout and the
-// context's deadline, and an immediate one if the context is cancelled.
-// The returned func disarms the context watch.
-func (c *Conn) begin(ctx context.Context, step string, timeout time.Duration) (func(), error) {
-	if c.broken != nil {
-		return nil, &OpError{Op: step, Err: c.broken}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, &OpError{Op: step, Err: err}
-	}
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return nil, c.ioFailure(ctx, step, err)
-	}
-	nc, moved := c.nc, make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(moved)
-		c.deadlineMu.Lock()
-		defer c.deadlineMu.Unlock()
-		nc.SetDeadline(time.Unix(1, 0))
-	})
-	return func() {
-		if !stop() {
-			// The watch has started: wait until it has moved the deadline,
-			// so that it cannot overwrite the next step's.
-			<-moved
-		}
-	}, nil
 }
 
 // write records lines and sends them in a single write.
@@ -282,6 +247,7 @@ func (c *Conn) fail(err error) {
 	if c.broken == nil {
 		c.broken = err
 	}
+	c.unwatch()
 	c.nc.Close()
 }
 

@@ -298,11 +298,9 @@ func (c *Conn) readReplies(ctx context.Context, step string, n int) ([]*Reply, e
 
 // sendBody streams msg as message data followed by ".\r\n".
 func (c *Conn) sendBody(ctx context.Context, msg io.Reader) error {
-	end, err := c.begin(ctx, stepBody, c.d.Timeouts.DataBlock)
-	if err != nil {
+	if err := c.begin(ctx, stepBody, c.d.Timeouts.DataBlock); err != nil {
 		return err
 	}
-	defer end()
 	sink := &bodySink{c: c, ctx: ctx, record: c.d.RecordBody}
 	dw := newDotWriterSize(sink, bodyBufferSize(msg))
 	if msg != nil {

@@ -383,11 +383,9 @@ func (c *Conn) writeBatch(ctx context.Context, step string, timeout time.Duratio
 	if err := validLines(step, lines); err != nil {
 		return err
 	}
-	end, err := c.begin(ctx, step, timeout)
-	if err != nil {
+	if err := c.begin(ctx, step, timeout); err != nil {
 		return err
 	}
-	defer end()
 	return c.write(ctx, step, lines)
 }
 

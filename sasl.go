@@ -204,11 +204,9 @@ func (a *authRun) sendHiding(ctx context.Context, l outLine, hide string) (*Repl
 	if err := validLines(a.step, []outLine{l}); err != nil {
 		return nil, err
 	}
-	end, err := c.begin(ctx, a.step, c.d.Timeouts.Command)
-	if err != nil {
+	if err := c.begin(ctx, a.step, c.d.Timeouts.Command); err != nil {
 		return nil, err
 	}
-	defer end()
 	if err := c.write(ctx, a.step, []outLine{l}); err != nil {
 		return nil, err
 	}

@@ -148,14 +148,15 @@ func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*T
 	raw := &handshakeConn{Conn: c.nc, hold: true}
 	tc := tls.Client(raw, hs)
 
-	end, err := c.begin(ctx, phase+" handshake", c.d.Timeouts.Handshake)
-	if err != nil {
+	if err := c.begin(ctx, phase+" handshake", c.d.Timeouts.Handshake); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	err = tc.HandshakeContext(ctx)
+	// The Conn's own watch of ctx interrupts the handshake through the
+	// deadline, as it does every step: HandshakeContext would start a
+	// goroutine per handshake to do the same.
+	err := tc.Handshake()
 	took := time.Since(start)
-	end()
 	if err != nil || j.fatal != nil {
 		raw.release() // the alert crypto/tls wrote, if any, goes out before the close
 	}
