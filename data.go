@@ -310,14 +310,8 @@ func (c *Conn) sendBody(ctx context.Context, msg io.Reader) error {
 		}
 	}
 	dw.endBody()
-	if err := dw.w.Flush(); err != nil {
-		return c.bodyFailure(sink, err)
-	}
-	if !sink.record {
-		c.tr.add(Note, "message body: "+strconv.FormatInt(sink.bytes, 10)+" bytes, "+
-			strconv.FormatInt(sink.lines, 10)+" lines (not recorded)", c.tls != nil, false)
-		c.tr.add(Sent, ".", c.tls != nil, false)
-	}
+	// The rest of the body and the final ".\r\n" leave together.
+	sink.ending, sink.bodyLeft = true, dw.w.Buffered()
 	if err := dw.Close(); err != nil {
 		return c.bodyFailure(sink, err)
 	}
@@ -356,6 +350,12 @@ type bodySink struct {
 	lines   int64
 	partial []byte // with record: the line written so far
 	err     error
+
+	// ending is set once the body is complete: after bodyLeft more bytes
+	// comes the final ".\r\n", which is recorded as "." and not counted.
+	ending   bool
+	bodyLeft int
+	ended    bool // the final "." is recorded
 }
 
 func (s *bodySink) Write(p []byte) (int, error) {
@@ -369,7 +369,7 @@ func (s *bodySink) Write(p []byte) (int, error) {
 			s.err = s.c.deadlineFailure(s.ctx, stepBody, err)
 			return written, s.err
 		}
-		s.account(block)
+		s.account(s.bodyOf(block))
 		n, err := s.c.nc.Write(block)
 		written += n
 		if err != nil {
@@ -378,6 +378,34 @@ func (s *bodySink) Write(p []byte) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// bodyOf returns the part of block that is message data, and records the
+// end of the data when block carries the final ".\r\n" (or its start).
+func (s *bodySink) bodyOf(block []byte) []byte {
+	if !s.ending {
+		return block
+	}
+	n := min(len(block), s.bodyLeft)
+	s.bodyLeft -= n
+	if n < len(block) && !s.ended {
+		s.account(block[:n])
+		s.recordEnd()
+		return nil
+	}
+	return block[:n]
+}
+
+// recordEnd records the end of the data: the note that sums up a body not
+// recorded, and the final ".".
+func (s *bodySink) recordEnd() {
+	s.ended = true
+	c := s.c
+	if !s.record {
+		c.tr.add(Note, "message body: "+strconv.FormatInt(s.bytes, 10)+" bytes, "+
+			strconv.FormatInt(s.lines, 10)+" lines (not recorded)", c.tls != nil, false)
+	}
+	c.tr.add(Sent, ".", c.tls != nil, false)
 }
 
 // account counts bytes and lines; with record it also records each

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -555,5 +556,66 @@ func TestLMTPFinalReplyCount(t *testing.T) {
 				t.Fatalf("NOOP got %q, %v: the session is out of step", r, err)
 			}
 		})
+	}
+}
+
+// TestDataEndsInOneWrite checks that a message that fits the dot writer's
+// buffer leaves with its final ".\r\n" in one write, and that a final
+// ".\r\n" split across two writes (the buffer full after its first byte)
+// is still recorded once, after the body, and never counted as body.
+func TestDataEndsInOneWrite(t *testing.T) {
+	line := strings.Repeat("x", 78) + "\r\n"
+	small := strings.Repeat(line, 4096/len(line))
+	// dataBlockSize-1 bytes: the buffer has room for the "." alone.
+	big := strings.Repeat(line, (dataBlockSize-1)/len(line))
+	big += strings.Repeat("y", dataBlockSize-1-len(big)-2) + "\r\n"
+	for _, tc := range []struct {
+		name   string
+		body   func() io.Reader
+		size   int
+		writes int32
+	}{
+		{"4 KiB with Len", func() io.Reader { return strings.NewReader(small) }, len(small), 1},
+		{"32 KiB - 1 without Len", func() io.Reader { return struct{ io.Reader }{strings.NewReader(big)} }, len(big), 2},
+	} {
+		for _, record := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s record %v", tc.name, record), func(t *testing.T) {
+				ctx := testCtx(t)
+				srv := startServer(t, fakeserver.Config{})
+				c, cc := dialMail(t, ctx, srv, &Dialer{RecordBody: record})
+				c.Mail(ctx, "a@example.test", nil)
+				c.Rcpt(ctx, "b@example.test", nil)
+				before, start := cc.writes.Load(), c.Transcript().Len()
+				if _, err := c.Data(ctx, tc.body()); err != nil {
+					t.Fatal(err)
+				}
+				if got := cc.writes.Load() - before - 1; got != tc.writes {
+					t.Errorf("body and final dot in %d writes after DATA's, want %d", got, tc.writes)
+				}
+				es := c.Transcript().Entries()[start+2:] // after DATA and its 354
+				dot := len(es) - 2 // then the final reply
+				if es[dot].Kind != Sent || es[dot].Text != "." {
+					t.Fatalf("entry before the final reply %q, want C: .", es[dot])
+				}
+				lines := tc.size / len(line)
+				if tc.size%len(line) != 0 {
+					lines++
+				}
+				if record {
+					if dot != lines || es[dot-1].Text == "." {
+						t.Errorf("%d body lines recorded before the dot, want %d", dot, lines)
+					}
+				} else if want := fmt.Sprintf("message body: %d bytes, %d lines (not recorded)", tc.size, lines); dot != 1 || es[0].Text != want {
+					t.Errorf("entries before the dot %q, want the note %q", es[:dot], want)
+				}
+				msgs, err := srv.WaitMessages(1, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(msgs[0].Data) != tc.size {
+					t.Errorf("server got %d bytes, want %d", len(msgs[0].Data), tc.size)
+				}
+			})
+		}
 	}
 }
