@@ -128,26 +128,45 @@ type CertInfo struct {
 // the config's Time says.
 func newTLSInfo(st tls.ConnectionState, sni string, at time.Time, took time.Duration) *TLSInfo {
 	info := &TLSInfo{
-		Version:           st.Version,
-		VersionName:       tls.VersionName(st.Version),
-		CipherSuite:       st.CipherSuite,
-		CipherSuiteName:   tls.CipherSuiteName(st.CipherSuite),
 		ServerName:        sni,
-		ALPN:              st.NegotiatedProtocol,
-		Resumed:           st.DidResume,
 		HandshakeTime:     at.Round(0), // wall clock only
 		HandshakeDuration: took,
-		OCSPStapled:       len(st.OCSPResponse) > 0,
-		SCTs:              len(st.SignedCertificateTimestamps),
-		State:             st,
 	}
-	if st.CurveID != 0 {
-		info.KeyExchange = st.CurveID.String()
-	}
+	info.setState(st)
 	for _, cert := range st.PeerCertificates {
 		info.Chain = append(info.Chain, newCertInfo(cert, at))
 	}
 	return info
+}
+
+// setState sets State and what is read from it, all but the chain.
+func (info *TLSInfo) setState(st tls.ConnectionState) {
+	info.State = st
+	info.Version, info.VersionName = st.Version, tls.VersionName(st.Version)
+	info.CipherSuite, info.CipherSuiteName = st.CipherSuite, cipherSuiteName(st.CipherSuite)
+	info.KeyExchange = ""
+	if st.CurveID != 0 {
+		info.KeyExchange = st.CurveID.String()
+	}
+	info.ALPN = st.NegotiatedProtocol
+	info.Resumed = st.DidResume
+	info.OCSPStapled = len(st.OCSPResponse) > 0
+	info.SCTs = len(st.SignedCertificateTimestamps)
+}
+
+// cipherSuiteName is tls.CipherSuiteName, without building crypto/tls's
+// list of every suite for the TLS 1.3 ones, which nearly every handshake
+// uses.
+func cipherSuiteName(id uint16) string {
+	switch id {
+	case tls.TLS_AES_128_GCM_SHA256:
+		return "TLS_AES_128_GCM_SHA256"
+	case tls.TLS_AES_256_GCM_SHA384:
+		return "TLS_AES_256_GCM_SHA384"
+	case tls.TLS_CHACHA20_POLY1305_SHA256:
+		return "TLS_CHACHA20_POLY1305_SHA256"
+	}
+	return tls.CipherSuiteName(id)
 }
 
 func newCertInfo(cert *x509.Certificate, now time.Time) CertInfo {

@@ -158,3 +158,18 @@ func TestCertName(t *testing.T) {
 		}
 	}
 }
+
+// TestCipherSuiteName checks the shortcut against crypto/tls for every
+// suite it knows, and an unknown one.
+func TestCipherSuiteName(t *testing.T) {
+	suites := append(tls.CipherSuites(), tls.InsecureCipherSuites()...)
+	ids := []uint16{0, 0x1305, 0xfefe}
+	for _, s := range suites {
+		ids = append(ids, s.ID)
+	}
+	for _, id := range ids {
+		if got, want := cipherSuiteName(id), tls.CipherSuiteName(id); got != want {
+			t.Errorf("cipherSuiteName(%#04x) = %q, want %q", id, got, want)
+		}
+	}
+}

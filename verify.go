@@ -40,19 +40,15 @@ func (j *judgement) check(st tls.ConnectionState) error {
 	return j.fatal
 }
 
-// report describes the completed handshake st with the verdicts check
-// computed, judged at the same moment.
+// report describes the completed handshake st with the chain and the
+// verdicts check computed, judged at the same moment.
 func (j *judgement) report(st tls.ConnectionState, took time.Duration) *TLSInfo {
-	v := j.info
-	info := newTLSInfo(st, j.sni, v.HandshakeTime, took)
-	info.State.VerifiedChains = v.State.VerifiedChains
-	info.VerifyName = v.VerifyName
-	info.Trusted, info.TrustError = v.Trusted, v.TrustError
-	info.HostnameMatch, info.HostnameError = v.HostnameMatch, v.HostnameError
-	info.Expired, info.NotYetValid, info.ValidityError = v.Expired, v.NotYetValid, v.ValidityError
-	info.InsecureSkipVerify = v.InsecureSkipVerify
-	info.Verified, info.Problems = v.Verified, v.Problems
-	return info
+	info := *j.info
+	verified := info.State.VerifiedChains
+	info.setState(st)
+	info.State.VerifiedChains = verified
+	info.HandshakeDuration = took
+	return &info
 }
 
 // verify computes the verdicts, runs the caller's own checks and returns
