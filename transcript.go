@@ -102,8 +102,13 @@ type Transcript struct {
 // secret keep their real text only when reveal is true. When logger is not
 // nil every entry is also logged to it at debug level as it is added.
 func NewTranscript(reveal bool, logger *slog.Logger) *Transcript {
-	return &Transcript{start: time.Now(), reveal: reveal, logger: logger}
+	return &Transcript{start: time.Now(), reveal: reveal, logger: logger,
+		entries: make([]Entry, 0, initialEntries)}
 }
+
+// initialEntries is the room a new transcript has: a banner, an EHLO
+// reply and a few commands, before it first grows.
+const initialEntries = 24
 
 // Start returns when the transcript started.
 func (t *Transcript) Start() time.Time {
