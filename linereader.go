@@ -35,6 +35,13 @@ func newLineReader(r io.Reader, max int) *lineReader {
 	return &lineReader{r: r, buf: make([]byte, size), max: max}
 }
 
+// reset makes lr read from r, with nothing buffered, keeping its buffer.
+// The Conn calls it when TLS starts, which it does only when nothing is
+// buffered.
+func (lr *lineReader) reset(r io.Reader) {
+	lr.r, lr.start, lr.end, lr.err = r, 0, 0, nil
+}
+
 // buffered returns the bytes read from the connection but not yet consumed.
 func (lr *lineReader) buffered() []byte { return lr.buf[lr.start:lr.end] }
 

@@ -177,7 +177,7 @@ func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*T
 	info := j.report(tc.ConnectionState(), took)
 	c.tr.add(Note, summary(info, true), true, false)
 	c.nc = tc
-	c.lr = newLineReader(tc, c.d.Limits.MaxLineLength)
+	c.lr.reset(tc)
 	c.caps = nil
 	c.tls = info
 	return info, nil
