@@ -116,6 +116,7 @@ func ParseCapabilities(lines []string) (caps *Capabilities, notes []string) {
 	}
 	caps.Greeting = strings.TrimSpace(caps.Greeting)
 	mechs := map[string]bool{} // the mechanisms in caps.Auth, for linear time on absurd lists
+	caps.Extensions = make([]Extension, 0, len(lines)-1)
 	for _, line := range lines[1:] {
 		ext, ok := parseExtension(line)
 		if !ok {
@@ -130,6 +131,9 @@ func ParseCapabilities(lines []string) (caps *Capabilities, notes []string) {
 		if note != "" {
 			notes = append(notes, note)
 		}
+	}
+	if len(caps.Extensions) == 0 {
+		caps.Extensions = nil
 	}
 	return caps, notes
 }
@@ -201,10 +205,23 @@ func parseExtension(line string) (Extension, bool) {
 	if len(ext.Params) == 0 {
 		ext.Params = nil
 	}
-	if strings.Join(append([]string{ext.Keyword}, ext.Params...), " ") != line {
+	if !isCanonical(line, ext.Keyword, ext.Params) {
 		ext.Line = line
 	}
 	return ext, true
+}
+
+// isCanonical reports whether line is keyword and params joined by single
+// spaces, the form Extension.Line is left empty for.
+func isCanonical(line, keyword string, params []string) bool {
+	rest, ok := strings.CutPrefix(line, keyword)
+	for _, p := range params {
+		if !ok || !strings.HasPrefix(rest, " ") {
+			return false
+		}
+		rest, ok = strings.CutPrefix(rest[1:], p)
+	}
+	return ok && rest == ""
 }
 
 // apply sets the fields an extension stands for, returning a note when its

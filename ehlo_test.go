@@ -237,3 +237,23 @@ func TestParseCapabilitiesBadMechanismNames(t *testing.T) {
 		t.Errorf("the raw words must stay in Extensions: %q", caps.Param("AUTH"))
 	}
 }
+
+// TestIsCanonical compares isCanonical with joining the words, on lines
+// that are and are not in canonical form.
+func TestIsCanonical(t *testing.T) {
+	lines := []string{"", "SIZE", "SIZE 10", "SIZE  10", " SIZE 10", "SIZE 10 ", "SIZE\t10",
+		"AUTH PLAIN LOGIN", "AUTH=PLAIN LOGIN", "auth plain", "AUTH PLAINLOGIN", "AUTH PLAIN LOGIN X",
+		"8BITMIME", "X-A b  c", "SIZEX 1"}
+	for _, line := range lines {
+		ext, ok := parseExtension(line)
+		if !ok {
+			continue
+		}
+		for _, params := range [][]string{ext.Params, nil, {"10"}, {"PLAIN", "LOGIN"}} {
+			want := strings.Join(append([]string{ext.Keyword}, params...), " ") == line
+			if got := isCanonical(line, ext.Keyword, params); got != want {
+				t.Errorf("isCanonical(%q, %q, %q) = %v, want %v", line, ext.Keyword, params, got, want)
+			}
+		}
+	}
+}
