@@ -593,7 +593,7 @@ func TestDataEndsInOneWrite(t *testing.T) {
 					t.Errorf("body and final dot in %d writes after DATA's, want %d", got, tc.writes)
 				}
 				es := c.Transcript().Entries()[start+2:] // after DATA and its 354
-				dot := len(es) - 2 // then the final reply
+				dot := len(es) - 2                       // then the final reply
 				if es[dot].Kind != Sent || es[dot].Text != "." {
 					t.Fatalf("entry before the final reply %q, want C: .", es[dot])
 				}
