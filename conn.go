@@ -11,6 +11,11 @@ import (
 
 // Conn is one SMTP session. It records every line it sends and receives in
 // its Transcript. A Conn is not safe for concurrent use; its Transcript is.
+//
+// A Conn watches the context of its latest call until a call comes with
+// another context or the Conn is closed, so that cancelling the context
+// interrupts whatever call runs under it. End every Conn with Quit or
+// Close: that releases the connection and the watch.
 type Conn struct {
 	d      Dialer // a copy, with defaults applied to Timeouts and Limits
 	nc     net.Conn
