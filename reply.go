@@ -128,13 +128,17 @@ func parseEnhanced(code int, lines []string) EnhancedCode {
 // parseEnhancedToken parses "class.subject.detail" with the digit counts of
 // RFC 3463: class one of 2, 4, 5; subject and detail one to three digits.
 func parseEnhancedToken(s string) (EnhancedCode, bool) {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 || len(parts[0]) != 1 {
-		return EnhancedCode{}, false
-	}
 	var n [3]int
-	for i, p := range parts {
-		if len(p) == 0 || len(p) > 3 {
+	for i := range n {
+		p := s
+		if i < 2 {
+			dot := strings.IndexByte(s, '.')
+			if dot < 0 {
+				return EnhancedCode{}, false
+			}
+			p, s = s[:dot], s[dot+1:]
+		}
+		if len(p) == 0 || len(p) > 3 || (i == 0 && len(p) != 1) {
 			return EnhancedCode{}, false
 		}
 		for j := 0; j < len(p); j++ {
