@@ -190,6 +190,13 @@ func isMechanismName(s string) bool {
 // parseExtension splits an EHLO line into keyword and parameters. The
 // legacy "AUTH=PLAIN LOGIN" form is read as AUTH with those parameters.
 func parseExtension(line string) (Extension, bool) {
+	if isKeywordOnly(line) {
+		ext := Extension{Keyword: strings.ToUpper(line)}
+		if ext.Keyword != line {
+			ext.Line = line
+		}
+		return ext, true
+	}
 	fields := strings.Fields(line)
 	if len(fields) == 0 {
 		return Extension{}, false
@@ -209,6 +216,22 @@ func parseExtension(line string) (Extension, bool) {
 		ext.Line = line
 	}
 	return ext, true
+}
+
+// isKeywordOnly reports whether line is a keyword without parameters, like
+// most EHLO lines: only letters, digits and hyphens, so no space and no
+// "=" (AUTH=PLAIN).
+func isKeywordOnly(line string) bool {
+	if line == "" {
+		return false
+	}
+	for i := 0; i < len(line); i++ {
+		b := line[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || isDigit(b) || b == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // isCanonical reports whether line is keyword and params joined by single
@@ -322,8 +345,10 @@ func (c *Conn) localName(name string) string {
 		return name
 	case c.d.LocalName != "":
 		return c.d.LocalName
+	case c.literal == "":
+		c.literal = addressLiteral(c.nc.LocalAddr())
 	}
-	return addressLiteral(c.nc.LocalAddr())
+	return c.literal
 }
 
 // addressLiteral returns the RFC 5321 §4.1.3 address literal of a local
