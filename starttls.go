@@ -217,7 +217,13 @@ func (c *Conn) tlsConfig(cfg *tls.Config) *tls.Config {
 	return cfg
 }
 
+// isIPLiteral reports whether host is an IP address. A name ending in a
+// letter is none; it is told apart without parsing (and the error a
+// failed parse allocates).
 func isIPLiteral(host string) bool {
+	if host == "" || !strings.ContainsRune(host, ':') && !isDigit(host[len(host)-1]) {
+		return false
+	}
 	_, err := netip.ParseAddr(host)
 	return err == nil
 }

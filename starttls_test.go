@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"reflect"
 	"strings"
@@ -625,5 +626,16 @@ func TestStartTLSOnClosedConn(t *testing.T) {
 	}
 	if got := (&TLSError{Step: "TLS handshake"}).Error(); got != "smtp TLS handshake: TLS failed" {
 		t.Errorf("Error() = %q", got)
+	}
+}
+
+// TestIsIPLiteral checks the shortcut against netip.ParseAddr.
+func TestIsIPLiteral(t *testing.T) {
+	for _, host := range []string{"", "127.0.0.1", "::1", "[::1]", "fe80::1%eth0", "2001:db8::a",
+		"mail.example.test", "1.2.3.4.example", "example.123", "1.2.3", "0x7f.0.0.1", "::ffff:1.2.3.4", "a:b"} {
+		_, err := netip.ParseAddr(host)
+		if got := isIPLiteral(host); got != (err == nil) {
+			t.Errorf("isIPLiteral(%q) = %v, ParseAddr says %v", host, got, err == nil)
+		}
 	}
 }
