@@ -48,8 +48,10 @@ func parallel(b *testing.B, workers int, op func(ctx context.Context) error) {
 // STARTTLS with verdicts, EHLO, QUIT) at 1, 16 and 256 concurrent probes,
 // through probe.Run ("run"), through the same Conn calls ("conn"), and
 // with net/smtp and go-smtp (the same commands as their APIs send them),
-// next to the ceiling: a bare verified crypto/tls handshake (connect,
-// handshake, close) against the same server's implicit-TLS port.
+// and with the floor client (FloorTLSCheck: the least any client can do
+// for the same exchanges), next to the ceiling: a bare verified crypto/tls
+// handshake (connect, handshake, close) against the same server's
+// implicit-TLS port.
 func BenchmarkThroughput(b *testing.B) {
 	d := &probe.Dialer{TLSConfig: target.cfg}
 	for _, workers := range []int{1, 16, 256} {
