@@ -22,8 +22,9 @@ type Conn struct {
 	lr      *lineReader
 	wbuf    []byte
 	tr      *Transcript
-	host    string // the dialled host, for the TLS ServerName
-	literal string // the local address literal, the default EHLO name (ehlo.go)
+	host    string         // the dialled host, for the TLS ServerName
+	literal string         // the local address literal, the default EHLO name (ehlo.go)
+	held    *handshakeConn // under the *tls.Conn: may still hold the handshake's last flight
 	banner  *Reply
 	caps    *Capabilities
 	tls     *TLSInfo
@@ -89,8 +90,17 @@ func (c *Conn) TLS() *TLSInfo { return c.tls }
 func (c *Conn) Transcript() *Transcript { return c.tr }
 
 // NetConn returns the underlying connection: the *tls.Conn after StartTLS
-// or DialTLS. Reading or writing it bypasses the transcript.
-func (c *Conn) NetConn() net.Conn { return c.nc }
+// or DialTLS. Reading or writing it bypasses the transcript. Anything of
+// the TLS handshake still held back to leave with the next command (see
+// handshakeConn) is sent first, so the connection may be used from several
+// goroutines at once, as a *tls.Conn allows.
+func (c *Conn) NetConn() net.Conn {
+	if c.held != nil {
+		c.held.release()
+		c.held = nil
+	}
+	return c.nc
+}
 
 // Err returns the error that ended the session, or nil while it can go on.
 func (c *Conn) Err() error { return c.broken }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smtpprobe/probe/internal/fakeserver"
 )
@@ -126,5 +128,71 @@ func TestHandshakeFinishedLeavesWithFirstCommand(t *testing.T) {
 				t.Errorf("server saw TLS %v version %x", rec.TLS, rec.TLSVersion)
 			}
 		})
+	}
+}
+
+// TestHandshakeHeldFlightReleased checks that the last handshake flight,
+// held for the next command, reaches the server however the Conn goes on:
+// closed at once, or used through NetConn from two goroutines at a time.
+func TestHandshakeHeldFlightReleased(t *testing.T) {
+	p := newPKI(t)
+	cfg := &tls.Config{RootCAs: p.CAPool()}
+	t.Run("Close right after StartTLS", func(t *testing.T) {
+		ctx := testCtx(t)
+		srv := startServer(t, fakeserver.Config{TLSCert: &p.Valid})
+		c := dialEhlo(t, ctx, srv, Dialer{})
+		if _, err := c.StartTLS(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if rec := waitSession(t, srv); !rec.TLS {
+			t.Error("the server never completed the handshake: the client's Finished was not sent")
+		}
+	})
+	t.Run("NetConn read and written at once", func(t *testing.T) {
+		ctx := testCtx(t)
+		srv := startServer(t, fakeserver.Config{TLSCert: &p.Valid})
+		c := dialEhlo(t, ctx, srv, Dialer{})
+		if _, err := c.StartTLS(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		nc := c.NetConn()
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		got := make(chan string, 1)
+		go func() {
+			buf := make([]byte, 512)
+			n, _ := nc.Read(buf)
+			got <- string(buf[:n])
+		}()
+		if _, err := nc.Write([]byte("NOOP\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if reply := <-got; !strings.HasPrefix(reply, "250") {
+			t.Errorf("reply to NOOP through NetConn %q", reply)
+		}
+	})
+}
+
+// TestHandshakeKeepsContextValues checks that the caller's
+// GetClientCertificate sees the values of the context StartTLS was given.
+func TestHandshakeKeepsContextValues(t *testing.T) {
+	type key struct{}
+	p := newPKI(t)
+	srv := startServer(t, fakeserver.Config{
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{p.Valid}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.CAPool()},
+	})
+	ctx := context.WithValue(testCtx(t), key{}, "agent-7")
+	c := dialEhlo(t, ctx, srv, Dialer{})
+	var seen any
+	_, err := c.StartTLS(ctx, &tls.Config{RootCAs: p.CAPool(),
+		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			seen = cri.Context().Value(key{})
+			return &p.Valid, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != "agent-7" {
+		t.Errorf("GetClientCertificate saw context value %v, want agent-7", seen)
 	}
 }
