@@ -42,10 +42,8 @@ func (e *TLSError) Error() string {
 func (e *TLSError) Unwrap() error { return e.Err }
 
 // Timeout reports whether the handshake ran out of time, by its own
-// deadline or by the context's.
-func (e *TLSError) Timeout() bool {
-	return errors.Is(e.Err, os.ErrDeadlineExceeded) || errors.Is(e.Err, context.DeadlineExceeded)
-}
+// deadline or by the context's. A cancelled context is no timeout.
+func (e *TLSError) Timeout() bool { return deadlinePassed(e.Err) }
 
 // ErrTLSActive is wrapped by the error StartTLS returns on a Conn that is
 // already inside TLS. Nothing is written in that case.
@@ -153,9 +151,10 @@ func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*T
 	}
 	start := time.Now()
 	// The Conn's own watch of ctx interrupts the handshake through the
-	// deadline, as it does every step: HandshakeContext would start a
-	// goroutine per handshake to do the same.
-	err := tc.Handshake()
+	// deadline, as it does every step; a context crypto/tls cannot see
+	// cancelled spares it a goroutine per handshake, and keeps ctx's values
+	// for the caller's GetClientCertificate.
+	err := tc.HandshakeContext(context.WithoutCancel(ctx))
 	took := time.Since(start)
 	if err != nil || j.fatal != nil {
 		raw.release() // the alert crypto/tls wrote, if any, goes out before the close
@@ -176,7 +175,7 @@ func (c *Conn) handshake(ctx context.Context, phase string, cfg *tls.Config) (*T
 	}
 	info := j.report(tc.ConnectionState(), took)
 	c.tr.add(Note, summary(info, true), true, false)
-	c.nc = tc
+	c.nc, c.held = tc, raw
 	c.lr.reset(tc)
 	c.caps = nil
 	c.tls = info
