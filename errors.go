@@ -79,9 +79,17 @@ func (e *OpError) Error() string { return "smtp " + e.Op + ": " + e.Err.Error() 
 func (e *OpError) Unwrap() error { return e.Err }
 
 // Timeout reports whether the step ran out of time, by its own deadline or
-// by the context's.
-func (e *OpError) Timeout() bool {
-	return errors.Is(e.Err, os.ErrDeadlineExceeded) || errors.Is(e.Err, context.DeadlineExceeded)
+// by the context's. A cancelled context is no timeout.
+func (e *OpError) Timeout() bool { return deadlinePassed(e.Err) }
+
+// deadlinePassed reports whether err is a deadline that passed, the
+// step's or the context's. A cancelled context interrupts a step by moving
+// its deadline into the past: that is no timeout.
+func deadlinePassed(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // ctxError joins a context's error to the I/O error it caused, so that the

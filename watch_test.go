@@ -40,8 +40,12 @@ func TestContextWatch(t *testing.T) {
 		time.AfterFunc(50*time.Millisecond, cancel)
 		start := time.Now()
 		_, err = c.SendRaw(ctx, "XSTALL")
-		if !errors.Is(err, context.Canceled) || time.Since(start) > 5*time.Second {
-			t.Errorf("err = %v after %v; want context.Canceled at once", err, time.Since(start))
+		var oe *OpError
+		if !errors.Is(err, context.Canceled) || !errors.As(err, &oe) || time.Since(start) > 5*time.Second {
+			t.Fatalf("err = %v after %v; want an *OpError with context.Canceled at once", err, time.Since(start))
+		}
+		if oe.Timeout() {
+			t.Error("a cancelled step reports Timeout")
 		}
 	})
 	t.Run("cancelled between steps, then another context", func(t *testing.T) {
@@ -77,7 +81,10 @@ func TestContextWatch(t *testing.T) {
 		_, err := c.StartTLS(ctx, &tls.Config{RootCAs: p.CAPool()})
 		var te *TLSError
 		if !errors.Is(err, context.Canceled) || !errors.As(err, &te) || time.Since(start) > 5*time.Second {
-			t.Errorf("err = %v after %v; want a *TLSError with context.Canceled at once", err, time.Since(start))
+			t.Fatalf("err = %v after %v; want a *TLSError with context.Canceled at once", err, time.Since(start))
+		}
+		if te.Timeout() {
+			t.Error("a cancelled handshake reports Timeout")
 		}
 	})
 }
