@@ -22,6 +22,9 @@ func FloorTLSCheck(ctx context.Context, addr string, cfg *tls.Config) error {
 		return err
 	}
 	defer nc.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl) // tc below shares it
+	}
 	r := bufio.NewReader(nc)
 	if err := floorExchange(nc, r, "", "220"); err != nil {
 		return err
@@ -57,11 +60,11 @@ func floorExchange(w net.Conn, r *bufio.Reader, cmd, code string) error {
 		if err != nil {
 			return err
 		}
-		if len(line) < 4 || string(line[:3]) != code {
+		if len(line) < 5 || string(line[:3]) != code {
 			return fmt.Errorf("bench: want a %s reply, got %q", code, strings.TrimSpace(string(line)))
 		}
-		if line[3] == ' ' {
-			return nil
+		if line[3] != '-' {
+			return nil // "250 text" or a bare "250"
 		}
 	}
 }
