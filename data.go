@@ -369,7 +369,7 @@ func (s *bodySink) Write(p []byte) (int, error) {
 			s.err = s.c.deadlineFailure(s.ctx, stepBody, err)
 			return written, s.err
 		}
-		s.account(s.bodyOf(block))
+		s.accountBlock(block)
 		n, err := s.c.nc.Write(block)
 		written += n
 		if err != nil {
@@ -380,20 +380,18 @@ func (s *bodySink) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// bodyOf returns the part of block that is message data, and records the
-// end of the data when block carries the final ".\r\n" (or its start).
-func (s *bodySink) bodyOf(block []byte) []byte {
-	if !s.ending {
-		return block
+// accountBlock accounts the message data in block and, when block carries
+// the start of the final ".\r\n", records the end of the data.
+func (s *bodySink) accountBlock(block []byte) {
+	n := len(block)
+	if s.ending {
+		n = min(n, s.bodyLeft)
+		s.bodyLeft -= n
 	}
-	n := min(len(block), s.bodyLeft)
-	s.bodyLeft -= n
+	s.account(block[:n])
 	if n < len(block) && !s.ended {
-		s.account(block[:n])
 		s.recordEnd()
-		return nil
 	}
-	return block[:n]
 }
 
 // recordEnd records the end of the data: the note that sums up a body not
