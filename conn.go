@@ -1,9 +1,11 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -177,6 +179,36 @@ func (c *Conn) WriteRaw(ctx context.Context, p []byte) error {
 // ReadReply reads one reply, whatever its code.
 func (c *Conn) ReadReply(ctx context.Context) (*Reply, error) {
 	return c.exchange(ctx, "read", c.d.Timeouts.Command, nil)
+}
+
+// Pending waits up to wait for the server to send something, reads what
+// has arrived without taking it as a reply, and returns a copy of every
+// byte received and not yet read. It returns at once when such bytes are
+// already waiting, and nil, nil when nothing arrives in time: the session
+// goes on as before, and ReadReply reads the bytes as a reply later. A
+// server that closes the connection, or a context that ends, is an error.
+//
+// It is how a client listens for a reply that a correct server never
+// sends: the answer to a command smuggled behind another, a reply before
+// the real end of data, a reply that arrived before the command it seems
+// to answer.
+func (c *Conn) Pending(ctx context.Context, wait time.Duration) ([]byte, error) {
+	if b := c.lr.buffered(); len(b) > 0 {
+		return bytes.Clone(b), nil
+	}
+	if err := c.begin(ctx, "read", wait); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 4096)
+	n, err := c.nc.Read(buf)
+	if n > 0 {
+		c.lr.push(buf[:n])
+		return bytes.Clone(buf[:n]), nil
+	}
+	if err == nil || (errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil) {
+		return nil, nil
+	}
+	return nil, c.ioFailure(ctx, "read", err)
 }
 
 // outLine is one command line to write. When shown is set the line carries

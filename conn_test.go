@@ -535,3 +535,32 @@ func TestSplitTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingKeepsBytes: what Pending reads stays where the line
+// reader sees it, even when it is more than a line reader's buffer takes
+// at once (a short MaxLineLength): the rest of the batch is buffered, not
+// hidden behind the reader.
+func TestPendingKeepsBytes(t *testing.T) {
+	ctx := testCtx(t)
+	client, server := net.Pipe()
+	defer server.Close()
+	c := NewConn(client, &Dialer{Limits: Limits{MaxLineLength: 20}})
+	defer c.Close()
+	const rest = "250 second reply\r\n250 third\r\n"
+	go server.Write([]byte("250 first\r\n" + rest))
+	if p, err := c.Pending(ctx, 5*time.Second); err != nil || len(p) == 0 {
+		t.Fatalf("Pending = %q, %v", p, err)
+	}
+	r, err := c.ReadReply(ctx)
+	if err != nil || r.Code != 250 || r.Text() != "first" {
+		t.Fatalf("reply %v, %v", r, err)
+	}
+	if got := string(c.lr.buffered()); got != rest {
+		t.Errorf("buffered %q, want %q", got, rest)
+	}
+	for _, want := range []string{"second reply", "third"} {
+		if r, err := c.ReadReply(ctx); err != nil || r.Text() != want {
+			t.Errorf("reply %v, %v; want %q", r, err, want)
+		}
+	}
+}

@@ -28,7 +28,8 @@ type Dialer struct {
 	// and honours NO_PROXY, when neither NetDialer nor Proxy is set.
 	ProxyFromEnvironment bool
 	// LocalName is the name sent with EHLO, HELO and LHLO when the call
-	// names none: "localhost" when empty.
+	// names none. Empty means the address literal of the local address
+	// ("[192.0.2.1]", RFC 5321 §4.1.3); see Conn.LocalName.
 	LocalName string
 	// TLSConfig configures implicit TLS and StartTLS when the call gives no
 	// config. Its ServerName defaults to the dialled host unless that is an
@@ -66,14 +67,9 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 // Dial connects to addr ("host:port", or "host" for port 25, 24 for LMTP)
 // and reads the banner. An error says which step failed; on error the
 // connection is closed and the Conn discarded. To keep the transcript of a
-// failed greeting, open the connection yourself and use NewConn and
-// ReadBanner, or use Run.
+// failed greeting, use Connect and ReadBanner.
 func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
-	port := "25"
-	if d.LMTP {
-		port = "24"
-	}
-	c, err := d.open(ctx, addr, port)
+	c, err := d.Connect(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +78,23 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Connect opens a connection to addr as Dial does, and returns the Conn
+// without reading anything. Follow it with ReadBanner, or with Handshake
+// for implicit TLS and then ReadBanner; or write before the greeting with
+// WriteRaw, as a test of a server's pregreet guard does. Unlike Dial, it
+// leaves the Conn open whatever comes next: end it with Quit or Close.
+func (d *Dialer) Connect(ctx context.Context, addr string) (*Conn, error) {
+	return d.open(ctx, addr, d.defaultPort())
+}
+
+// defaultPort is the port of a target that names none: 25, or 24 for LMTP.
+func (d *Dialer) defaultPort() string {
+	if d.LMTP {
+		return "24"
+	}
+	return "25"
 }
 
 // open dials addr and wraps the connection, without reading anything.

@@ -324,6 +324,12 @@ func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
 	return r, nil
 }
 
+// LocalName returns the name the Conn gives in EHLO, HELO and LHLO when
+// the call names none: Dialer.LocalName, else the address literal of the
+// local address ("[192.0.2.1]"), as RFC 5321 §4.1.3 allows. Test messages
+// use it for their Message-ID, so that header and session agree.
+func (c *Conn) LocalName() string { return c.localName("") }
+
 // Hello sends EHLO and falls back to HELO when, and only when, the server
 // answers EHLO with 500 or 502 (RFC 5321 §4.1.4).
 func (c *Conn) Hello(ctx context.Context, name string) (*Capabilities, error) {

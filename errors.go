@@ -25,7 +25,16 @@ type ReplyError struct {
 	Command string
 	// Reply is the server's reply.
 	Reply *Reply
+
+	auth bool // the reply refused an AUTH exchange: it matches ErrAuthFailed
 }
+
+// ErrAuthFailed matches, with errors.Is, the *ReplyError of an AUTH
+// exchange the server ended with a 4xx or 5xx (535 credentials invalid,
+// 534 mechanism too weak, 454 temporary failure …): the server refused to
+// authenticate. The SCRAM mechanisms' ErrServerSignature is the client
+// refusing the server instead.
+var ErrAuthFailed = errors.New("smtp: authentication refused")
 
 func (e *ReplyError) Error() string {
 	return "smtp " + e.Command + ": server replied " + e.Reply.String()
@@ -34,9 +43,16 @@ func (e *ReplyError) Error() string {
 // Temporary reports whether the reply was a 4xx transient failure.
 func (e *ReplyError) Temporary() bool { return e.Reply.Temporary() }
 
-// Is makes errors.Is(err, ErrServerClosed) true for a 421 reply.
+// Is makes errors.Is(err, ErrServerClosed) true for a 421 reply, and
+// errors.Is(err, ErrAuthFailed) for a refused AUTH.
 func (e *ReplyError) Is(target error) bool {
-	return target == ErrServerClosed && e.Reply != nil && e.Reply.Code == 421
+	switch target {
+	case ErrServerClosed:
+		return e.Reply != nil && e.Reply.Code == 421
+	case ErrAuthFailed:
+		return e.auth
+	}
+	return false
 }
 
 // ProtocolError reports that the server broke the protocol in a way the

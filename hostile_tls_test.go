@@ -119,30 +119,7 @@ func TestHostileStartTLSRefused(t *testing.T) {
 			if got := string(rec.ClientBytes); got != tc.wire || strings.Contains(got, "AUTH") || strings.Contains(got, "MAIL") {
 				t.Errorf("client sent %q, want %q", got, tc.wire)
 			}
-			runRequiringTLS(t, tc.cfg, tc.closed, p)
 		})
-	}
-}
-
-// runRequiringTLS plays Run with StartTLSRequired, credentials and a
-// message against a fresh server: it must fail with ErrNoStartTLS (or,
-// after 421 or 221, with the server's close) before any AUTH or MAIL.
-func runRequiringTLS(t *testing.T, cfg fakeserver.Config, closed bool, p *fakeserver.PKI) {
-	t.Helper()
-	srv := startServer(t, cfg)
-	d := hostileDialer()
-	d.TLSConfig = &tls.Config{RootCAs: p.CAPool(), ServerName: testHost}
-	var rep *Report
-	timed(t, hostileBound, func() {
-		rep = Run(testCtx(t), Options{Target: srv.Addr(), Dialer: d, StartTLS: StartTLSRequired,
-			Username: "alice", Password: "secret", From: "alice@example.test", To: []string{"bob@example.test"}})
-	})
-	if err := rep.Err(); err == nil || (!closed && !errors.Is(err, ErrNoStartTLS)) {
-		t.Errorf("Run with StartTLSRequired: %v, want ErrNoStartTLS", err)
-	}
-	got := string(clientBytes(t, nil, srv).ClientBytes)
-	if strings.Contains(got, "AUTH") || strings.Contains(got, "MAIL") || rep.TLS != nil {
-		t.Errorf("Run sent %q", got)
 	}
 }
 

@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/internal/mta"
 )
 
-func deliveringServers() []server {
-	return []server{postfixMX(), exim(), dovecotLMTP()}
+func deliveringServers() []mta.Server {
+	return []mta.Server{mta.PostfixMX(), mta.Exim(), mta.DovecotLMTP()}
 }
 
 // testMessage is a message whose first line is its unique Message-ID and
@@ -45,25 +46,25 @@ func testMessage(from, to, token, subject string) string {
 // since the servers offer PIPELINING; the results say which recipients got
 // the message, and the three copies are read back from the Maildirs.
 func TestIntegrationPipelinedSend(t *testing.T) {
-	requireMTA(t)
+	mta.RequireMTA(t)
 	tests := []struct {
-		srv     server
+		srv     mta.Server
 		unknown string // the refusal of the unknown user contains it
 		code    int
 	}{
-		{postfixMX(), "5.1.1 <nobody-", 550},
-		{exim(), "Unknown user", 550},
+		{mta.PostfixMX(), "5.1.1 <nobody-", 550},
+		{mta.Exim(), "Unknown user", 550},
 	}
 	for _, tt := range tests {
-		t.Run(tt.srv.name, func(t *testing.T) {
-			ctx := testContext(t)
-			c := tt.srv.dialPlain(t, ctx)
+		t.Run(tt.srv.Name, func(t *testing.T) {
+			ctx := mta.Context(t)
+			c := tt.srv.DialPlain(t, ctx)
 			if !c.Capabilities().Pipelining {
-				t.Fatalf("%s does not advertise PIPELINING", tt.srv.name)
+				t.Fatalf("%s does not advertise PIPELINING", tt.srv.Name)
 			}
-			token := uniqueToken(t)
-			from := localAddr(t, "alice")
-			to := []string{localAddr(t, "alice"), localAddr(t, "bob"), localAddr(t, "carol"), localAddr(t, "nobody-"+token)}
+			token := mta.UniqueToken(t)
+			from := mta.LocalAddr(t, "alice")
+			to := []string{mta.LocalAddr(t, "alice"), mta.LocalAddr(t, "bob"), mta.LocalAddr(t, "carol"), mta.LocalAddr(t, "nobody-"+token)}
 			msg := testMessage(from, to[0], token, "pipelined "+token)
 			before := c.Transcript().Len()
 			res, err := c.Send(ctx, probe.Envelope{From: from, To: to, Body: strings.NewReader(msg)})
@@ -89,7 +90,7 @@ func TestIntegrationPipelinedSend(t *testing.T) {
 				}
 			}
 			for _, lp := range []string{"alice", "bob", "carol"} {
-				tt.srv.checkReadBack(t, ctx, lp, token, msg, true)
+				tt.srv.CheckReadBack(t, ctx, lp, token, msg, true)
 			}
 		})
 	}
@@ -119,25 +120,25 @@ func checkOneWrite(t *testing.T, entries []probe.Entry, prefixes ...string) {
 }
 
 // TestIntegrationDataReadBack sends a message with DATA (dot-stuffed) and
-// one with BDAT in small chunks to every server that delivers into a
-// Maildir, and reads each back: once the header fields the server put on
+// one with BDAT in small chunks to every mta.Server that delivers into a
+// Maildir, and reads each back: once the header fields the mta.Server put on
 // top are removed, it is the message sent, byte for byte.
 func TestIntegrationDataReadBack(t *testing.T) {
-	requireMTA(t)
+	mta.RequireMTA(t)
 	for _, srv := range deliveringServers() {
 		for _, bdat := range []bool{false, true} {
-			name := srv.name + "/DATA"
+			name := srv.Name + "/DATA"
 			if bdat {
-				name = srv.name + "/BDAT"
+				name = srv.Name + "/BDAT"
 			}
 			t.Run(name, func(t *testing.T) {
-				ctx := testContext(t)
-				c := srv.dialPlain(t, ctx)
+				ctx := mta.Context(t)
+				c := srv.DialPlain(t, ctx)
 				if bdat && !c.Capabilities().Chunking {
-					t.Fatalf("%s does not advertise CHUNKING", srv.name)
+					t.Fatalf("%s does not advertise CHUNKING", srv.Name)
 				}
-				token := uniqueToken(t)
-				from, to := localAddr(t, "bob"), localAddr(t, "alice")
+				token := mta.UniqueToken(t)
+				from, to := mta.LocalAddr(t, "bob"), mta.LocalAddr(t, "alice")
 				msg := testMessage(from, to, token, name+" "+token)
 				opts := &probe.MailOptions{}
 				if c.Capabilities().Has("SIZE") {
@@ -162,7 +163,7 @@ func TestIntegrationDataReadBack(t *testing.T) {
 				if bdat {
 					checkChunks(t, c.Transcript(), len(msg), 100)
 				}
-				prefix := srv.checkReadBack(t, ctx, "alice", token, msg, false)
+				prefix := srv.CheckReadBack(t, ctx, "alice", token, msg, false)
 				if !strings.Contains(prefix, "<"+from+">") {
 					t.Errorf("the envelope sender %s is not in the prepended fields:\n%s", from, prefix)
 				}
@@ -191,16 +192,16 @@ func checkChunks(t *testing.T, tr *probe.Transcript, n, size int) {
 // from a UTF-8 address with a UTF-8 Subject and body (RFC 6531/6532) and
 // reads it back; the envelope sender comes back in Return-Path as sent.
 func TestIntegrationSMTPUTF8(t *testing.T) {
-	requireMTA(t)
-	for _, srv := range []server{postfixMX(), exim()} {
-		t.Run(srv.name, func(t *testing.T) {
-			ctx := testContext(t)
-			c := srv.dialPlain(t, ctx)
+	mta.RequireMTA(t)
+	for _, srv := range []mta.Server{mta.PostfixMX(), mta.Exim()} {
+		t.Run(srv.Name, func(t *testing.T) {
+			ctx := mta.Context(t)
+			c := srv.DialPlain(t, ctx)
 			if !c.Capabilities().SMTPUTF8 || !c.Capabilities().EightBitMIME {
-				t.Fatalf("%s does not advertise SMTPUTF8 and 8BITMIME", srv.name)
+				t.Fatalf("%s does not advertise SMTPUTF8 and 8BITMIME", srv.Name)
 			}
-			token := uniqueToken(t)
-			from, to := localAddr(t, "jörg.müller"), localAddr(t, "carol")
+			token := mta.UniqueToken(t)
+			from, to := mta.LocalAddr(t, "jörg.müller"), mta.LocalAddr(t, "carol")
 			msg := "Message-ID: <" + token + "@probe.example.test>\r\n" +
 				"Date: Sun, 22 Nov 2026 21:00:00 +0000\r\n" +
 				"From: Jörg Müller <" + from + ">\r\n" +
@@ -220,7 +221,7 @@ func TestIntegrationSMTPUTF8(t *testing.T) {
 			if err != nil || res.Final.Code != 250 {
 				t.Fatalf("Send with SMTPUTF8 = %+v, %v", res, err)
 			}
-			prefix := srv.checkReadBack(t, ctx, "carol", token, msg, false)
+			prefix := srv.CheckReadBack(t, ctx, "carol", token, msg, false)
 			if !strings.Contains(prefix, "<"+from+">") {
 				t.Errorf("the UTF-8 envelope sender %s is not in the prepended fields:\n%s", from, prefix)
 			}
@@ -232,16 +233,16 @@ func TestIntegrationSMTPUTF8(t *testing.T) {
 // RCPT and answers the end of data once per accepted recipient, in order,
 // both through Send (pipelined) and through Mail, Rcpt and DataLMTP.
 func TestIntegrationLMTPPerRecipient(t *testing.T) {
-	requireMTA(t)
-	srv := dovecotLMTP()
-	ctx := testContext(t)
-	c := srv.dialPlain(t, ctx)
-	from := localAddr(t, "carol")
-	alice, bob := localAddr(t, "alice"), localAddr(t, "bob")
+	mta.RequireMTA(t)
+	srv := mta.DovecotLMTP()
+	ctx := mta.Context(t)
+	c := srv.DialPlain(t, ctx)
+	from := mta.LocalAddr(t, "carol")
+	alice, bob := mta.LocalAddr(t, "alice"), mta.LocalAddr(t, "bob")
 
 	t.Run("Send", func(t *testing.T) {
-		token := uniqueToken(t)
-		unknown := localAddr(t, "nobody-"+token)
+		token := mta.UniqueToken(t)
+		unknown := mta.LocalAddr(t, "nobody-"+token)
 		msg := testMessage(from, alice, token, "LMTP Send "+token)
 		res, err := c.Send(ctx, probe.Envelope{From: from, To: []string{alice, unknown, bob}, Body: strings.NewReader(msg)})
 		if err != nil {
@@ -250,20 +251,20 @@ func TestIntegrationLMTPPerRecipient(t *testing.T) {
 		if !res.Pipelined {
 			t.Errorf("not pipelined although Dovecot offers PIPELINING")
 		}
-		checkUnknownLMTP(t, res.Recipients[1].Rcpt, unknown)
+		mta.CheckUnknownLMTP(t, res.Recipients[1].Rcpt, unknown)
 		if res.Recipients[1].Final != nil {
 			t.Errorf("final reply %v for the refused recipient", res.Recipients[1].Final)
 		}
 		for _, rr := range []probe.RecipientResult{res.Recipients[0], res.Recipients[2]} {
-			checkSavedLMTP(t, rr.Final, rr.Address)
+			mta.CheckSavedLMTP(t, rr.Final, rr.Address)
 		}
-		srv.checkReadBack(t, ctx, "alice", token, msg, true)
-		srv.checkReadBack(t, ctx, "bob", token, msg, true)
+		srv.CheckReadBack(t, ctx, "alice", token, msg, true)
+		srv.CheckReadBack(t, ctx, "bob", token, msg, true)
 	})
 
 	t.Run("DataLMTP", func(t *testing.T) {
-		token := uniqueToken(t)
-		unknown := localAddr(t, "nobody-"+token)
+		token := mta.UniqueToken(t)
+		unknown := mta.LocalAddr(t, "nobody-"+token)
 		msg := testMessage(from, bob, token, "LMTP DataLMTP "+token)
 		if _, err := c.Mail(ctx, from, nil); err != nil {
 			t.Fatalf("MAIL: %v", err)
@@ -276,7 +277,7 @@ func TestIntegrationLMTPPerRecipient(t *testing.T) {
 		if !errors.As(err, &re) {
 			t.Fatalf("RCPT %s = %v, %v; want a *ReplyError", unknown, r, err)
 		}
-		checkUnknownLMTP(t, re.Reply, unknown)
+		mta.CheckUnknownLMTP(t, re.Reply, unknown)
 		if _, err := c.Rcpt(ctx, alice, nil); err != nil {
 			t.Fatalf("RCPT %s: %v", alice, err)
 		}
@@ -288,31 +289,14 @@ func TestIntegrationLMTPPerRecipient(t *testing.T) {
 		if len(replies) != 2 {
 			t.Fatalf("%d replies after the data, want one per accepted recipient (2): %v", len(replies), replies)
 		}
-		checkSavedLMTP(t, replies[0], bob)
-		checkSavedLMTP(t, replies[1], alice)
+		mta.CheckSavedLMTP(t, replies[0], bob)
+		mta.CheckSavedLMTP(t, replies[1], alice)
 		if n := countReplies(c.Transcript().Entries()[before:]); n != 3 {
 			t.Errorf("%d replies read for DATA and the data, want 354 and two finals", n)
 		}
-		srv.checkReadBack(t, ctx, "bob", token, msg, true)
-		srv.checkReadBack(t, ctx, "alice", token, msg, true)
+		srv.CheckReadBack(t, ctx, "bob", token, msg, true)
+		srv.CheckReadBack(t, ctx, "alice", token, msg, true)
 	})
-}
-
-func checkUnknownLMTP(t *testing.T, r *probe.Reply, addr string) {
-	t.Helper()
-	if r == nil || r.Code != 550 || r.Enhanced.String() != "5.1.1" || !strings.Contains(r.Text(), "User doesn't exist") {
-		t.Errorf("RCPT %s = %v, want 550 5.1.1 … User doesn't exist", addr, r)
-	}
-}
-
-// checkSavedLMTP checks Dovecot's final reply for one recipient: it names
-// the recipient, so the order of the replies is checked too.
-func checkSavedLMTP(t *testing.T, r *probe.Reply, addr string) {
-	t.Helper()
-	if r == nil || r.Code != 250 || r.Enhanced.String() != "2.0.0" ||
-		!strings.HasPrefix(r.Text(), "2.0.0 <"+addr+"> ") || !strings.HasSuffix(r.Text(), " Saved") {
-		t.Errorf("final reply for %s = %v, want 250 2.0.0 <%s> … Saved", addr, r, addr)
-	}
 }
 
 // countReplies counts the replies in entries: a reply is one or more

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/internal/mta"
 )
 
 const (
@@ -16,26 +17,26 @@ const (
 	testCASubject   = "CN=smtpprobe test CA,O=smtpprobe tests"
 )
 
-func tlsServers() []server {
-	return []server{postfixMX(), postfixSubmission(), postfixSMTPS(), dovecotLMTP(), exim()}
+func tlsServers() []mta.Server {
+	return []mta.Server{mta.PostfixMX(), mta.PostfixSubmission(), mta.PostfixSMTPS(), mta.DovecotLMTP(), mta.Exim()}
 }
 
 // secureWith opens a TLS session to s with cfg: STARTTLS after EHLO, or
 // implicit TLS. It returns the TLS report, or the error of the step that
 // failed.
-func (s server) secureWith(t *testing.T, cfg *tls.Config) (*probe.Conn, *probe.TLSInfo, error) {
+func secureWith(s mta.Server, t *testing.T, cfg *tls.Config) (*probe.Conn, *probe.TLSInfo, error) {
 	t.Helper()
-	ctx := testContext(t)
-	d := &probe.Dialer{LocalName: "probe.example.test", TLSConfig: cfg, LMTP: s.lmtp}
-	if s.implicit {
-		c, err := d.DialTLS(ctx, s.addr(t))
+	ctx := mta.Context(t)
+	d := &probe.Dialer{LocalName: "probe.example.test", TLSConfig: cfg, LMTP: s.LMTP}
+	if s.Implicit {
+		c, err := d.DialTLS(ctx, s.Addr(t))
 		if err != nil {
 			return nil, nil, err
 		}
-		closeWithQuit(t, c)
+		mta.CloseWithQuit(t, c)
 		return c, c.TLS(), nil
 	}
-	c := s.dialWith(t, ctx, d)
+	c := s.DialWith(t, ctx, d)
 	if _, err := c.Ehlo(ctx, ""); err != nil {
 		t.Fatalf("EHLO: %v", err)
 	}
@@ -44,8 +45,8 @@ func (s server) secureWith(t *testing.T, cfg *tls.Config) (*probe.Conn, *probe.T
 }
 
 // verifyStep is the step a *TLSError names when verification fails.
-func (s server) verifyStep() string {
-	if s.implicit {
+func verifyStep(s mta.Server) string {
+	if s.Implicit {
 		return "TLS verify"
 	}
 	return "STARTTLS verify"
@@ -91,12 +92,12 @@ func checkTestCert(t *testing.T, info *probe.TLSInfo) {
 // name, with no name (the IP address) and without verification, and checks
 // the verdicts and the errors.
 func TestIntegrationTLSVerdicts(t *testing.T) {
-	requireMTA(t)
+	mta.RequireMTA(t)
 	for _, srv := range tlsServers() {
-		t.Run(srv.name, func(t *testing.T) {
-			name := requireEnv(t, envServerName)[0]
+		t.Run(srv.Name, func(t *testing.T) {
+			name := mta.RequireEnv(t, mta.EnvServerName)[0]
 			t.Run("trusted", func(t *testing.T) {
-				c, info, err := srv.secureWith(t, &tls.Config{RootCAs: mtaRoots(t), ServerName: name})
+				c, info, err := secureWith(srv, t, &tls.Config{RootCAs: mta.Roots(t), ServerName: name})
 				if err != nil {
 					t.Fatalf("TLS with the test CA: %v", err)
 				}
@@ -112,13 +113,13 @@ func TestIntegrationTLSVerdicts(t *testing.T) {
 				}
 			})
 			t.Run("system-pool", func(t *testing.T) {
-				c, info, err := srv.secureWith(t, &tls.Config{ServerName: name})
+				c, info, err := secureWith(srv, t, &tls.Config{ServerName: name})
 				var te *probe.TLSError
 				if !errors.As(err, &te) {
 					t.Fatalf("TLS with the system pool: info %v, err %v; want a *TLSError", info, err)
 				}
-				if te.Step != srv.verifyStep() || te.Info == nil {
-					t.Fatalf("TLSError step %q info %v, want %q with the report", te.Step, te.Info, srv.verifyStep())
+				if te.Step != verifyStep(srv) || te.Info == nil {
+					t.Fatalf("TLSError step %q info %v, want %q with the report", te.Step, te.Info, verifyStep(srv))
 				}
 				var ua x509.UnknownAuthorityError
 				if !errors.As(err, &ua) {
@@ -136,7 +137,7 @@ func TestIntegrationTLSVerdicts(t *testing.T) {
 				}
 			})
 			t.Run("wrong-name", func(t *testing.T) {
-				_, _, err := srv.secureWith(t, &tls.Config{RootCAs: mtaRoots(t), ServerName: "wrong.example.test"})
+				_, _, err := secureWith(srv, t, &tls.Config{RootCAs: mta.Roots(t), ServerName: "wrong.example.test"})
 				var te *probe.TLSError
 				if !errors.As(err, &te) || te.Info == nil {
 					t.Fatalf("TLS for a wrong name: %v; want a *TLSError with the report", err)
@@ -151,7 +152,7 @@ func TestIntegrationTLSVerdicts(t *testing.T) {
 				}
 			})
 			t.Run("ip-address", func(t *testing.T) {
-				_, info, err := srv.secureWith(t, &tls.Config{RootCAs: mtaRoots(t)})
+				_, info, err := secureWith(srv, t, &tls.Config{RootCAs: mta.Roots(t)})
 				if err != nil {
 					t.Fatalf("TLS by IP address: %v", err)
 				}
@@ -160,7 +161,7 @@ func TestIntegrationTLSVerdicts(t *testing.T) {
 				}
 			})
 			t.Run("insecure-skip-verify", func(t *testing.T) {
-				c, info, err := srv.secureWith(t, &tls.Config{ServerName: name, InsecureSkipVerify: true})
+				c, info, err := secureWith(srv, t, &tls.Config{ServerName: name, InsecureSkipVerify: true})
 				if err != nil {
 					t.Fatalf("TLS without verification: %v", err)
 				}
@@ -172,7 +173,7 @@ func TestIntegrationTLSVerdicts(t *testing.T) {
 					t.Errorf("problems %q, want the unknown authority only", info.Problems)
 				}
 				// The session goes on inside TLS.
-				if r, err := c.Noop(testContext(t)); err != nil || r.Code != 250 {
+				if r, err := c.Noop(mta.Context(t)); err != nil || r.Code != 250 {
 					t.Errorf("NOOP inside unverified TLS = %v, %v", r, err)
 				}
 			})

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strconv"
@@ -39,38 +40,50 @@ type Envelope struct {
 // SendResult is what happened to one Envelope.
 type SendResult struct {
 	// Mail is the reply to MAIL FROM.
-	Mail *Reply
+	Mail *Reply `json:"mail,omitempty"`
 	// Recipients holds one result per recipient, in the order of To.
-	Recipients []RecipientResult
+	Recipients []RecipientResult `json:"recipients,omitempty"`
 	// Data is the reply to DATA (354 when the body could follow); nil with
 	// BDAT or when DATA was not sent.
-	Data *Reply
+	Data *Reply `json:"data,omitempty"`
 	// Final is the reply to the end of the message data (the "." or BDAT
 	// LAST): on LMTP the first that failed, or else the first. Nil when
 	// the message was not sent.
-	Final *Reply
+	Final *Reply `json:"final,omitempty"`
 	// Pipelined reports that MAIL, RCPT and DATA went in one write
 	// (RFC 2920).
-	Pipelined bool
+	Pipelined bool `json:"pipelined,omitempty"`
 	// EmptyDataSent reports that the server answered DATA with 354 although
 	// no recipient (or no sender) was accepted, and Send closed the data
 	// at once with "." instead of sending the body (RFC 2920 §3.1).
-	EmptyDataSent bool
+	EmptyDataSent bool `json:"empty_data_sent,omitempty"`
 }
 
 // QueueID returns the queue identifier of the final reply, or "".
 func (s *SendResult) QueueID() string { return s.Final.QueueID() }
 
-// RecipientResult is what happened to one recipient.
+// RecipientResult is what happened to one recipient. Its JSON form is
+// {"address", "accepted", "reply", "final"}: Rcpt is "reply", and
+// "accepted" is Accepted, given for readers of the JSON alone.
 type RecipientResult struct {
 	// Address is the recipient as given.
-	Address string
+	Address string `json:"address"`
 	// Rcpt is the reply to its RCPT TO, nil when it was not sent.
-	Rcpt *Reply
+	Rcpt *Reply `json:"reply,omitempty"`
 	// Final is the reply to the end of the data that concerns this
 	// recipient: on LMTP its own reply, on SMTP the common one. Nil when
 	// the recipient was refused or the message was not sent.
-	Final *Reply
+	Final *Reply `json:"final,omitempty"`
+}
+
+// MarshalJSON adds "accepted" to the fields of r.
+func (r RecipientResult) MarshalJSON() ([]byte, error) {
+	type plain RecipientResult
+	return json.Marshal(struct {
+		Address  string `json:"address"`
+		Accepted bool   `json:"accepted"`
+		plain
+	}{r.Address, r.Accepted(), plain(r)})
 }
 
 // Accepted reports whether the server accepted the recipient at RCPT.

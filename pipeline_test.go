@@ -644,18 +644,3 @@ func TestSend421AtRcpt(t *testing.T) {
 		})
 	}
 }
-
-// TestRun421AtRcpt: Run reports a 421 to a RCPT as a failure of the rcpt
-// stage, with and without QuitAfter rcpt (which sends RCPTs one by one).
-func TestRun421AtRcpt(t *testing.T) {
-	for _, quitAfter := range []Stage{"", StageRcpt} {
-		t.Run("quit after "+string(quitAfter), func(t *testing.T) {
-			o := Options{StartTLS: StartTLSNever, From: "a@example.test", QuitAfter: quitAfter,
-				To: []string{"r1@example.test", "r2@example.test", "r3@example.test"}}
-			rep, _ := runAgainst(t, fakeserver.Config{Handlers: closeAtRcpt("r2@example.test")}, o)
-			if rep.Error == nil || rep.Error.Stage != StageRcpt || rep.Error.Code != 421 {
-				t.Fatalf("run error %+v, want a 421 at rcpt", rep.Error)
-			}
-		})
-	}
-}

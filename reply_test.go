@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -179,5 +180,26 @@ func TestTruncateKeepsUTF8(t *testing.T) {
 				t.Errorf("truncate(%q, %d) = %q", s, n, got)
 			}
 		}
+	}
+}
+
+func TestEnhancedCodeText(t *testing.T) {
+	for _, tc := range []struct {
+		code EnhancedCode
+		text string
+	}{{EnhancedCode{2, 0, 0}, "2.0.0"}, {EnhancedCode{5, 7, 108}, "5.7.108"}, {EnhancedCode{}, ""}} {
+		b, err := tc.code.MarshalText()
+		var back EnhancedCode
+		if err != nil || string(b) != tc.text || back.UnmarshalText(b) != nil || back != tc.code {
+			t.Errorf("%v: %q, %v; back %v", tc.code, b, err, back)
+		}
+	}
+	var e EnhancedCode
+	if err := e.UnmarshalText([]byte("9.9.9")); err == nil {
+		t.Error("9.9.9 accepted")
+	}
+	b, _ := json.Marshal(Reply{Code: 250, Lines: []string{"ok"}})
+	if string(b) != `{"code":250,"lines":["ok"]}` {
+		t.Errorf("Reply JSON = %s", b)
 	}
 }

@@ -291,7 +291,7 @@ func (a *authRun) refuse(ctx context.Context, cause error) (*Reply, error) {
 		}
 		switch r.Code / 100 {
 		case 4, 5:
-			return r, &ReplyError{Command: a.step, Reply: r}
+			return r, &ReplyError{Command: a.step, Reply: r, auth: true}
 		case 2:
 			return r, &OpError{Op: a.step, Err: fmt.Errorf("server accepted after reporting an error: %w", cause)}
 		}
@@ -351,7 +351,7 @@ func (a *authRun) finish(ctx context.Context, r *Reply) (*Reply, error) {
 	case 3:
 		return a.abort(ctx, r, "AUTH answered with "+strconv.Itoa(r.Code)+", not 334")
 	}
-	return r, &ReplyError{Command: a.step, Reply: r}
+	return r, &ReplyError{Command: a.step, Reply: r, auth: true}
 }
 
 func (a *authRun) note(text string) {

@@ -124,6 +124,21 @@ func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
 	return d.DialTLS(ctx, addr)
 }
 
+// Handshake runs the TLS client handshake on the connection as it is now,
+// with no command before it: implicit TLS on a Conn from Connect (then
+// ReadBanner), or TLS after a STARTTLS the caller sent by other means
+// (SendRaw, WriteRaw), as a test of command injection does. cfg, the
+// verdicts, the errors and the state afterwards are as for StartTLS. Bytes
+// received and not yet read are discarded: they belong to the plaintext
+// session (see Pending). On a Conn already inside TLS it writes nothing
+// and returns an *OpError wrapping ErrTLSActive.
+func (c *Conn) Handshake(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
+	if c.tls != nil {
+		return nil, &OpError{Op: "TLS", Err: ErrTLSActive}
+	}
+	return c.handshake(ctx, "TLS", cfg)
+}
+
 // handshake runs the client handshake on the current connection, judges
 // the server's certificates and, if all is well, moves the Conn into TLS.
 // phase is "STARTTLS" or "TLS" and names the steps.

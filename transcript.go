@@ -210,6 +210,12 @@ func (t *Transcript) add(kind Kind, text string, tls, redacted bool) {
 	}
 }
 
+// AddNote records a remark of the caller's as a Note entry, between the
+// lines around it, as the library records its own (a TLS summary, a
+// decoded challenge). Checks built on a Conn use it to say in the
+// transcript what they saw and why they went on.
+func (t *Transcript) AddNote(text string) { t.add(Note, text, false, false) }
+
 // secret records a line that carries credentials: its real text when the
 // transcript reveals secrets, and shown otherwise.
 func (t *Transcript) secret(real, shown string, tls bool) {

@@ -9,6 +9,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // ProbeTLSCheck is the monitoring probe the throughput figures count:
@@ -32,11 +33,11 @@ func ProbeTLSCheck(ctx context.Context, d *probe.Dialer, addr string) error {
 	return err
 }
 
-// RunTLSCheck is the same probe through probe.Run (STARTTLS required, no
+// RunTLSCheck is the same probe through scan.Run (STARTTLS required, no
 // mail transaction): what a monitoring agent would call. It also builds
 // the Report: phases, findings, certificate verdicts.
 func RunTLSCheck(ctx context.Context, d *probe.Dialer, addr string) error {
-	rep := probe.Run(ctx, probe.Options{Target: addr, Dialer: *d, StartTLS: probe.StartTLSRequired})
+	rep := scan.Run(ctx, scan.Options{Target: addr, Dialer: *d, StartTLS: scan.StartTLSRequired})
 	if err := rep.Err(); err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func parallel(b *testing.B, workers int, op func(ctx context.Context) error) {
 
 // BenchmarkThroughput counts TLS probes per second (banner, EHLO,
 // STARTTLS with verdicts, EHLO, QUIT) at 1, 16 and 256 concurrent probes,
-// through probe.Run ("run"), through the same Conn calls ("conn"), and
+// through scan.Run ("run"), through the same Conn calls ("conn"), and
 // with net/smtp and go-smtp (the same commands as their APIs send them),
 // and with the floor client (FloorTLSCheck: the least any client can do
 // for the same exchanges), next to the ceiling: a bare verified crypto/tls

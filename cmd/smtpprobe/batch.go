@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // progressEvery is the least time between two progress lines.
@@ -102,14 +102,14 @@ func (b *batch) work(ctx context.Context) {
 			continue // drain: the batch was stopped
 		}
 		pctx, cancel := context.WithTimeout(ctx, b.c.timeout)
-		rep := probe.Run(pctx, b.p.options(t))
+		rep := scan.Run(pctx, b.p.options(t))
 		cancel()
 		b.write(rep)
 	}
 }
 
 // write prints one Report as one JSON line, and the progress.
-func (b *batch) write(rep *probe.Report) {
+func (b *batch) write(rep *scan.Report) {
 	line, err := json.Marshal(rep)
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/internal/fakeserver"
+	"github.com/smtpprobe/probe/scan"
 	"go.uber.org/goleak"
 )
 
@@ -121,11 +121,11 @@ func TestBatchThousand(t *testing.T) {
 	lines := 0
 	for sc.Scan() {
 		lines++
-		var rep probe.Report
+		var rep scan.Report
 		if err := json.Unmarshal(sc.Bytes(), &rep); err != nil {
 			t.Fatalf("line %d is not a Report: %v", lines, err)
 		}
-		if !rep.Success || rep.SchemaVersion != probe.SchemaVersion {
+		if !rep.Success || rep.SchemaVersion != scan.SchemaVersion {
 			t.Fatalf("line %d: %s", lines, sc.Text())
 		}
 		if tlsWanted := rep.Target == addrs[0] || rep.Target == addrs[2]; tlsWanted != (rep.TLS != nil && rep.TLS.Verified) {
@@ -167,9 +167,9 @@ func TestBatchFailures(t *testing.T) {
 	if r.code != exitBatch {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
-	byTarget := map[string]probe.Report{}
+	byTarget := map[string]scan.Report{}
 	for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
-		var rep probe.Report
+		var rep scan.Report
 		if err := json.Unmarshal([]byte(line), &rep); err != nil {
 			t.Fatalf("%v: %s", err, line)
 		}
@@ -178,7 +178,7 @@ func TestBatchFailures(t *testing.T) {
 	if len(byTarget) != 2 || strings.Count(r.stdout, "\n") != 3 {
 		t.Fatalf("reports: %s", r.stdout)
 	}
-	if rep := byTarget[closed]; rep.Success || rep.Error == nil || rep.Error.Class != probe.ClassConnectionRefused {
+	if rep := byTarget[closed]; rep.Success || rep.Error == nil || rep.Error.Class != scan.ClassConnectionRefused {
 		t.Errorf("closed port report: %+v", rep.Error)
 	}
 	if !byTarget[good.Addr()].Success {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // TestDemoFullSession: with no target, run probes the built-in server
@@ -61,11 +61,11 @@ func TestDemoModes(t *testing.T) {
 		if r.code != exitOK {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
-		var rep probe.Report
+		var rep scan.Report
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("stdout is not a Report: %v\n%s", err, r.stdout)
 		}
-		if !rep.Success || rep.Stage != probe.StageData || rep.TLS == nil || !rep.TLS.Verified ||
+		if !rep.Success || rep.Stage != scan.StageData || rep.TLS == nil || !rep.TLS.Verified ||
 			rep.Auth == nil || rep.Auth.Mechanism != "PLAIN" || !rep.Auth.Success || rep.QueueID == "" {
 			t.Errorf("report: success %v stage %q tls %+v auth %+v queue %q", rep.Success, rep.Stage, rep.TLS, rep.Auth, rep.QueueID)
 		}

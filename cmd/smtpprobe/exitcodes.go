@@ -5,7 +5,7 @@ import (
 	"io"
 	"slices"
 
-	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // The exit codes of smtpprobe outside -nagios mode. They are part of the
@@ -69,42 +69,42 @@ func writeExitCodes(w io.Writer) {
 // every TLS failure counted as the TLS stage (implicit TLS fails while
 // connecting); or, when the session passed, whether a check found a
 // problem of medium severity or more.
-func exitCode(rep *probe.Report) int {
+func exitCode(rep *scan.Report) int {
 	e := rep.Error
 	if e == nil {
 		for _, f := range rep.Findings {
-			if isCheckFinding(f) && f.Severity != probe.SeverityLow && f.Severity != probe.SeverityInfo {
+			if isCheckFinding(f) && f.Severity != scan.SeverityLow && f.Severity != scan.SeverityInfo {
 				return exitFound
 			}
 		}
 		return exitOK
 	}
 	switch e.Class {
-	case probe.ClassTLSUntrusted, probe.ClassTLSHandshake, probe.ClassStartTLSUnavailable:
+	case scan.ClassTLSUntrusted, scan.ClassTLSHandshake, scan.ClassStartTLSUnavailable:
 		return exitTLS
-	case probe.ClassNullMX:
+	case scan.ClassNullMX:
 		return exitResolve
-	case probe.ClassCanceled:
+	case scan.ClassCanceled:
 		return exitError
 	}
 	switch e.Stage {
-	case probe.StageResolve:
+	case scan.StageResolve:
 		return exitResolve
-	case probe.StageConnect:
+	case scan.StageConnect:
 		return exitConnect
-	case probe.StageBanner:
+	case scan.StageBanner:
 		return exitBanner
-	case probe.StageEHLO:
+	case scan.StageEHLO:
 		return exitEHLO
-	case probe.StageTLS:
+	case scan.StageTLS:
 		return exitTLS
-	case probe.StageAuth:
+	case scan.StageAuth:
 		return exitAuth
-	case probe.StageMail:
+	case scan.StageMail:
 		return exitMail
-	case probe.StageRcpt:
+	case scan.StageRcpt:
 		return exitRcpt
-	case probe.StageData:
+	case scan.StageData:
 		return exitData
 	case "":
 		return exitUsage // Options refused before anything was sent
@@ -113,10 +113,10 @@ func exitCode(rep *probe.Report) int {
 }
 
 // checkFindings are the findings the -checks checks make.
-var checkFindings = [...]probe.FindingID{probe.FindingOpenRelay, probe.FindingAuthPlaintextAccepted,
-	probe.FindingStartTLSInjection, probe.FindingSMTPSmuggling, probe.FindingPregreetAccepted,
-	probe.FindingUnsyncPipelining, probe.FindingUserEnumeration}
+var checkFindings = [...]scan.FindingID{scan.FindingOpenRelay, scan.FindingAuthPlaintextAccepted,
+	scan.FindingStartTLSInjection, scan.FindingSMTPSmuggling, scan.FindingPregreetAccepted,
+	scan.FindingUnsyncPipelining, scan.FindingUserEnumeration}
 
 // isCheckFinding reports a finding of the -checks, rather than one the
 // session itself showed.
-func isCheckFinding(f probe.Finding) bool { return slices.Contains(checkFindings[:], f.ID) }
+func isCheckFinding(f scan.Finding) bool { return slices.Contains(checkFindings[:], f.ID) }

@@ -3,8 +3,8 @@ package main
 import (
 	"testing"
 
-	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/internal/fakeserver"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // TestExitCodePerStage: a server failing at each stage gives that stage's
@@ -79,43 +79,43 @@ func TestExitCodePerStage(t *testing.T) {
 // classes map to their documented code.
 func TestExitCodeTable(t *testing.T) {
 	tests := []struct {
-		stage probe.Stage
-		class probe.ErrorClass
+		stage scan.Stage
+		class scan.ErrorClass
 		code  int
 	}{
-		{probe.StageResolve, probe.ClassDNS, exitResolve},
-		{probe.StageResolve, probe.ClassNullMX, exitResolve},
-		{probe.StageConnect, probe.ClassConnectionRefused, exitConnect},
-		{probe.StageConnect, probe.ClassProxy, exitConnect},
-		{probe.StageTLS, probe.ClassTLSUntrusted, exitTLS}, // implicit TLS fails at its handshake
-		{probe.StageBanner, probe.ClassTimeout, exitBanner},
-		{probe.StageEHLO, probe.ClassReply, exitEHLO},
-		{probe.StageTLS, probe.ClassStartTLSUnavailable, exitTLS},
-		{probe.StageAuth, probe.ClassAuthFailed, exitAuth},
-		{probe.StageAuth, probe.ClassInsecureAuth, exitAuth},
-		{probe.StageMail, probe.ClassReply, exitMail},
-		{probe.StageRcpt, probe.ClassReply, exitRcpt},
-		{probe.StageData, probe.ClassServerClosed, exitData},
-		{probe.StageData, probe.ClassCanceled, exitError},
-		{"", probe.ClassInvalidInput, exitUsage},
+		{scan.StageResolve, scan.ClassDNS, exitResolve},
+		{scan.StageResolve, scan.ClassNullMX, exitResolve},
+		{scan.StageConnect, scan.ClassConnectionRefused, exitConnect},
+		{scan.StageConnect, scan.ClassProxy, exitConnect},
+		{scan.StageTLS, scan.ClassTLSUntrusted, exitTLS}, // implicit TLS fails at its handshake
+		{scan.StageBanner, scan.ClassTimeout, exitBanner},
+		{scan.StageEHLO, scan.ClassReply, exitEHLO},
+		{scan.StageTLS, scan.ClassStartTLSUnavailable, exitTLS},
+		{scan.StageAuth, scan.ClassAuthFailed, exitAuth},
+		{scan.StageAuth, scan.ClassInsecureAuth, exitAuth},
+		{scan.StageMail, scan.ClassReply, exitMail},
+		{scan.StageRcpt, scan.ClassReply, exitRcpt},
+		{scan.StageData, scan.ClassServerClosed, exitData},
+		{scan.StageData, scan.ClassCanceled, exitError},
+		{"", scan.ClassInvalidInput, exitUsage},
 	}
 	for _, tt := range tests {
-		rep := &probe.Report{Error: &probe.RunError{Stage: tt.stage, Class: tt.class}}
+		rep := &scan.Report{Error: &scan.RunError{Stage: tt.stage, Class: tt.class}}
 		if got := exitCode(rep); got != tt.code {
 			t.Errorf("stage %q class %q: exit %d, want %d", tt.stage, tt.class, got, tt.code)
 		}
 	}
 	for _, tt := range []struct {
-		finding probe.Finding
+		finding scan.Finding
 		code    int
 	}{
-		{probe.Finding{}, exitOK},
-		{probe.Finding{ID: probe.FindingOpenRelay, Severity: probe.SeverityHigh}, exitFound},
-		{probe.Finding{ID: probe.FindingUserEnumeration, Severity: probe.SeverityMedium}, exitFound},
-		{probe.Finding{ID: probe.FindingPregreetAccepted, Severity: probe.SeverityLow}, exitOK},
-		{probe.Finding{ID: probe.FindingCertExpiring, Severity: probe.SeverityMedium}, exitOK}, // not a check's
+		{scan.Finding{}, exitOK},
+		{scan.Finding{ID: scan.FindingOpenRelay, Severity: scan.SeverityHigh}, exitFound},
+		{scan.Finding{ID: scan.FindingUserEnumeration, Severity: scan.SeverityMedium}, exitFound},
+		{scan.Finding{ID: scan.FindingPregreetAccepted, Severity: scan.SeverityLow}, exitOK},
+		{scan.Finding{ID: scan.FindingCertExpiring, Severity: scan.SeverityMedium}, exitOK}, // not a check's
 	} {
-		rep := &probe.Report{Success: true, Findings: []probe.Finding{tt.finding}}
+		rep := &scan.Report{Success: true, Findings: []scan.Finding{tt.finding}}
 		if got := exitCode(rep); got != tt.code {
 			t.Errorf("success with finding %q (%s): exit %d, want %d", tt.finding.ID, tt.finding.Severity, got, tt.code)
 		}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // config is what the command line asks for.
@@ -37,7 +37,7 @@ type config struct {
 	noPipelining               bool
 	jsonOut                    bool
 	checks, smugglingTo        string
-	checkIDs                   []probe.CheckID
+	checkIDs                   []scan.CheckID
 
 	nagios             bool
 	warn, crit         seconds
@@ -342,16 +342,16 @@ func (c *config) checkQuitAfter() error {
 	if c.quitAfter == "" {
 		return nil
 	}
-	switch s := probe.Stage(strings.ToLower(c.quitAfter)); s {
-	case probe.StageResolve:
+	switch s := scan.Stage(strings.ToLower(c.quitAfter)); s {
+	case scan.StageResolve:
 		if !c.mx {
 			return errors.New("-quit-after resolve needs -mx")
 		}
-	case probe.StageRcpt, probe.StageData:
+	case scan.StageRcpt, scan.StageData:
 		if len(c.to.values) == 0 && !c.demo() {
 			return fmt.Errorf("-quit-after %s needs a recipient (-to)", s)
 		}
-	case probe.StageConnect, probe.StageBanner, probe.StageEHLO, probe.StageTLS, probe.StageAuth, probe.StageMail:
+	case scan.StageConnect, scan.StageBanner, scan.StageEHLO, scan.StageTLS, scan.StageAuth, scan.StageMail:
 	default:
 		return fmt.Errorf("-quit-after %q: want connect, banner, ehlo, tls, auth, mail, rcpt or data", c.quitAfter)
 	}
@@ -361,7 +361,7 @@ func (c *config) checkQuitAfter() error {
 // checkNames lists the checks, comma-separated.
 func checkNames() string {
 	var names []string
-	for _, id := range probe.AllChecks() {
+	for _, id := range scan.AllChecks() {
 		names = append(names, string(id))
 	}
 	return strings.Join(names, ", ")
@@ -370,12 +370,12 @@ func checkNames() string {
 // checkChecks parses -checks; smtp-smuggling sends messages, so it needs
 // -smuggling-to.
 func (c *config) checkChecks() error {
-	ids, err := probe.ParseChecks(c.checks)
+	ids, err := scan.ParseChecks(c.checks)
 	if err != nil {
 		return fmt.Errorf("-checks: %w", err)
 	}
 	c.checkIDs = ids
-	smuggling := slices.Contains(ids, probe.CheckSMTPSmuggling)
+	smuggling := slices.Contains(ids, scan.CheckSMTPSmuggling)
 	switch {
 	case smuggling && c.smugglingTo == "":
 		return errors.New("-checks smtp-smuggling sends test messages: name their recipient with -smuggling-to")

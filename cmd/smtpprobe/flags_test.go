@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/internal/fakeserver"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // TestUsageErrors: every malformed or contradictory command line exits 3
@@ -182,11 +182,11 @@ func TestSessionFlags(t *testing.T) {
 			}},
 		{name: "json", args: []string{"-json", "-quit-after", "rcpt"},
 			check: func(t *testing.T, r result, _ *fakeserver.Server) {
-				var rep probe.Report
+				var rep scan.Report
 				if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 					t.Fatalf("%v in %s", err, r.stdout)
 				}
-				if !rep.Success || rep.Stage != probe.StageRcpt || len(rep.Recipients) != 1 || !rep.Recipients[0].Accepted {
+				if !rep.Success || rep.Stage != scan.StageRcpt || len(rep.Recipients) != 1 || !rep.Recipients[0].Accepted() {
 					t.Errorf("report: %+v", rep)
 				}
 			}},

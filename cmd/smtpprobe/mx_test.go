@@ -12,6 +12,7 @@ import (
 
 	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/internal/fakeserver"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // fakeResolver answers from maps: mx by domain, hosts by name. A name in
@@ -70,7 +71,7 @@ func busyFirst(t *testing.T) *fakeserver.Server {
 }
 
 // runMXCLI runs the command with r answering its DNS questions.
-func runMXCLI(t *testing.T, r probe.Resolver, args ...string) result {
+func runMXCLI(t *testing.T, r scan.Resolver, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -120,28 +121,28 @@ func TestMXFlagJSON(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	var rep struct {
-		Host     string         `json:"host"`
-		Address  string         `json:"address"`
-		Success  bool           `json:"success"`
-		Stage    probe.Stage    `json:"stage"`
-		MX       []probe.MXHost `json:"mx"`
+		Host     string        `json:"host"`
+		Address  string        `json:"address"`
+		Success  bool          `json:"success"`
+		Stage    scan.Stage    `json:"stage"`
+		MX       []scan.MXHost `json:"mx"`
 		Attempts []struct {
-			Host       string          `json:"host"`
-			Preference uint16          `json:"preference"`
-			Address    string          `json:"address"`
-			Banner     *probe.Reply    `json:"banner"`
-			Error      *probe.RunError `json:"error"`
+			Host       string         `json:"host"`
+			Preference uint16         `json:"preference"`
+			Address    string         `json:"address"`
+			Banner     *probe.Reply   `json:"banner"`
+			Error      *scan.RunError `json:"error"`
 		} `json:"attempts"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("%v in:\n%s", err, r.stdout)
 	}
 	addr := "127.0.0.1:" + port
-	if rep.Host != "mx3.example.test" || rep.Address != addr || !rep.Success || rep.Stage != probe.StageBanner {
+	if rep.Host != "mx3.example.test" || rep.Address != addr || !rep.Success || rep.Stage != scan.StageBanner {
 		t.Errorf("host %q address %q success %v stage %q; want mx3.example.test, %s, true, banner",
 			rep.Host, rep.Address, rep.Success, rep.Stage, addr)
 	}
-	wantMX := []probe.MXHost{{Host: "mx1.example.test", Preference: 10}, {Host: "mx2.example.test", Preference: 20}, {Host: "mx3.example.test", Preference: 30}}
+	wantMX := []scan.MXHost{{Host: "mx1.example.test", Preference: 10}, {Host: "mx2.example.test", Preference: 20}, {Host: "mx3.example.test", Preference: 30}}
 	if len(rep.MX) != len(wantMX) {
 		t.Fatalf("mx %+v, want %+v", rep.MX, wantMX)
 	}
@@ -155,12 +156,12 @@ func TestMXFlagJSON(t *testing.T) {
 		pref    uint16
 		address string
 		banner  int
-		class   probe.ErrorClass
-		stage   probe.Stage
+		class   scan.ErrorClass
+		stage   scan.Stage
 	}
 	wantAttempts := []want{
-		{"mx1.example.test", 10, "", 0, probe.ClassDNS, probe.StageResolve},
-		{"mx2.example.test", 20, addr, 421, probe.ClassServerClosed, probe.StageBanner},
+		{"mx1.example.test", 10, "", 0, scan.ClassDNS, scan.StageResolve},
+		{"mx2.example.test", 20, addr, 421, scan.ClassServerClosed, scan.StageBanner},
 		{"mx3.example.test", 30, addr, 220, "", ""},
 	}
 	if len(rep.Attempts) != len(wantAttempts) {

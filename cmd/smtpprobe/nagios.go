@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // nagiosNames are the status words of the plugin exit codes.
@@ -33,11 +34,11 @@ func (v *verdict) add(code int, reason string) {
 // than -warn, the certificate expires within -cert-warn days, or it did
 // not verify and -insecure let the probe go on. UNKNOWN: the probe could
 // not be attempted (bad flags, Options refused, interrupted).
-func nagiosStatus(rep *probe.Report, c *config) (int, string) {
+func nagiosStatus(rep *scan.Report, c *config) (int, string) {
 	var v verdict
 	if e := rep.Error; e != nil {
 		code := nagiosCritical
-		if e.Stage == "" || e.Class == probe.ClassCanceled {
+		if e.Stage == "" || e.Class == scan.ClassCanceled {
 			code = nagiosUnknown
 		}
 		v.add(code, fmt.Sprintf("%s failed (%s): %s", stageName(e.Stage), e.Class, e.Message))
@@ -85,22 +86,22 @@ func judgeCert(v *verdict, t *probe.TLSInfo, c *config) {
 // judgeChecks weighs what the -checks found: a high or critical finding is
 // CRITICAL, a medium one WARNING, a low or informational one only named;
 // a check that could not finish is a WARNING.
-func judgeChecks(v *verdict, rep *probe.Report) {
+func judgeChecks(v *verdict, rep *scan.Report) {
 	for _, f := range rep.Findings {
 		if !isCheckFinding(f) {
 			continue
 		}
 		switch f.Severity {
-		case probe.SeverityHigh, probe.SeverityCritical:
+		case scan.SeverityHigh, scan.SeverityCritical:
 			v.add(nagiosCritical, string(f.ID)+": "+f.Summary)
-		case probe.SeverityMedium:
+		case scan.SeverityMedium:
 			v.add(nagiosWarning, string(f.ID)+": "+f.Summary)
 		default:
 			v.reasons = append(v.reasons, string(f.ID)+" ("+string(f.Severity)+")")
 		}
 	}
 	for _, c := range rep.Checks {
-		if c.Status == probe.CheckError && c.Error != nil {
+		if c.Status == scan.CheckError && c.Error != nil {
 			v.add(nagiosWarning, "check "+string(c.ID)+" failed: "+c.Error.Message)
 		}
 	}
@@ -122,10 +123,10 @@ func certDays(t *probe.TLSInfo) (int, bool) {
 // perfdata is the performance data: each phase's time, the total time with
 // the -warn/-crit thresholds, and the certificate's days with
 // -cert-warn/-cert-crit ('label'=value[unit];warn;crit;min;max).
-func perfdata(rep *probe.Report, c *config) string {
+func perfdata(rep *scan.Report, c *config) string {
 	var fields []string
-	for _, name := range [...]string{probe.PhaseConnect, probe.PhaseBanner, probe.PhaseEHLO, probe.PhaseTLS,
-		probe.PhaseAuth, probe.PhaseTransaction} {
+	for _, name := range [...]string{scan.PhaseConnect, scan.PhaseBanner, scan.PhaseEHLO, scan.PhaseTLS,
+		scan.PhaseAuth, scan.PhaseTransaction} {
 		if ph := rep.Phase(name); ph != nil {
 			fields = append(fields, fmt.Sprintf("%s=%.3fs;;;0", name, ph.Duration.Seconds()))
 		}

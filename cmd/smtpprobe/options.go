@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // maxBody bounds a message read with -body.
@@ -22,19 +23,19 @@ const maxBody = 64 << 20
 // plan is what every probe of one invocation shares: the Options without
 // the target, and the message.
 type plan struct {
-	base    probe.Options
+	base    scan.Options
 	body    []byte   // the -body message, or nil for a generated one
 	headers []string // -header lines, put on top of the message
 }
 
 // newPlan turns the config into probe Options; stdin serves -body -, and
 // resolver (nil for the system's) the lookups of -mx.
-func newPlan(c *config, stdin io.Reader, resolver probe.Resolver) (*plan, error) {
+func newPlan(c *config, stdin io.Reader, resolver scan.Resolver) (*plan, error) {
 	tlsConfig, err := c.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
-	o := probe.Options{
+	o := scan.Options{
 		MX:          c.mx,
 		Resolver:    resolver,
 		ImplicitTLS: c.implicitTLS,
@@ -50,10 +51,10 @@ func newPlan(c *config, stdin io.Reader, resolver probe.Resolver) (*plan, error)
 		AuthMechanism: strings.ToUpper(c.auth),
 		From:          c.from,
 		To:            c.to.values,
-		QuitAfter:     probe.Stage(strings.ToLower(c.quitAfter)),
+		QuitAfter:     scan.Stage(strings.ToLower(c.quitAfter)),
 		NoPipelining:  c.noPipelining,
 		Checks:        c.checkIDs,
-		CheckOptions:  probe.CheckOptions{SmugglingRecipient: c.smugglingTo},
+		CheckOptions:  scan.CheckOptions{SmugglingRecipient: c.smugglingTo},
 	}
 	if c.user != "" || c.auth != "" {
 		o.Username, o.Password = c.user, c.password
@@ -70,14 +71,14 @@ func newPlan(c *config, stdin io.Reader, resolver probe.Resolver) (*plan, error)
 	return p, nil
 }
 
-func (c *config) startTLSPolicy() probe.StartTLSPolicy {
+func (c *config) startTLSPolicy() scan.StartTLSPolicy {
 	switch {
 	case c.starttls:
-		return probe.StartTLSRequired
+		return scan.StartTLSRequired
 	case c.noStartTLS:
-		return probe.StartTLSNever
+		return scan.StartTLSNever
 	}
-	return probe.StartTLSIfOffered
+	return scan.StartTLSIfOffered
 }
 
 // tlsConfig is the TLS configuration the flags ask for, or nil for the
@@ -124,7 +125,7 @@ func readBody(name string, stdin io.Reader) ([]byte, error) {
 }
 
 // options returns the Options of one probe of target.
-func (p *plan) options(target string) probe.Options {
+func (p *plan) options(target string) scan.Options {
 	o := p.base
 	o.Target = target
 	o.To = slices.Clone(p.base.To)

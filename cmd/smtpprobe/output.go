@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // terminal is implemented by writers that know whether they are a
@@ -81,7 +82,7 @@ func (p *printer) printf(format string, args ...any) {
 func (p *printer) note(s string) { p.printf("\n%s\n", p.style(styleBold, s)) }
 
 // report writes the transcript, then the summary.
-func (p *printer) report(rep *probe.Report) {
+func (p *printer) report(rep *scan.Report) {
 	p.transcript(rep.Transcript)
 	p.printf("\n")
 	p.summary(rep)
@@ -114,7 +115,7 @@ func (p *printer) field(name, value string) {
 }
 
 // summary writes the outcome in a few lines.
-func (p *printer) summary(rep *probe.Report) {
+func (p *printer) summary(rep *scan.Report) {
 	target := rep.Target
 	if rep.Address != "" && rep.Address != rep.Target {
 		target += " (" + rep.Address + ")"
@@ -134,10 +135,10 @@ func (p *printer) summary(rep *probe.Report) {
 	}
 	for _, rc := range rep.Recipients {
 		state := p.style(styleGreen, "accepted")
-		if !rc.Accepted {
+		if !rc.Accepted() {
 			state = p.style(styleRed, "refused")
 		}
-		p.field("Recipient", fmt.Sprintf("<%s> %s %s", escapeControls(rc.Address), state, oneLine(rc.Reply)))
+		p.field("Recipient", fmt.Sprintf("<%s> %s %s", escapeControls(rc.Address), state, oneLine(rc.Rcpt)))
 	}
 	if rep.QueueID != "" {
 		p.field("Queue ID", escapeControls(rep.QueueID))
@@ -149,7 +150,7 @@ func (p *printer) summary(rep *probe.Report) {
 	}
 }
 
-func (p *printer) result(rep *probe.Report) string {
+func (p *printer) result(rep *scan.Report) string {
 	took := rep.Duration.Round(time.Millisecond)
 	if rep.Error != nil {
 		return p.style(styleRed, fmt.Sprintf("FAILED at %s", stageName(rep.Error.Stage))) +
@@ -159,7 +160,7 @@ func (p *printer) result(rep *probe.Report) string {
 }
 
 // tlsLine is the TLS verdict in one line.
-func (p *printer) tlsLine(rep *probe.Report) string {
+func (p *printer) tlsLine(rep *scan.Report) string {
 	t := rep.TLS
 	if t == nil {
 		return p.style(styleYellow, "none: the session was in plaintext")
@@ -179,7 +180,7 @@ func (p *printer) tlsLine(rep *probe.Report) string {
 	return s + ", " + p.style(styleRed, "NOT verified: "+escapeControls(strings.Join(t.Problems, "; ")))
 }
 
-func authLine(a *probe.AuthResult) string {
+func authLine(a *scan.AuthResult) string {
 	state := "refused"
 	if a.Success {
 		state = "accepted"
@@ -188,7 +189,7 @@ func authLine(a *probe.AuthResult) string {
 }
 
 // findings writes each finding with its severity, or "none".
-func (p *printer) findings(fs []probe.Finding) {
+func (p *printer) findings(fs []scan.Finding) {
 	if len(fs) == 0 {
 		p.field("Findings", "none")
 		return
@@ -204,7 +205,7 @@ func (p *printer) findings(fs []probe.Finding) {
 }
 
 // checks writes how each -checks check went, on one line.
-func (p *printer) checks(results []probe.CheckResult) {
+func (p *printer) checks(results []scan.CheckResult) {
 	if len(results) == 0 {
 		return
 	}
@@ -212,11 +213,11 @@ func (p *printer) checks(results []probe.CheckResult) {
 	for _, r := range results {
 		s := string(r.ID) + " "
 		switch r.Status {
-		case probe.CheckPassed:
+		case scan.CheckPassed:
 			s += p.style(styleGreen, string(r.Status))
-		case probe.CheckFound:
+		case scan.CheckFound:
 			s += p.style(styleRed, fmt.Sprintf("found %d", r.Findings))
-		case probe.CheckError:
+		case scan.CheckError:
 			s += p.style(styleYellow, "error: "+escapeControls(r.Error.Message))
 		default:
 			s += p.style(styleDim, string(r.Status))
@@ -236,11 +237,11 @@ func sep(name string) string {
 	return ":"
 }
 
-func severityStyle(s probe.Severity) string {
+func severityStyle(s scan.Severity) string {
 	switch s {
-	case probe.SeverityHigh, probe.SeverityCritical:
+	case scan.SeverityHigh, scan.SeverityCritical:
 		return styleRed
-	case probe.SeverityMedium:
+	case scan.SeverityMedium:
 		return styleYellow
 	}
 	return styleDim
@@ -270,11 +271,11 @@ func escapeControls(s string) string {
 }
 
 // stageName names a stage for people: "EHLO", "TLS", "RCPT" …
-func stageName(s probe.Stage) string {
+func stageName(s scan.Stage) string {
 	switch s {
 	case "":
 		return "start"
-	case probe.StageEHLO, probe.StageTLS, probe.StageAuth, probe.StageMail, probe.StageRcpt, probe.StageData:
+	case scan.StageEHLO, scan.StageTLS, scan.StageAuth, scan.StageMail, scan.StageRcpt, scan.StageData:
 		return strings.ToUpper(string(s))
 	}
 	return string(s)

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/internal/fakeserver"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // TestColour: colour only on a terminal, and never with NO_COLOR or a
@@ -79,9 +79,9 @@ func TestEscapeControls(t *testing.T) {
 // TestSummaryMX: with -mx the summary lists the exchangers and attempts.
 func TestSummaryMX(t *testing.T) {
 	var b bytes.Buffer
-	rep := &probe.Report{Target: "example.test", Address: "192.0.2.1:25", Stage: probe.StageEHLO,
-		MX:       []probe.MXHost{{Host: "mx1.example.test", Preference: 10}, {Host: "mx2.example.test", Preference: 20}},
-		Attempts: []probe.Attempt{{Host: "mx1.example.test"}, {Host: "mx2.example.test"}}}
+	rep := &scan.Report{Target: "example.test", Address: "192.0.2.1:25", Stage: scan.StageEHLO,
+		MX:       []scan.MXHost{{Host: "mx1.example.test", Preference: 10}, {Host: "mx2.example.test", Preference: 20}},
+		Attempts: []scan.Attempt{{Host: "mx1.example.test"}, {Host: "mx2.example.test"}}}
 	newPrinter(&b, false).summary(rep)
 	assertContains(t, b.String(), "Target:    example.test (192.0.2.1:25)\n",
 		"MX:        mx1.example.test (10), mx2.example.test (20); 2 attempts\n", "Result:    OK, reached EHLO in 0s\n")

@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // stdio is the world run talks to.
@@ -19,7 +19,7 @@ type stdio struct {
 	out, err io.Writer
 	getenv   func(string) string
 	// resolver answers the DNS questions of -mx; nil means the system's.
-	resolver probe.Resolver
+	resolver scan.Resolver
 }
 
 // run is the whole command: it parses args, probes, prints, and returns
@@ -94,7 +94,7 @@ func wantsNagios(args []string) bool {
 func probeOne(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	rep := probe.Run(ctx, p.options(c.target))
+	rep := scan.Run(ctx, p.options(c.target))
 	switch {
 	case c.nagios:
 		code, line := nagiosStatus(rep, c)

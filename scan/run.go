@@ -1,4 +1,4 @@
-package probe
+package scan
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/probe"
 
 	"github.com/emersion/go-sasl"
 )
@@ -61,7 +63,7 @@ type Options struct {
 	Port int
 	// Dialer holds the connection options: proxy, EHLO name, TLS config,
 	// timeouts, limits, AllowInsecureAuth, RevealSecrets, LMTP, logger.
-	Dialer Dialer
+	Dialer probe.Dialer
 	// ImplicitTLS starts TLS on connect (port 465, RFC 8314); the
 	// StartTLS policy is then ignored.
 	ImplicitTLS bool
@@ -93,8 +95,8 @@ type Options struct {
 	// its From is From, or postmaster at that name.
 	Body io.Reader
 	// MailOptions and RcptOptions are the ESMTP parameters, as in Envelope.
-	MailOptions *MailOptions
-	RcptOptions []*RcptOptions
+	MailOptions *probe.MailOptions
+	RcptOptions []*probe.RcptOptions
 	// UseBDAT sends the message with BDAT in chunks of ChunkSize bytes;
 	// NoPipelining sends one command at a time even with PIPELINING.
 	UseBDAT      bool
@@ -150,7 +152,7 @@ func Run(ctx context.Context, o Options) *Report {
 type runner struct {
 	o       Options
 	rep     *Report
-	c       *Conn
+	c       *probe.Conn
 	tr      tracer
 	start   time.Time
 	current Stage           // the stage being played
@@ -220,7 +222,7 @@ func (r *runner) finish() {
 	if r.c != nil {
 		r.rep.Transcript = r.c.Transcript()
 	} else {
-		r.rep.Transcript = NewTranscript(r.o.Dialer.RevealSecrets, nil)
+		r.rep.Transcript = probe.NewTranscript(r.o.Dialer.RevealSecrets, nil)
 	}
 	r.rep.Findings = r.findings()
 }
@@ -248,7 +250,7 @@ func (r *runner) fail(s Stage, err error) {
 func (r *runner) implicitTLS(ctx context.Context) error {
 	r.tr.tlsStart()
 	p := r.begin(PhaseTLS)
-	info, err := r.c.handshake(ctx, "TLS", nil)
+	info, err := r.c.Handshake(ctx, nil)
 	r.rep.TLS = tlsInfoOf(info, err)
 	r.end(p, nil, err)
 	r.tr.tlsDone(r.rep.TLS, err)
@@ -256,8 +258,8 @@ func (r *runner) implicitTLS(ctx context.Context) error {
 }
 
 // tlsInfoOf returns info, or the report a failed verification carries.
-func tlsInfoOf(info *TLSInfo, err error) *TLSInfo {
-	var te *TLSError
+func tlsInfoOf(info *probe.TLSInfo, err error) *probe.TLSInfo {
+	var te *probe.TLSError
 	if info == nil && errors.As(err, &te) {
 		return te.Info
 	}
@@ -289,7 +291,7 @@ func (r *runner) ehlo(ctx context.Context) bool {
 }
 
 // hello sends EHLO (HELO on 500/502) as the phase name.
-func (r *runner) hello(ctx context.Context, name string) (*Capabilities, error) {
+func (r *runner) hello(ctx context.Context, name string) (*probe.Capabilities, error) {
 	p := r.begin(name)
 	caps, err := r.c.Hello(ctx, "")
 	r.end(p, nil, err)
@@ -348,7 +350,7 @@ const (
 // is noted in the transcript and the session goes on in plaintext; under
 // StartTLSRequired a missing or refused STARTTLS is ErrNoStartTLS. Any
 // other failure is returned as it is.
-func applyStartTLSPolicy(ctx context.Context, c *Conn, o *Options, start func(context.Context) error) (startTLSOutcome, error) {
+func applyStartTLSPolicy(ctx context.Context, c *probe.Conn, o *Options, start func(context.Context) error) (startTLSOutcome, error) {
 	if !o.wantsStartTLS() {
 		return startTLSSkipped, nil
 	}
@@ -362,11 +364,11 @@ func applyStartTLSPolicy(ctx context.Context, c *Conn, o *Options, start func(co
 	if err == nil {
 		return startTLSDone, nil
 	}
-	var re *ReplyError
-	refused := asReplyError(err, &re) && !errors.Is(err, ErrServerClosed)
+	var re *probe.ReplyError
+	refused := errors.As(err, &re) && !errors.Is(err, probe.ErrServerClosed)
 	switch {
 	case refused && c.Err() == nil && o.StartTLS == StartTLSIfOffered:
-		c.tr.add(Note, "STARTTLS refused; going on without TLS (policy "+o.StartTLS.String()+")", false, false)
+		c.Transcript().AddNote("STARTTLS refused; going on without TLS (policy " + o.StartTLS.String() + ")")
 		return startTLSRefused, nil
 	case refused:
 		return startTLSSkipped, &policyError{sentinel: ErrNoStartTLS, detail: "the server refused it", reply: re}
@@ -415,7 +417,26 @@ func (o *Options) check() error {
 	case o.Port < 0 || o.Port > 65535:
 		return invalidOptions("Port %d is out of range", o.Port)
 	}
+	if err := o.checkAddresses(); err != nil {
+		return err
+	}
 	return o.checkChecks()
+}
+
+// checkAddresses refuses a sender or recipient that MAIL or RCPT would
+// refuse, before anything is dialled.
+func (o *Options) checkAddresses() error {
+	if o.From != "" {
+		if err := probe.CheckAddress(o.From); err != nil {
+			return fmt.Errorf("probe: %w: From: %w", errInvalidOptions, err)
+		}
+	}
+	for _, to := range o.To {
+		if err := probe.CheckAddress(to); err != nil {
+			return fmt.Errorf("probe: %w: To: %w", errInvalidOptions, err)
+		}
+	}
+	return nil
 }
 
 // port is the port to use when the target names none.

@@ -1,11 +1,14 @@
-package probe
+package scan
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/probe"
 )
 
 // transaction runs MAIL, RCPT and DATA (or BDAT) when there are recipients.
@@ -34,28 +37,19 @@ func (r *runner) transaction(ctx context.Context) bool {
 	return true
 }
 
-// send delivers the message with Send and returns the failed stage.
+// send delivers the message with Send and returns the failed stage: the
+// first of MAIL, RCPT and DATA that got no positive reply.
 func (r *runner) send(ctx context.Context) (Stage, error) {
 	res, err := r.c.Send(ctx, r.o.envelope(r.c))
-	if res != nil {
-		r.rep.Mail, r.rep.Data, r.rep.Final = res.Mail, res.Data, res.Final
-		r.rep.Pipelined, r.rep.QueueID = res.Pipelined, res.QueueID()
-		for _, rc := range res.Recipients {
-			r.rep.Recipients = append(r.rep.Recipients,
-				RecipientReport{Address: rc.Address, Accepted: rc.Accepted(), Reply: rc.Rcpt, Final: rc.Final})
-		}
+	if res == nil { // refused before anything was sent
+		return StageMail, err
 	}
-	var oe *OpError
-	var re *ReplyError
-	switch {
-	case res == nil && errors.As(err, &oe) && oe.Op == "RCPT",
-		r.c.Err() != nil && asReplyError(err, &re) && re.Command == "RCPT": // a 421 to RCPT
-		return StageRcpt, err
-	case res == nil || !res.Mail.Positive():
+	r.rep.SendResult, r.rep.QueueID = *res, res.QueueID()
+	if !res.Mail.Positive() {
 		return StageMail, err
 	}
 	r.reached(StageMail)
-	if res.accepted() == 0 {
+	if accepted(res.Recipients) == 0 || unanswered(res.Recipients) {
 		return StageRcpt, err
 	}
 	r.reached(StageRcpt)
@@ -64,6 +58,28 @@ func (r *runner) send(ctx context.Context) (Stage, error) {
 	}
 	r.reached(StageData)
 	return "", nil
+}
+
+// accepted counts the recipients the server accepted.
+func accepted(rs []probe.RecipientResult) int {
+	n := 0
+	for _, rc := range rs {
+		if rc.Accepted() {
+			n++
+		}
+	}
+	return n
+}
+
+// unanswered reports a recipient whose RCPT got no reply: the session
+// ended during the RCPTs (a 421, a closed connection).
+func unanswered(rs []probe.RecipientResult) bool {
+	for _, rc := range rs {
+		if rc.Rcpt == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // mailAndRcpt sends MAIL and, unless QuitAfter stops there, each RCPT,
@@ -78,39 +94,40 @@ func (r *runner) mailAndRcpt(ctx context.Context) (Stage, error) {
 	if !r.next(StageRcpt) {
 		return "", nil
 	}
-	env := Envelope{RcptOptions: r.o.RcptOptions}
-	var first *ReplyError
+	var first *probe.ReplyError
 	for i, to := range r.o.To {
-		reply, err := r.c.Rcpt(ctx, to, env.rcptOptions(i))
-		reply = orReply(reply, err)
-		r.rep.Recipients = append(r.rep.Recipients, RecipientReport{Address: to, Accepted: reply.Positive(), Reply: reply})
-		var re *ReplyError
+		reply, err := r.c.Rcpt(ctx, to, r.o.rcptOptions(i))
+		r.rep.Recipients = append(r.rep.Recipients, probe.RecipientResult{Address: to, Rcpt: orReply(reply, err)})
+		var re *probe.ReplyError
 		switch {
 		case err == nil:
-		case r.c.Err() != nil || !asReplyError(err, &re):
+		case r.c.Err() != nil || !errors.As(err, &re):
 			return StageRcpt, err
 		case first == nil:
 			first = re
 		}
 	}
-	if first != nil && !r.anyAccepted() {
-		return StageRcpt, &noRecipientsError{first: first}
+	if first != nil && accepted(r.rep.Recipients) == 0 {
+		return StageRcpt, fmt.Errorf("%w; first refusal: %w", probe.ErrNoRecipients, first)
 	}
 	r.reached(StageRcpt)
 	return "", nil
 }
 
-func (r *runner) anyAccepted() bool {
-	for _, rc := range r.rep.Recipients {
-		if rc.Accepted {
-			return true
-		}
+// rcptOptions are the parameters of recipient i: none, the one for all,
+// or its own.
+func (o *Options) rcptOptions(i int) *probe.RcptOptions {
+	if len(o.RcptOptions) > 1 {
+		return o.RcptOptions[i]
 	}
-	return false
+	if len(o.RcptOptions) == 1 {
+		return o.RcptOptions[0]
+	}
+	return nil
 }
 
 // lastTransactionReply is the latest reply of the transaction.
-func (r *runner) lastTransactionReply() *Reply {
+func (r *runner) lastTransactionReply() *probe.Reply {
 	rep := r.rep
 	if rep.Final != nil {
 		return rep.Final
@@ -118,21 +135,21 @@ func (r *runner) lastTransactionReply() *Reply {
 	if rep.Data != nil {
 		return rep.Data
 	}
-	if n := len(rep.Recipients); n > 0 && rep.Recipients[n-1].Reply != nil {
-		return rep.Recipients[n-1].Reply
+	if n := len(rep.Recipients); n > 0 && rep.Recipients[n-1].Rcpt != nil {
+		return rep.Recipients[n-1].Rcpt
 	}
 	return rep.Mail
 }
 
 // envelope is the message of o for Send on c.
-func (o *Options) envelope(c *Conn) Envelope {
+func (o *Options) envelope(c *probe.Conn) probe.Envelope {
 	body := o.Body
 	if body == nil {
 		body = strings.NewReader(testHeader(c, o.From, o.To, "SMTP probe test message", "probe", time.Now()) +
 			"\r\n" +
 			"This message was sent by an SMTP probe to test delivery.\r\n")
 	}
-	return Envelope{
+	return probe.Envelope{
 		From: o.From, To: o.To, Body: body, MailOptions: o.MailOptions, RcptOptions: o.RcptOptions,
 		UseBDAT: o.UseBDAT, ChunkSize: o.ChunkSize, NoPipelining: o.NoPipelining,
 	}
@@ -145,8 +162,8 @@ func (o *Options) envelope(c *Conn) Envelope {
 // From address is from, or postmaster at that name when from is empty,
 // and the Message-ID is <tag.TIME@name>. An address literal is a valid
 // domain in both (RFC 5322 §3.4.1 domain-literal, §3.6.4 no-fold-literal).
-func testHeader(c *Conn, from string, to []string, subject, tag string, now time.Time) string {
-	local := c.localName("")
+func testHeader(c *probe.Conn, from string, to []string, subject, tag string, now time.Time) string {
+	local := c.LocalName()
 	if from == "" {
 		from = "postmaster@" + local
 	}

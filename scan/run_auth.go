@@ -1,8 +1,10 @@
-package probe
+package scan
 
 import (
 	"context"
 	"strings"
+
+	"github.com/smtpprobe/probe"
 
 	"github.com/emersion/go-sasl"
 )
@@ -15,7 +17,7 @@ func (r *runner) auth(ctx context.Context) bool {
 	if !r.next(StageAuth) {
 		return false
 	}
-	plan, err := authCall(&r.o, r.c)
+	plan, err := authCall(&r.o, r.c, r.rep.Host)
 	if err != nil {
 		r.fail(StageAuth, err)
 		return false
@@ -41,7 +43,7 @@ func (r *runner) auth(ctx context.Context) bool {
 type authPlan struct {
 	mech string        // named by Options; "" for Options.SASL
 	sasl *mechRecorder // Options.SASL, recording the mechanism it starts
-	run  func(context.Context) (*Reply, error)
+	run  func(context.Context) (*probe.Reply, error)
 }
 
 // mechanism is the mechanism of the plan; for Options.SASL, the one its
@@ -62,7 +64,7 @@ type mechRecorder struct {
 
 func (m *mechRecorder) Start() (string, []byte, error) {
 	mech, ir, err := m.Client.Start()
-	if up := strings.ToUpper(mech); err == nil && validMechanism(up) {
+	if up := strings.ToUpper(mech); err == nil && len(up) <= 20 && up != "" && strings.Trim(up, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == "" {
 		m.mech = up
 	}
 	return mech, ir, err
@@ -70,10 +72,10 @@ func (m *mechRecorder) Start() (string, []byte, error) {
 
 // authCall picks the mechanism for AUTH on c with the credentials of o
 // and returns the plan that runs it.
-func authCall(o *Options, c *Conn) (*authPlan, error) {
+func authCall(o *Options, c *probe.Conn, host string) (*authPlan, error) {
 	if o.SASL != nil {
 		rec := &mechRecorder{Client: o.SASL}
-		return &authPlan{sasl: rec, run: func(ctx context.Context) (*Reply, error) { return c.Auth(ctx, rec) }}, nil
+		return &authPlan{sasl: rec, run: func(ctx context.Context) (*probe.Reply, error) { return c.Auth(ctx, rec) }}, nil
 	}
 	mech := strings.ToUpper(o.AuthMechanism)
 	if mech == "" {
@@ -96,17 +98,17 @@ func authCall(o *Options, c *Conn) (*authPlan, error) {
 	plan := &authPlan{mech: mech}
 	switch mech {
 	case sasl.Plain:
-		plan.run = func(ctx context.Context) (*Reply, error) {
+		plan.run = func(ctx context.Context) (*probe.Reply, error) {
 			return c.AuthPlain(ctx, o.Identity, o.Username, o.Password)
 		}
 	case sasl.Login:
-		plan.run = func(ctx context.Context) (*Reply, error) { return c.AuthLogin(ctx, o.Username, o.Password) }
+		plan.run = func(ctx context.Context) (*probe.Reply, error) { return c.AuthLogin(ctx, o.Username, o.Password) }
 	default:
-		client := o.saslClient(mech, c.host)
+		client := o.saslClient(mech, host)
 		if client == nil {
 			return nil, invalidOptions("AuthMechanism %q is not one Run knows; use Options.SASL", o.AuthMechanism)
 		}
-		plan.run = func(ctx context.Context) (*Reply, error) { return c.Auth(ctx, client) }
+		plan.run = func(ctx context.Context) (*probe.Reply, error) { return c.Auth(ctx, client) }
 	}
 	return plan, nil
 }
@@ -115,13 +117,13 @@ func authCall(o *Options, c *Conn) (*authPlan, error) {
 func (o *Options) saslClient(mech, host string) sasl.Client {
 	switch mech {
 	case "CRAM-MD5":
-		return NewCRAMMD5Client(o.Username, o.Password)
+		return probe.NewCRAMMD5Client(o.Username, o.Password)
 	case "SCRAM-SHA-1":
-		return NewSCRAMSHA1Client(o.Username, o.Password)
+		return probe.NewSCRAMSHA1Client(o.Username, o.Password)
 	case "SCRAM-SHA-256":
-		return NewSCRAMSHA256Client(o.Username, o.Password)
+		return probe.NewSCRAMSHA256Client(o.Username, o.Password)
 	case "XOAUTH2":
-		return NewXOAuth2Client(o.Username, o.Password)
+		return probe.NewXOAuth2Client(o.Username, o.Password)
 	case sasl.OAuthBearer:
 		return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: o.Username, Token: o.Password, Host: host})
 	case sasl.External:

@@ -1,4 +1,4 @@
-package probe
+package scan
 
 import (
 	"context"
@@ -6,10 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/probe"
 )
 
 // CheckID names an active check: one that sends what a correctly
@@ -229,7 +230,7 @@ type CheckResult struct {
 	Duration time.Duration `json:"duration_ns"`
 	// Transcripts holds the transcript of each connection the check
 	// opened, in order.
-	Transcripts []*Transcript `json:"transcripts,omitempty"`
+	Transcripts []*probe.Transcript `json:"transcripts,omitempty"`
 
 	found []Finding
 }
@@ -247,10 +248,10 @@ func (o *Options) checkChecks() error {
 		if co.SmugglingRecipient == "" {
 			return invalidOptions("check %s sends messages: it needs CheckOptions.SmugglingRecipient", CheckSMTPSmuggling)
 		}
-		if err := CheckAddress(co.SmugglingRecipient); err != nil {
+		if err := probe.CheckAddress(co.SmugglingRecipient); err != nil {
 			return invalidOptions("CheckOptions.SmugglingRecipient: %v", err)
 		}
-		if err := CheckAddress(o.From); err != nil {
+		if err := probe.CheckAddress(o.From); err != nil {
 			return invalidOptions("From: %v", err)
 		}
 	}
@@ -297,8 +298,7 @@ func (r *runner) checkTarget() (candidate, bool) {
 		return candidate{}, false
 	}
 	if !r.o.MX {
-		host, _ := splitTarget(r.o.Target, r.o.port())
-		return candidate{host: host, addr: r.o.Target}, true
+		return r.o.direct(), true
 	}
 	for i := len(r.rep.Attempts) - 1; i >= 0; i-- {
 		if a := r.rep.Attempts[i]; a.Error == nil && a.Address != "" {
@@ -323,7 +323,7 @@ type checker struct {
 	rep    *Report // the main session's report: banner, capabilities
 	target candidate
 	res    *CheckResult
-	conns  []*Conn
+	conns  []*probe.Conn
 }
 
 // skip is returned by a check that does not apply.
@@ -353,7 +353,7 @@ func (k *checker) closeAll(ctx context.Context) {
 }
 
 // hangUp ends a session: QUIT when it can take it, then close.
-func hangUp(ctx context.Context, c *Conn) {
+func hangUp(ctx context.Context, c *probe.Conn) {
 	if c.Err() == nil {
 		c.Quit(ctx)
 	}
@@ -379,7 +379,7 @@ func (k *checker) conclude(err error) {
 }
 
 // find records a finding of the check.
-func (k *checker) find(id FindingID, sev Severity, summary, ref string, ev []Entry) {
+func (k *checker) find(id FindingID, sev Severity, summary, ref string, ev []probe.Entry) {
 	k.res.found = append(k.res.found, Finding{ID: id, Severity: sev, Summary: summary, Evidence: ev, Reference: ref})
 }
 
@@ -393,16 +393,14 @@ func (k *checker) note(s string) {
 
 // open connects to the target like the main session did (and does the
 // implicit TLS handshake) without reading anything more.
-func (k *checker) open(ctx context.Context) (*Conn, error) {
-	d := k.o.Dialer
-	c, err := d.open(ctx, k.target.addr, k.o.port())
+func (k *checker) open(ctx context.Context) (*probe.Conn, error) {
+	c, err := k.o.connect(ctx, k.target)
 	if err != nil {
 		return nil, err
 	}
-	c.host = k.target.host
 	k.conns = append(k.conns, c)
 	if k.o.ImplicitTLS {
-		if _, err := c.handshake(ctx, "TLS", nil); err != nil {
+		if _, err := c.Handshake(ctx, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -410,7 +408,7 @@ func (k *checker) open(ctx context.Context) (*Conn, error) {
 }
 
 // dial is open followed by the banner.
-func (k *checker) dial(ctx context.Context) (*Conn, error) {
+func (k *checker) dial(ctx context.Context) (*probe.Conn, error) {
 	c, err := k.open(ctx)
 	if err != nil {
 		return nil, err
@@ -423,7 +421,7 @@ func (k *checker) dial(ctx context.Context) (*Conn, error) {
 
 // session is dial and EHLO; with secure, STARTTLS by the policy of
 // Options and EHLO again; with auth, AUTH when Options carry credentials.
-func (k *checker) session(ctx context.Context, secure, auth bool) (*Conn, error) {
+func (k *checker) session(ctx context.Context, secure, auth bool) (*probe.Conn, error) {
 	c, err := k.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -448,7 +446,7 @@ func (k *checker) session(ctx context.Context, secure, auth bool) (*Conn, error)
 	if auth && (k.o.Username != "" || k.o.AuthMechanism != "") {
 		o := *k.o
 		o.SASL = nil
-		plan, err := authCall(&o, c)
+		plan, err := authCall(&o, c, k.target.host)
 		if err != nil {
 			return nil, err
 		}
@@ -471,7 +469,7 @@ func (k *checker) localDomain() string {
 	if b := k.rep.Banner; b != nil && len(b.Lines) > 0 {
 		names = append(names, firstWord(b.Lines[0]))
 	}
-	for _, caps := range [...]*Capabilities{k.rep.Capabilities, k.rep.CapabilitiesTLS} {
+	for _, caps := range [...]*probe.Capabilities{k.rep.Capabilities, k.rep.CapabilitiesTLS} {
 		if caps != nil {
 			names = append(names, caps.Domain)
 		}
@@ -487,7 +485,7 @@ func (k *checker) localDomain() string {
 // looksLikeDomain reports whether s can stand after the @ of an address:
 // dotted, and without the bytes that would change the address.
 func looksLikeDomain(s string) bool {
-	return strings.Contains(s, ".") && CheckAddress(s) == nil && !strings.ContainsAny(s, "@\"[]:%!")
+	return strings.Contains(s, ".") && probe.CheckAddress(s) == nil && !strings.ContainsAny(s, "@\"[]:%!")
 }
 
 func (k *checker) wait() time.Duration {
@@ -498,7 +496,7 @@ func (k *checker) wait() time.Duration {
 }
 
 // since returns the transcript entries of c from entry mark on.
-func since(c *Conn, mark int) []Entry {
+func since(c *probe.Conn, mark int) []probe.Entry {
 	entries := c.Transcript().Entries()
 	return entries[min(mark, len(entries)):]
 }
@@ -512,32 +510,10 @@ func randomLocalPart() string {
 
 // awaitReply waits up to wait for the server to begin a reply and reads
 // it. It returns nil, nil when nothing arrived in time; the Conn then goes
-// on as before. A reply that began is read with the Command timeout.
-func (c *Conn) awaitReply(ctx context.Context, step string, wait time.Duration) (*Reply, error) {
-	if len(c.lr.buffered()) == 0 {
-		arrived, err := c.peek(ctx, step, wait)
-		if err != nil || !arrived {
-			return nil, err
-		}
+// on as before.
+func awaitReply(ctx context.Context, c *probe.Conn, wait time.Duration) (*probe.Reply, error) {
+	if b, err := c.Pending(ctx, wait); len(b) == 0 {
+		return nil, err
 	}
-	return c.exchange(ctx, step, c.d.Timeouts.Command, nil)
-}
-
-// peek reads what arrives within wait and hands it to the line reader.
-// Nothing arriving is not an error; the server closing or the context
-// ending is.
-func (c *Conn) peek(ctx context.Context, step string, wait time.Duration) (bool, error) {
-	if err := c.begin(ctx, step, wait); err != nil {
-		return false, err
-	}
-	buf := make([]byte, 4096)
-	n, err := c.nc.Read(buf)
-	if n > 0 {
-		c.lr.push(buf[:n])
-		return true, nil
-	}
-	if err == nil || (errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil) {
-		return false, nil
-	}
-	return false, c.ioFailure(ctx, step, err)
+	return c.ReadReply(ctx)
 }

@@ -1,9 +1,9 @@
-package probe_test
+package scan_test
 
 // Integration tests of Options.Checks against the real servers of
 // testdata/mta (see integration_test.go). Skipped unless the variables of
 // testdata/mta/run/env are set. smtp-smuggling sends its messages to
-// alice@example.test, which every server delivers locally.
+// alice@example.test, which every mta.Server delivers locally.
 
 import (
 	"slices"
@@ -11,23 +11,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/internal/mta"
+	"github.com/smtpprobe/probe/scan"
 )
 
-// checksCase is what one real server must show when every check runs.
+// checksCase is what one real mta.Server must show when every check runs.
 type checksCase struct {
-	srv      server
-	startTLS probe.StartTLSPolicy
+	srv      mta.Server
+	startTLS scan.StartTLSPolicy
 	// must lists finding IDs that must be among the findings of the
 	// checks; no others may be, but for smtp-smuggling.
-	must []probe.FindingID
+	must []scan.FindingID
 	// smuggled lists the sequences smtp-smuggling must find, exactly.
 	smuggled []string
 	// earlySeverity is the severity of the finding pregreet-accepted.
-	earlySeverity probe.Severity
+	earlySeverity scan.Severity
 }
 
-// bareLF are the sequences a server that takes a bare LF for a line end
+// bareLF are the sequences a mta.Server that takes a bare LF for a line end
 // ends the data at: Postfix before smtpd_forbid_bare_newline (3.7's
 // default is no), CVE-2023-51764.
 var bareLF = []string{`\n.\n`, `\n.\r\n`, `\r\n.\n`}
@@ -37,50 +38,50 @@ var bareLF = []string{`\n.\n`, `\n.\r\n`, `\r\n.\n`}
 // submission) and Exim, logs each check and finding, and asserts what
 // their configuration (testdata/mta) makes them show: no open relay, no
 // AUTH on plaintext, no STARTTLS injection anywhere; smuggling where the
-// server takes bare LFs; early talkers let in.
+// mta.Server takes bare LFs; early talkers let in.
 func TestIntegrationChecks(t *testing.T) {
-	requireMTA(t)
+	mta.RequireMTA(t)
 	for _, tt := range []checksCase{
 		{
-			srv: postfixMX(),
+			srv: mta.PostfixMX(),
 			// Postfix answers VRFY (disable_vrfy_command = no) and rejects
 			// unknown users of its virtual domain at RCPT: both tell alice
 			// from a random user. It has no postscreen and leaves
 			// smtpd_forbid_unauth_pipelining at 3.7's default, no.
-			must: []probe.FindingID{probe.FindingPregreetAccepted, probe.FindingUnsyncPipelining,
-				probe.FindingUserEnumeration, probe.FindingUserEnumeration},
+			must: []scan.FindingID{scan.FindingPregreetAccepted, scan.FindingUnsyncPipelining,
+				scan.FindingUserEnumeration, scan.FindingUserEnumeration},
 			// smtpd_forbid_bare_newline=normalize (main.cf): no smuggling.
-			earlySeverity: probe.SeverityLow,
+			earlySeverity: scan.SeverityLow,
 		},
 		{
 			// Submission: MAIL needs TLS and AUTH, so nothing can be
 			// relayed or enumerated without them; smuggling authenticates.
 			// Left at 3.7's smtpd_forbid_bare_newline=no on purpose
 			// (master.cf): the check must find the real vulnerability.
-			srv: postfixSubmission(), startTLS: probe.StartTLSRequired,
-			must:     []probe.FindingID{probe.FindingPregreetAccepted, probe.FindingUnsyncPipelining},
-			smuggled: bareLF, earlySeverity: probe.SeverityLow,
+			srv: mta.PostfixSubmission(), startTLS: scan.StartTLSRequired,
+			must:     []scan.FindingID{scan.FindingPregreetAccepted, scan.FindingUnsyncPipelining},
+			smuggled: bareLF, earlySeverity: scan.SeverityLow,
 		},
 		{
 			// Exim 4.96 (Debian, CVE-2023-51766 fixed) ends data at CRLF.CRLF
 			// only; it advertises PIPECONNECT, which turns off its
 			// synchronization check; its ACL refuses unknown users at RCPT.
-			srv:           exim(),
-			must:          []probe.FindingID{probe.FindingPregreetAccepted, probe.FindingUnsyncPipelining, probe.FindingUserEnumeration},
-			earlySeverity: probe.SeverityInfo,
+			srv:           mta.Exim(),
+			must:          []scan.FindingID{scan.FindingPregreetAccepted, scan.FindingUnsyncPipelining, scan.FindingUserEnumeration},
+			earlySeverity: scan.SeverityInfo,
 		},
 	} {
-		t.Run(tt.srv.name, func(t *testing.T) {
+		t.Run(tt.srv.Name, func(t *testing.T) {
 			rep := runChecksOn(t, tt.srv, tt.startTLS)
 			findings := logChecks(t, rep)
-			var ids []probe.FindingID
+			var ids []scan.FindingID
 			var smuggled []string
 			for _, f := range findings {
 				switch f.ID {
-				case probe.FindingSMTPSmuggling:
+				case scan.FindingSMTPSmuggling:
 					_, seq, _ := strings.Cut(f.Summary, "with the sequence ")
 					smuggled = append(smuggled, strings.TrimSuffix(seq, " is possible"))
-				case probe.FindingPregreetAccepted:
+				case scan.FindingPregreetAccepted:
 					if f.Severity != tt.earlySeverity {
 						t.Errorf("%s: severity %s, want %s", f.ID, f.Severity, tt.earlySeverity)
 					}
@@ -98,7 +99,7 @@ func TestIntegrationChecks(t *testing.T) {
 				t.Errorf("smuggling sequences %q, want %q", smuggled, tt.smuggled)
 			}
 			for _, c := range rep.Checks {
-				if c.Status == probe.CheckError || c.Status == probe.CheckSkipped {
+				if c.Status == scan.CheckError || c.Status == scan.CheckSkipped {
 					t.Errorf("check %s: %s %s %v", c.ID, c.Status, c.Detail, c.Error)
 				}
 			}
@@ -107,21 +108,21 @@ func TestIntegrationChecks(t *testing.T) {
 }
 
 // runChecksOn runs every check against s, smtp-smuggling to alice.
-func runChecksOn(t *testing.T, s server, policy probe.StartTLSPolicy) *probe.Report {
+func runChecksOn(t *testing.T, s mta.Server, policy scan.StartTLSPolicy) *scan.Report {
 	t.Helper()
-	user, pass := s.credentials(t)
-	d := s.dialer(t)
+	user, pass := s.Credentials(t)
+	d := s.Dialer(t)
 	d.AllowInsecureAuth = true // for auth-plaintext: loopback, test account
 	d.Timeouts.Command = 20 * time.Second
-	ctx := testContext(t)
-	rep := probe.Run(ctx, probe.Options{
-		Target: s.addr(t), Dialer: *d, StartTLS: policy, QuitAfter: probe.StageTLS,
+	ctx := mta.Context(t)
+	rep := scan.Run(ctx, scan.Options{
+		Target: s.Addr(t), Dialer: *d, StartTLS: policy, QuitAfter: scan.StageTLS,
 		Username: user, Password: pass,
-		From:   localAddr(t, "probe"),
-		Checks: probe.AllChecks(),
-		CheckOptions: probe.CheckOptions{
-			LocalDomain:        requireEnv(t, envDomain)[0],
-			SmugglingRecipient: localAddr(t, "alice"),
+		From:   mta.LocalAddr(t, "probe"),
+		Checks: scan.AllChecks(),
+		CheckOptions: scan.CheckOptions{
+			LocalDomain:        mta.RequireEnv(t, mta.EnvDomain)[0],
+			SmugglingRecipient: mta.LocalAddr(t, "alice"),
 			KnownUser:          "alice",
 			Wait:               500 * time.Millisecond,
 		},
@@ -129,7 +130,7 @@ func runChecksOn(t *testing.T, s server, policy probe.StartTLSPolicy) *probe.Rep
 	if rep.Error != nil {
 		t.Fatalf("run: %v\n%s", rep.Error, rep.Transcript)
 	}
-	if len(rep.Checks) != len(probe.AllChecks()) {
+	if len(rep.Checks) != len(scan.AllChecks()) {
 		t.Fatalf("checks = %+v, want all", rep.Checks)
 	}
 	return rep
@@ -137,19 +138,19 @@ func runChecksOn(t *testing.T, s server, policy probe.StartTLSPolicy) *probe.Rep
 
 // logChecks logs each check and each finding with its evidence, and
 // returns the findings of the checks.
-func logChecks(t *testing.T, rep *probe.Report) []probe.Finding {
+func logChecks(t *testing.T, rep *scan.Report) []scan.Finding {
 	t.Helper()
 	for _, c := range rep.Checks {
 		t.Logf("check %-18s %-7s findings=%d %s %v (%d connections, %v)", c.ID, c.Status, c.Findings, c.Detail,
 			errText(c.Error), len(c.Transcripts), c.Duration.Round(time.Millisecond))
 	}
-	own := map[probe.FindingID]bool{}
-	for _, id := range []probe.FindingID{probe.FindingOpenRelay, probe.FindingAuthPlaintextAccepted,
-		probe.FindingStartTLSInjection, probe.FindingSMTPSmuggling, probe.FindingPregreetAccepted,
-		probe.FindingUnsyncPipelining, probe.FindingUserEnumeration} {
+	own := map[scan.FindingID]bool{}
+	for _, id := range []scan.FindingID{scan.FindingOpenRelay, scan.FindingAuthPlaintextAccepted,
+		scan.FindingStartTLSInjection, scan.FindingSMTPSmuggling, scan.FindingPregreetAccepted,
+		scan.FindingUnsyncPipelining, scan.FindingUserEnumeration} {
 		own[id] = true
 	}
-	var out []probe.Finding
+	var out []scan.Finding
 	for _, f := range rep.Findings {
 		var ev []string
 		for _, e := range f.Evidence {
@@ -163,7 +164,7 @@ func logChecks(t *testing.T, rep *probe.Report) []probe.Finding {
 	return out
 }
 
-func errText(e *probe.RunError) string {
+func errText(e *scan.RunError) string {
 	if e == nil {
 		return ""
 	}

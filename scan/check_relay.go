@@ -1,8 +1,11 @@
-package probe
+package scan
 
 import (
 	"context"
+	"errors"
 	"strconv"
+
+	"github.com/smtpprobe/probe"
 )
 
 // relayVariant is one way of writing a foreign recipient.
@@ -43,7 +46,7 @@ func (k *checker) openRelay(ctx context.Context) error {
 		}
 		mark := c.Transcript().Len()
 		if _, err := c.Mail(ctx, k.o.From, nil); err != nil {
-			if asReplyError(err, new(*ReplyError)) && c.Err() == nil {
+			if errors.As(err, new(*probe.ReplyError)) && c.Err() == nil {
 				k.note("MAIL FROM refused without AUTH: nothing can be relayed")
 				return nil
 			}
@@ -55,7 +58,7 @@ func (k *checker) openRelay(ctx context.Context) error {
 				"the server accepts mail for "+strconv.Quote(v.addr)+" ("+v.name+") without authentication: it relays",
 				"RFC 5321 §3.6, §7.1; RFC 2505 §2", since(c, mark))
 		}
-		if err != nil && !asReplyError(err, new(*ReplyError)) {
+		if err != nil && !errors.As(err, new(*probe.ReplyError)) {
 			return err
 		}
 		if _, err := c.Rset(ctx); err != nil {
@@ -103,10 +106,10 @@ func (k *checker) userEnumeration(ctx context.Context) error {
 }
 
 // compareRcpt sends MAIL, RCPT for both users, and RSET.
-func (k *checker) compareRcpt(ctx context.Context, c *Conn, known, unknown string) error {
+func (k *checker) compareRcpt(ctx context.Context, c *probe.Conn, known, unknown string) error {
 	mark := c.Transcript().Len()
 	if _, err := c.Mail(ctx, k.o.From, nil); err != nil {
-		if asReplyError(err, new(*ReplyError)) && c.Err() == nil {
+		if errors.As(err, new(*probe.ReplyError)) && c.Err() == nil {
 			k.note("MAIL FROM refused without AUTH: RCPT not compared")
 			return nil
 		}
@@ -125,7 +128,7 @@ func (k *checker) compareRcpt(ctx context.Context, c *Conn, known, unknown strin
 	return err
 }
 
-func (k *checker) compareUsers(verb, known, unknown string, a, b *Reply, ev []Entry) {
+func (k *checker) compareUsers(verb, known, unknown string, a, b *probe.Reply, ev []probe.Entry) {
 	if a.Code/100 == b.Code/100 {
 		return
 	}

@@ -1,4 +1,4 @@
-package probe
+package scan
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/probe"
 
 	"github.com/emersion/go-sasl"
 	"github.com/smtpprobe/probe/internal/fakeserver"
@@ -39,7 +41,7 @@ func fullConfig(pki *fakeserver.PKI) fakeserver.Config {
 // fullOptions asks for everything: TLS, AUTH, two recipients and a body.
 func fullOptions(pki *fakeserver.PKI) Options {
 	return Options{
-		Dialer:   Dialer{LocalName: "probe.test", TLSConfig: pki.ClientConfig()},
+		Dialer:   probe.Dialer{LocalName: "probe.test", TLSConfig: pki.ClientConfig()},
 		Username: "alice", Password: "secret",
 		From: "alice@example.test", To: []string{"bob@example.test", "carol@example.test"},
 		Body: strings.NewReader(testBody),
@@ -132,7 +134,7 @@ func TestRunFullSession(t *testing.T) {
 		t.Errorf("pipelined %v, mail %v, data %v, final %v, quit %v", rep.Pipelined, rep.Mail, rep.Data, rep.Final, rep.Quit)
 	}
 	for i, rc := range rep.Recipients {
-		if rc.Address != o.To[i] || !rc.Accepted || rc.Reply.Code != 250 || rc.Final != rep.Final {
+		if rc.Address != o.To[i] || !rc.Accepted() || rc.Rcpt.Code != 250 || rc.Final != rep.Final {
 			t.Errorf("recipient %d = %+v", i, rc)
 		}
 	}
@@ -264,7 +266,7 @@ func TestRunStartTLSPolicy(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := Options{
-				Dialer:   Dialer{TLSConfig: pki.ClientConfig()},
+				Dialer:   probe.Dialer{TLSConfig: pki.ClientConfig()},
 				StartTLS: tc.policy,
 				From:     "alice@example.test", To: []string{"bob@example.test"},
 			}
@@ -278,7 +280,7 @@ func TestRunStartTLSPolicy(t *testing.T) {
 			if tc.class == ClassStartTLSUnavailable && !errors.Is(rep.Err(), ErrNoStartTLS) {
 				t.Errorf("error %v does not match ErrNoStartTLS", rep.Err())
 			}
-			var re *ReplyError
+			var re *probe.ReplyError
 			if tc.code != 0 && (!errors.As(rep.Err(), &re) || re.Reply.Code != tc.code) {
 				t.Errorf("error %v does not carry the %d reply", rep.Err(), tc.code)
 			}
@@ -335,54 +337,57 @@ func TestRunErrorClasses(t *testing.T) {
 		check func(t *testing.T, rep *Report)
 	}{
 		{name: "refused", o: Options{Target: closedPort(t)}, class: ClassConnectionRefused, stage: StageConnect,
-			as: func(err error) bool { var oe *OpError; return errors.As(err, &oe) && oe.Op == "connect" }},
-		{name: "unreachable", o: Options{Target: "192.0.2.1:25", Dialer: Dialer{NetDialer: unreachableDialer{}}},
+			as: func(err error) bool { var oe *probe.OpError; return errors.As(err, &oe) && oe.Op == "connect" }},
+		{name: "unreachable", o: Options{Target: "192.0.2.1:25", Dialer: probe.Dialer{NetDialer: unreachableDialer{}}},
 			class: ClassNetworkUnreachable, stage: StageConnect},
-		{name: "proxy", o: Options{Target: "mail.example.test:25", Dialer: Dialer{Proxy: "socks5h://" + closedPort(t)}},
+		{name: "proxy", o: Options{Target: "mail.example.test:25", Dialer: probe.Dialer{Proxy: "socks5h://" + closedPort(t)}},
 			class: ClassProxy, stage: StageConnect},
-		{name: "timeout", cfg: silent, o: Options{Dialer: Dialer{Timeouts: Timeouts{Greeting: 100 * time.Millisecond}}},
+		{name: "timeout", cfg: silent, o: Options{Dialer: probe.Dialer{Timeouts: probe.Timeouts{Greeting: 100 * time.Millisecond}}},
 			class: ClassTimeout, stage: StageBanner,
-			as: func(err error) bool { var oe *OpError; return errors.As(err, &oe) && oe.Timeout() }},
-		{name: "untrusted", cfg: fakeserver.Config{TLSCert: &pki.SelfSigned}, o: Options{Dialer: Dialer{TLSConfig: pki.ClientConfig()}},
+			as: func(err error) bool { var oe *probe.OpError; return errors.As(err, &oe) && oe.Timeout() }},
+		{name: "untrusted", cfg: fakeserver.Config{TLSCert: &pki.SelfSigned}, o: Options{Dialer: probe.Dialer{TLSConfig: pki.ClientConfig()}},
 			class: ClassTLSUntrusted, stage: StageTLS,
 			as: func(err error) bool {
-				var te *TLSError
+				var te *probe.TLSError
 				return errors.As(err, &te) && te.Info != nil && !te.Info.Trusted
 			}},
-		{name: "handshake", cfg: tlsOld, o: Options{Dialer: Dialer{TLSConfig: &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}}},
+		{name: "handshake", cfg: tlsOld, o: Options{Dialer: probe.Dialer{TLSConfig: &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}}},
 			class: ClassTLSHandshake, stage: StageTLS,
-			as: func(err error) bool { var te *TLSError; return errors.As(err, &te) && te.Info == nil }},
+			as: func(err error) bool { var te *probe.TLSError; return errors.As(err, &te) && te.Info == nil }},
 		{name: "protocol", cfg: fakeserver.Config{OnConnect: rawBanner("hello there\r\n")}, class: ClassProtocol, stage: StageBanner,
-			as: func(err error) bool { var pe *ProtocolError; return errors.As(err, &pe) && pe.Step == "banner" },
+			as: func(err error) bool { var pe *probe.ProtocolError; return errors.As(err, &pe) && pe.Step == "banner" },
 			check: func(t *testing.T, rep *Report) {
-				if e := rep.Transcript.Entries(); len(e) < 1 || e[0].Kind != Received || e[0].Text != "hello there" {
+				if e := rep.Transcript.Entries(); len(e) < 1 || e[0].Kind != probe.Received || e[0].Text != "hello there" {
 					t.Errorf("transcript lost the bad banner:\n%s", rep.Transcript)
 				}
 			}},
 		{name: "reply", cfg: fakeserver.Config{CheckSender: func(*fakeserver.Session, string, []string) *fakeserver.Reply {
 			return &fakeserver.Reply{Code: 550, Lines: []string{"5.7.1 Sender rejected"}}
 		}}, o: Options{From: "x@example.test", To: []string{"b@example.test"}}, class: ClassReply, stage: StageMail, code: 550,
-			as: func(err error) bool { var re *ReplyError; return errors.As(err, &re) && re.Command == "MAIL" }},
+			as: func(err error) bool { var re *probe.ReplyError; return errors.As(err, &re) && re.Command == "MAIL" }},
 		{name: "recipients refused", cfg: fakeserver.Config{}, o: Options{To: []string{"b@elsewhere.test"}},
 			class: ClassReply, stage: StageRcpt, code: 554,
-			as: func(err error) bool { return errors.Is(err, ErrNoRecipients) }},
+			as: func(err error) bool { return errors.Is(err, probe.ErrNoRecipients) }},
 		{name: "421", cfg: fakeserver.Config{Misbehave: map[string]fakeserver.Step{"EHLO": fakeserver.Shutdown421()}},
 			class: ClassServerClosed, stage: StageEHLO, code: 421,
-			as: func(err error) bool { return errors.Is(err, ErrServerClosed) }},
+			as: func(err error) bool { return errors.Is(err, probe.ErrServerClosed) }},
 		{name: "closed", cfg: fakeserver.Config{Misbehave: map[string]fakeserver.Step{"EHLO": {Drop: true}}},
 			class: ClassServerClosed, stage: StageEHLO},
-		{name: "auth failed", cfg: fullConfig(pki), o: Options{Dialer: Dialer{TLSConfig: pki.ClientConfig()}, Username: "alice", Password: "wrong"},
+		{name: "auth failed", cfg: fullConfig(pki), o: Options{Dialer: probe.Dialer{TLSConfig: pki.ClientConfig()}, Username: "alice", Password: "wrong"},
 			class: ClassAuthFailed, stage: StageAuth, code: 535,
-			as: func(err error) bool { var re *ReplyError; return errors.As(err, &re) && re.Command == "AUTH CRAM-MD5" }},
+			as: func(err error) bool {
+				var re *probe.ReplyError
+				return errors.As(err, &re) && re.Command == "AUTH CRAM-MD5"
+			}},
 		{name: "auth unavailable", cfg: fakeserver.Config{}, o: Options{Username: "alice", Password: "secret", StartTLS: StartTLSNever},
 			class: ClassAuthUnavailable, stage: StageAuth, as: func(err error) bool { return errors.Is(err, ErrNoAuthMechanism) }},
 		{name: "insecure auth", cfg: fakeserver.Config{AuthBeforeTLS: true, Users: map[string]string{"alice": "secret"}},
 			o:     Options{Username: "alice", Password: "secret"},
-			class: ClassInsecureAuth, stage: StageAuth, as: func(err error) bool { return errors.Is(err, ErrInsecureAuth) }},
+			class: ClassInsecureAuth, stage: StageAuth, as: func(err error) bool { return errors.Is(err, probe.ErrInsecureAuth) }},
 		{name: "starttls unavailable", cfg: fakeserver.Config{}, o: Options{StartTLS: StartTLSRequired},
 			class: ClassStartTLSUnavailable, stage: StageTLS, as: func(err error) bool { return errors.Is(err, ErrNoStartTLS) }},
 		{name: "invalid address", cfg: fakeserver.Config{}, o: Options{To: []string{"bad\r\naddress"}},
-			class: ClassInvalidInput, stage: StageRcpt, as: func(err error) bool { return errors.Is(err, ErrInvalidArgument) }},
+			class: ClassInvalidInput, as: func(err error) bool { return errors.Is(err, probe.ErrInvalidArgument) }},
 		{name: "invalid options", o: Options{Target: "example.test", QuitAfter: "lunch"}, class: ClassInvalidInput},
 		{name: "panic", cfg: fakeserver.Config{}, o: Options{SASL: panicClient{}}, class: ClassOther, stage: StageAuth},
 	}
@@ -456,7 +461,7 @@ func TestRunCertificateFindings(t *testing.T) {
 				t.Fatalf("findings = %v, want %v", got, tc.findings)
 			}
 			for _, f := range rep.Findings {
-				if len(f.Evidence) != 1 || f.Evidence[0].Kind != Note || !strings.Contains(f.Evidence[0].Text, "certificate") ||
+				if len(f.Evidence) != 1 || f.Evidence[0].Kind != probe.Note || !strings.Contains(f.Evidence[0].Text, "certificate") ||
 					f.Severity == "" || f.Reference == "" || f.Summary == "" {
 					t.Errorf("finding %+v: want the TLS note as evidence, a severity, a summary and a reference", f)
 				}
@@ -569,8 +574,8 @@ func TestOptionsCheck(t *testing.T) {
 		{Options{Target: "x", QuitAfter: StageData}, "needs recipients"},
 		{Options{Target: "x", StartTLS: 7}, "unknown StartTLSPolicy(7)"},
 		{Options{Target: "x", Port: 70000}, "Port 70000 is out of range"},
-		{Options{Target: "x", To: []string{"a@x", "b@x", "c@x"}, RcptOptions: []*RcptOptions{{}, {}}}, "2 RcptOptions for 3 recipients"},
-		{Options{Target: "x", To: []string{"a@x", "b@x"}, RcptOptions: []*RcptOptions{{}}}, ""},
+		{Options{Target: "x", To: []string{"a@x", "b@x", "c@x"}, RcptOptions: []*probe.RcptOptions{{}, {}}}, "2 RcptOptions for 3 recipients"},
+		{Options{Target: "x", To: []string{"a@x", "b@x"}, RcptOptions: []*probe.RcptOptions{{}}}, ""},
 	}
 	for _, tc := range tests {
 		err := tc.o.check()
@@ -593,7 +598,7 @@ func TestOptionsPort(t *testing.T) {
 	}{
 		{Options{}, "25"},
 		{Options{ImplicitTLS: true}, "465"},
-		{Options{Dialer: Dialer{LMTP: true}}, "24"},
+		{Options{Dialer: probe.Dialer{LMTP: true}}, "24"},
 		{Options{Port: 2525, ImplicitTLS: true}, "2525"},
 	} {
 		if got := tc.o.port(); got != tc.want {
@@ -665,7 +670,7 @@ func TestRunTransactionForms(t *testing.T) {
 				t.Fatalf("error %v, server saw %v, pipelined %v", rep.Error, rec.Verbs(), rep.Pipelined)
 			}
 			r0, r1 := rep.Recipients[0], rep.Recipients[1]
-			if r0.Accepted || r0.Reply.Code != 550 || r0.Final != nil || !r1.Accepted || r1.Reply.Code != 250 {
+			if r0.Accepted() || r0.Rcpt.Code != 550 || r0.Final != nil || !r1.Accepted() || r1.Rcpt.Code != 250 {
 				t.Errorf("recipients = %+v", rep.Recipients)
 			}
 			if o.QuitAfter == StageRcpt {
@@ -684,7 +689,7 @@ func TestRunTransactionForms(t *testing.T) {
 // TestRunDefaultMessage: without a Body, Run sends a test message.
 func TestRunDefaultMessage(t *testing.T) {
 	srv := startServer(t, fakeserver.Config{})
-	rep := Run(testCtx(t), Options{Target: srv.Addr(), Dialer: Dialer{LocalName: "probe.test"}, To: []string{"bob@example.test"}})
+	rep := Run(testCtx(t), Options{Target: srv.Addr(), Dialer: probe.Dialer{LocalName: "probe.test"}, To: []string{"bob@example.test"}})
 	msgs, err := srv.WaitMessages(1, 5*time.Second)
 	if rep.Error != nil || err != nil {
 		t.Fatal(rep.Error, err)
@@ -784,12 +789,12 @@ func TestRunTrace(t *testing.T) {
 		ConnectStart:      func(string) { events = append(events, "connect start") },
 		ConnectDone:       func(_ string, err error) { events = append(events, "connect done") },
 		TLSHandshakeStart: func() { events = append(events, "tls start") },
-		TLSHandshakeDone: func(info *TLSInfo, err error) {
+		TLSHandshakeDone: func(info *probe.TLSInfo, err error) {
 			events = append(events, "tls done "+info.VersionName)
 		},
-		BannerDone: func(r *Reply, _ error) { events = append(events, "banner "+r.String()[:3]) },
-		EHLODone:   func(c *Capabilities, _ error) { events = append(events, "ehlo "+c.Domain) },
-		AuthDone:   func(m string, r *Reply, _ error) { events = append(events, "auth "+m) },
+		BannerDone: func(r *probe.Reply, _ error) { events = append(events, "banner "+r.String()[:3]) },
+		EHLODone:   func(c *probe.Capabilities, _ error) { events = append(events, "ehlo "+c.Domain) },
+		AuthDone:   func(m string, r *probe.Reply, _ error) { events = append(events, "auth "+m) },
 		PhaseDone: func(name string, d time.Duration, err error) {
 			if d <= 0 || err != nil {
 				t.Errorf("phase %s: %v, %v", name, d, err)
@@ -825,7 +830,7 @@ func TestRunTrace(t *testing.T) {
 // a panic, and the connection is closed.
 func TestRunPanickingHook(t *testing.T) {
 	srv := startServer(t, fakeserver.Config{})
-	rep := Run(testCtx(t), Options{Target: srv.Addr(), Trace: &Trace{EHLODone: func(*Capabilities, error) { panic("hook bug") }}})
+	rep := Run(testCtx(t), Options{Target: srv.Addr(), Trace: &Trace{EHLODone: func(*probe.Capabilities, error) { panic("hook bug") }}})
 	if e := rep.Error; e == nil || e.Class != ClassOther || e.Stage != StageEHLO || !strings.Contains(e.Message, "hook bug") {
 		t.Fatalf("error = %+v", rep.Error)
 	}

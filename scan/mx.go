@@ -1,12 +1,15 @@
-package probe
+package scan
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/probe"
 )
 
 // Resolver looks up the names Run needs with Options.MX. *net.Resolver
@@ -54,7 +57,7 @@ func ResolveMX(ctx context.Context, r Resolver, domain string) ([]MXHost, error)
 	records, err := r.LookupMX(ctx, domain)
 	var dnsErr *net.DNSError
 	if err != nil && !(errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
-		return nil, &OpError{Op: "MX lookup", Err: err}
+		return nil, &probe.OpError{Op: "MX lookup", Err: err}
 	}
 	if len(records) == 1 && records[0] != nil && isNullMX(records[0].Host) {
 		return nil, &NullMXError{Domain: domain}
@@ -83,7 +86,7 @@ func lookupAddrs(ctx context.Context, r Resolver, host string) ([]string, error)
 		err = &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
 	}
 	if err != nil {
-		return nil, &OpError{Op: "address lookup", Err: err}
+		return nil, &probe.OpError{Op: "address lookup", Err: err}
 	}
 	return addrs, nil
 }
@@ -98,8 +101,7 @@ func (o *Options) resolver() Resolver {
 
 // runDirect connects to Target and reads the banner.
 func (r *runner) runDirect(ctx context.Context) {
-	host, _ := splitTarget(r.o.Target, r.o.port())
-	if stage, err := r.attempt(ctx, candidate{host: host, addr: r.o.Target}); err != nil {
+	if stage, err := r.attempt(ctx, r.o.direct()); err != nil {
 		r.fail(stage, err)
 	}
 }
@@ -108,6 +110,37 @@ func (r *runner) runDirect(ctx context.Context) {
 type candidate struct {
 	host string // the name certificates are checked against
 	addr string // what to dial: "host", "host:port" or "ip:port"
+}
+
+// direct is Target as the one address to try.
+func (o *Options) direct() candidate {
+	host, _, err := net.SplitHostPort(o.Target)
+	if err != nil {
+		host = strings.TrimSuffix(strings.TrimPrefix(o.Target, "["), "]")
+	}
+	return candidate{host: host, addr: o.Target}
+}
+
+// connect opens a connection to cand with the Dialer of o, on the port o
+// implies when cand.addr names none. The server's certificate is checked
+// against cand.host (the MX host name, when cand.addr is one of its
+// addresses), which becomes the TLS ServerName unless the Dialer's
+// TLSConfig names one or cand.host is an IP address.
+func (o *Options) connect(ctx context.Context, cand candidate) (*probe.Conn, error) {
+	d := o.Dialer
+	if net.ParseIP(cand.host) == nil && (d.TLSConfig == nil || d.TLSConfig.ServerName == "") {
+		cfg := &tls.Config{}
+		if d.TLSConfig != nil {
+			cfg = d.TLSConfig.Clone()
+		}
+		cfg.ServerName = cand.host
+		d.TLSConfig = cfg
+	}
+	addr := cand.addr
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(cand.host, o.port())
+	}
+	return d.Connect(ctx, addr)
 }
 
 // attempt connects to cand and, unless QuitAfter stops it, reads the
@@ -140,17 +173,15 @@ func (r *runner) attempt(ctx context.Context, cand candidate) (Stage, error) {
 	return "", nil
 }
 
-func (r *runner) connect(ctx context.Context, cand candidate) (*Conn, error) {
+func (r *runner) connect(ctx context.Context, cand candidate) (*probe.Conn, error) {
 	r.tr.connectStart(cand.addr)
 	p := r.begin(PhaseConnect)
-	d := r.o.Dialer
-	c, err := d.open(ctx, cand.addr, r.o.port())
+	c, err := r.o.connect(ctx, cand)
 	r.end(p, nil, err)
 	r.tr.connectDone(cand.addr, err)
 	if err != nil {
 		return nil, err
 	}
-	c.host = cand.host
 	r.rep.Host = cand.host
 	r.rep.Address = c.NetConn().RemoteAddr().String()
 	return c, nil

@@ -1,4 +1,4 @@
-package probe
+package scan
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/smtpprobe/probe"
 )
 
 // fakeResolver answers from maps and records the names asked, so that no
@@ -99,7 +101,7 @@ func TestResolveMX(t *testing.T) {
 			}
 		}},
 		{domain: "broken.test", check: func(t *testing.T, err error) {
-			var oe *OpError
+			var oe *probe.OpError
 			if !errors.As(err, &oe) || oe.Op != "MX lookup" || !errors.Is(err, servfail) {
 				t.Errorf("err = %v, want *OpError MX lookup wrapping the DNS error", err)
 			}

@@ -1,10 +1,12 @@
-package probe
+package scan
 
 import (
 	"crypto/tls"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/probe"
 )
 
 // FindingID names a kind of Finding. Run reports these without sending
@@ -76,7 +78,7 @@ func (r *runner) findings() []Finding {
 
 // plainCaps is what the plaintext EHLO announced, or nil when the session
 // began with TLS or never said EHLO.
-func (r *runner) plainCaps() *Capabilities {
+func (r *runner) plainCaps() *probe.Capabilities {
 	if r.o.ImplicitTLS {
 		return nil
 	}
@@ -163,7 +165,7 @@ func (r *runner) certFindings() []*Finding {
 
 // certExpiring reports the certificate of the chain that expires first,
 // when that is within the warning period.
-func (r *runner) certExpiring(info *TLSInfo, ev []Entry) *Finding {
+func (r *runner) certExpiring(info *probe.TLSInfo, ev []probe.Entry) *Finding {
 	warn := r.o.CertWarnDays
 	if warn == 0 {
 		warn = defaultCertWarnDays
@@ -211,7 +213,7 @@ func (r *runner) nameMismatch() *Finding {
 	}
 	var (
 		bad []string
-		ev  []Entry
+		ev  []probe.Entry
 	)
 	if b := r.rep.Banner; b != nil && len(b.Lines) > 0 {
 		if got := firstWord(b.Lines[0]); normalName(got) != want {
@@ -221,7 +223,7 @@ func (r *runner) nameMismatch() *Finding {
 	}
 	for _, ph := range [...]struct {
 		name string
-		caps *Capabilities
+		caps *probe.Capabilities
 	}{{PhaseEHLO, r.rep.Capabilities}, {PhaseEHLOTLS, r.rep.CapabilitiesTLS}} {
 		if ph.caps != nil && normalName(ph.caps.Domain) != want {
 			bad = append(bad, ph.name+" says "+strconv.Quote(ph.caps.Domain))
@@ -250,18 +252,18 @@ func firstWord(s string) string {
 
 // entryFilter picks the entries of a phase that make evidence; it gets
 // each entry and its position among the phase's received lines.
-type entryFilter func(e Entry, nthReceived int) bool
+type entryFilter func(e probe.Entry, nthReceived int) bool
 
-func received(e Entry, _ int) bool { return e.Kind == Received }
+func received(e probe.Entry, _ int) bool { return e.Kind == probe.Received }
 
-func isNote(e Entry, _ int) bool { return e.Kind == Note }
+func isNote(e probe.Entry, _ int) bool { return e.Kind == probe.Note }
 
-func firstReceived(e Entry, n int) bool { return e.Kind == Received && n == 0 }
+func firstReceived(e probe.Entry, n int) bool { return e.Kind == probe.Received && n == 0 }
 
 // authLine picks the EHLO lines that announce AUTH ("250-AUTH PLAIN",
 // "250-AUTH=LOGIN").
-func authLine(e Entry, _ int) bool {
-	if e.Kind != Received || len(e.Text) < 4 {
+func authLine(e probe.Entry, _ int) bool {
+	if e.Kind != probe.Received || len(e.Text) < 4 {
 		return false
 	}
 	kw := strings.ToUpper(firstWord(e.Text[4:]))
@@ -270,7 +272,7 @@ func authLine(e Entry, _ int) bool {
 
 // evidence returns the transcript entries of the phase that keep passes;
 // nil keep takes them all.
-func (r *runner) evidence(phase string, keep entryFilter) []Entry {
+func (r *runner) evidence(phase string, keep entryFilter) []probe.Entry {
 	sp, ok := r.spans[phase]
 	if !ok || r.c == nil {
 		return nil
@@ -279,13 +281,13 @@ func (r *runner) evidence(phase string, keep entryFilter) []Entry {
 	if sp.last > len(entries) || sp.first > sp.last {
 		return nil
 	}
-	var out []Entry
+	var out []probe.Entry
 	n := 0
 	for _, e := range entries[sp.first:sp.last] {
 		if keep == nil || keep(e, n) {
 			out = append(out, e)
 		}
-		if e.Kind == Received {
+		if e.Kind == probe.Received {
 			n++
 		}
 	}

@@ -1,4 +1,4 @@
-package probe
+package scan
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/smtpprobe/probe"
 )
 
 // SchemaVersion is the version of the Report's JSON form, given in its
@@ -87,28 +89,25 @@ type Report struct {
 	// tried); Attempts times the others.
 	Phases []Phase `json:"phases"`
 
-	Banner *Reply `json:"banner,omitempty"`
+	Banner *probe.Reply `json:"banner,omitempty"`
 	// Capabilities is what the first EHLO announced (in plaintext, or
 	// inside implicit TLS); CapabilitiesTLS what the EHLO after STARTTLS
 	// announced.
-	Capabilities    *Capabilities `json:"capabilities,omitempty"`
-	CapabilitiesTLS *Capabilities `json:"capabilities_tls,omitempty"`
+	Capabilities    *probe.Capabilities `json:"capabilities,omitempty"`
+	CapabilitiesTLS *probe.Capabilities `json:"capabilities_tls,omitempty"`
 	// TLS describes the TLS layer, also when its verification failed.
-	TLS  *TLSInfo    `json:"tls,omitempty"`
-	Auth *AuthResult `json:"auth,omitempty"`
+	TLS  *probe.TLSInfo `json:"tls,omitempty"`
+	Auth *AuthResult    `json:"auth,omitempty"`
 
-	// Mail, Recipients, Data (the 354, nil with BDAT) and Final (the
-	// reply to the end of the data) report the mail transaction.
-	Mail       *Reply            `json:"mail,omitempty"`
-	Recipients []RecipientReport `json:"recipients,omitempty"`
-	Data       *Reply            `json:"data,omitempty"`
-	Final      *Reply            `json:"final,omitempty"`
-	// QueueID is the queue identifier the server gave the message.
+	// SendResult reports the mail transaction: Mail, Recipients, Data
+	// (the 354, nil with BDAT), Final (the reply to the end of the data)
+	// and Pipelined. Its fields appear in the JSON at the top level.
+	probe.SendResult
+	// QueueID is the queue identifier the server gave the message, as
+	// SendResult.QueueID finds it in Final; kept for readers of the JSON.
 	QueueID string `json:"queue_id,omitempty"`
-	// Pipelined reports that MAIL, RCPT and DATA went in one write.
-	Pipelined bool `json:"pipelined,omitempty"`
 	// Quit is the reply to QUIT.
-	Quit *Reply `json:"quit,omitempty"`
+	Quit *probe.Reply `json:"quit,omitempty"`
 
 	// Findings lists what deserves attention (see FindingID and CheckID).
 	Findings []Finding `json:"findings"`
@@ -116,7 +115,7 @@ type Report struct {
 	Checks []CheckResult `json:"checks,omitempty"`
 	// Transcript is every line of the session (with Options.MX, of the
 	// last attempt that connected). It is empty when nothing connected.
-	Transcript *Transcript `json:"transcript"`
+	Transcript *probe.Transcript `json:"transcript"`
 }
 
 // Err returns the error that ended the run (a *RunError wrapping the cause
@@ -188,7 +187,7 @@ type Phase struct {
 	Duration time.Duration `json:"duration_ns"`
 	// Reply is the server's last reply in the phase, when the call gives
 	// one (the EHLO reply is in Capabilities instead).
-	Reply *Reply `json:"reply,omitempty"`
+	Reply *probe.Reply `json:"reply,omitempty"`
 	// Error is the text of the error the phase ended with, or "".
 	Error string `json:"error,omitempty"`
 }
@@ -210,7 +209,7 @@ type Attempt struct {
 	Start      time.Duration `json:"start_offset_ns"`
 	Duration   time.Duration `json:"duration_ns"`
 	// Banner is the greeting, when one was read.
-	Banner *Reply `json:"banner,omitempty"`
+	Banner *probe.Reply `json:"banner,omitempty"`
 	// Error is why the attempt did not lead to a session, or nil.
 	Error *RunError `json:"error,omitempty"`
 }
@@ -222,19 +221,7 @@ type AuthResult struct {
 	// Success reports that the server accepted the credentials.
 	Success bool `json:"success"`
 	// Reply is the final reply, when there was one.
-	Reply *Reply `json:"reply,omitempty"`
-}
-
-// RecipientReport is what happened to one recipient.
-type RecipientReport struct {
-	Address string `json:"address"`
-	// Accepted reports a 2xx reply to RCPT TO.
-	Accepted bool `json:"accepted"`
-	// Reply is the reply to RCPT TO, nil when it was not sent.
-	Reply *Reply `json:"reply,omitempty"`
-	// Final is the reply to the end of the data that concerns this
-	// recipient (its own on LMTP), nil when the message was not sent.
-	Final *Reply `json:"final,omitempty"`
+	Reply *probe.Reply `json:"reply,omitempty"`
 }
 
 // Severity ranks a Finding.
@@ -258,7 +245,7 @@ type Finding struct {
 	// Summary says what was found, in one sentence.
 	Summary string `json:"summary"`
 	// Evidence holds the transcript entries that show it.
-	Evidence []Entry `json:"evidence,omitempty"`
+	Evidence []probe.Entry `json:"evidence,omitempty"`
 	// Reference points to the standard or advice that applies.
 	Reference string `json:"reference,omitempty"`
 }
@@ -309,8 +296,8 @@ type RunError struct {
 func newRunError(stage Stage, err error) *RunError {
 	class, code := Classify(err)
 	e := &RunError{Class: class, Stage: stage, Code: code, Message: err.Error(), err: err}
-	var re *ReplyError
-	if asReplyError(err, &re) && re.Reply != nil {
+	var re *probe.ReplyError
+	if errors.As(err, &re) && re.Reply != nil {
 		e.Enhanced = re.Reply.Enhanced.String()
 	}
 	return e
@@ -337,7 +324,7 @@ var ErrNoAuthMechanism = errors.New("smtp: no usable AUTH mechanism offered")
 type policyError struct {
 	sentinel error
 	detail   string
-	reply    *ReplyError // the refusal, if any
+	reply    *probe.ReplyError // the refusal, if any
 }
 
 func (e *policyError) Error() string {
@@ -365,9 +352,9 @@ func Classify(err error) (ErrorClass, int) {
 	if err == nil {
 		return "", 0
 	}
-	var re *ReplyError
+	var re *probe.ReplyError
 	code := 0
-	if asReplyError(err, &re) && re.Reply != nil {
+	if errors.As(err, &re) && re.Reply != nil {
 		code = re.Reply.Code
 	}
 	if class := classifyTransport(err); class != "" {
@@ -382,7 +369,7 @@ func classifyTransport(err error) ErrorClass {
 	var (
 		nullMX *NullMXError
 		dnsErr *net.DNSError
-		tlsErr *TLSError
+		tlsErr *probe.TLSError
 	)
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -408,27 +395,27 @@ func classifyTransport(err error) ErrorClass {
 }
 
 // classifySession recognises failures of the SMTP dialogue.
-func classifySession(err error, re *ReplyError) ErrorClass {
-	var pe *ProtocolError
+func classifySession(err error, re *probe.ReplyError) ErrorClass {
+	var pe *probe.ProtocolError
 	switch {
 	case errors.Is(err, ErrNoStartTLS):
 		return ClassStartTLSUnavailable
 	case errors.Is(err, ErrNoAuthMechanism):
 		return ClassAuthUnavailable
-	case errors.Is(err, ErrInsecureAuth):
+	case errors.Is(err, probe.ErrInsecureAuth):
 		return ClassInsecureAuth
 	case errors.As(err, &pe):
 		return ClassProtocol
-	case errors.Is(err, ErrServerClosed):
+	case errors.Is(err, probe.ErrServerClosed):
 		return ClassServerClosed
-	case re != nil && strings.HasPrefix(re.Command, "AUTH"), errors.Is(err, ErrServerSignature):
+	case re != nil && strings.HasPrefix(re.Command, "AUTH"), errors.Is(err, probe.ErrServerSignature):
 		return ClassAuthFailed
 	case re != nil:
 		return ClassReply
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return ClassServerClosed
-	case errors.Is(err, ErrInvalidLine), errors.Is(err, ErrInvalidArgument), errors.Is(err, errInvalidOptions):
+	case errors.Is(err, probe.ErrInvalidLine), errors.Is(err, probe.ErrInvalidArgument), errors.Is(err, errInvalidOptions):
 		return ClassInvalidInput
 	}
 	return ClassOther

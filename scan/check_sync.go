@@ -1,8 +1,10 @@
-package probe
+package scan
 
 import (
 	"context"
 	"strconv"
+
+	"github.com/smtpprobe/probe"
 )
 
 // pipeliningGuard checks whether the server refuses clients that talk
@@ -17,7 +19,7 @@ func (k *checker) pipeliningGuard(ctx context.Context) error {
 }
 
 // ehloLine is the EHLO c would send, with the name Ehlo gives it.
-func ehloLine(c *Conn) string { return "EHLO " + c.localName("") + "\r\n" }
+func ehloLine(c *probe.Conn) string { return "EHLO " + c.LocalName() + "\r\n" }
 
 // pregreet writes EHLO before reading the banner.
 func (k *checker) pregreet(ctx context.Context) error {
@@ -57,7 +59,7 @@ func (k *checker) unsyncPipelining(ctx context.Context) error {
 	if k.guarded("NOOP behind EHLO", ehlo, err) {
 		return nil
 	}
-	noop, err := c.awaitReply(ctx, "NOOP", k.wait())
+	noop, err := awaitReply(ctx, c, k.wait())
 	if noop == nil && err == nil {
 		k.note("NOOP behind EHLO: no reply within the wait")
 		return nil
@@ -75,7 +77,7 @@ func (k *checker) unsyncPipelining(ctx context.Context) error {
 // guarded reports whether a reply (or the lack of one) shows the server
 // refusing the early command: anything but a 2xx, or a closed
 // connection; it notes how.
-func (k *checker) guarded(what string, r *Reply, err error) bool {
+func (k *checker) guarded(what string, r *probe.Reply, err error) bool {
 	switch {
 	case err != nil:
 		k.note(what + ": connection ended (" + err.Error() + ")")
@@ -91,7 +93,7 @@ func (k *checker) guarded(what string, r *Reply, err error) bool {
 // PIPECONNECT (Exim's early pipelining), which invites clients to send
 // EHLO and more before the banner, and says so.
 func (k *checker) earlyPipelining(sev Severity) (Severity, string) {
-	for _, caps := range [...]*Capabilities{k.rep.Capabilities, k.rep.CapabilitiesTLS} {
+	for _, caps := range [...]*probe.Capabilities{k.rep.Capabilities, k.rep.CapabilitiesTLS} {
 		if caps != nil && caps.Has("PIPECONNECT") {
 			return SeverityInfo, " (it advertises PIPECONNECT, which permits early pipelining)"
 		}

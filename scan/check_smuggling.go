@@ -1,10 +1,12 @@
-package probe
+package scan
 
 import (
 	"context"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smtpprobe/probe"
 )
 
 // SmugglingSequences returns the non-standard end-of-data sequences the
@@ -53,7 +55,7 @@ func (k *checker) smuggle(ctx context.Context, seq string) error {
 	if _, err := c.Rcpt(ctx, rcpt, nil); err != nil {
 		return err
 	}
-	if _, err := c.command(ctx, "DATA", c.d.Timeouts.DataInit, "DATA", 3); err != nil {
+	if err := startData(ctx, c); err != nil {
 		return err
 	}
 	mark := c.Transcript().Len()
@@ -61,7 +63,7 @@ func (k *checker) smuggle(ctx context.Context, seq string) error {
 	if err := c.WriteRaw(ctx, []byte(k.smugglingHead(c, name)+seq)); err != nil {
 		return err
 	}
-	early, err := c.awaitReply(ctx, "DATA "+name, k.wait())
+	early, err := awaitReply(ctx, c, k.wait())
 	switch {
 	case err != nil:
 		return err
@@ -88,14 +90,23 @@ func (k *checker) smuggle(ctx context.Context, seq string) error {
 	return nil
 }
 
+// startData sends DATA and wants 354.
+func startData(ctx context.Context, c *probe.Conn) error {
+	r, err := c.SendRaw(ctx, "DATA")
+	if err == nil && r.Code != 354 {
+		err = &probe.ReplyError{Command: "DATA", Reply: r}
+	}
+	return err
+}
+
 // finalReplies reads the reply to the real end of data and whatever
 // follows within the wait; early is a reply already read, or nil.
-func (k *checker) finalReplies(ctx context.Context, c *Conn, early *Reply) ([]*Reply, error) {
-	var replies []*Reply
+func (k *checker) finalReplies(ctx context.Context, c *probe.Conn, early *probe.Reply) ([]*probe.Reply, error) {
+	var replies []*probe.Reply
 	if early != nil {
 		replies = append(replies, early)
 	}
-	first, err := c.exchange(ctx, "DATA end", c.d.Timeouts.DataEnd, nil)
+	first, err := c.ReadReply(ctx)
 	if err != nil {
 		if early != nil {
 			return replies, nil // refused, then closed
@@ -104,7 +115,7 @@ func (k *checker) finalReplies(ctx context.Context, c *Conn, early *Reply) ([]*R
 	}
 	replies = append(replies, first)
 	for len(replies) < maxSmugglingReplies {
-		r, err := c.awaitReply(ctx, "DATA end", k.wait())
+		r, err := awaitReply(ctx, c, k.wait())
 		if r == nil || err != nil {
 			break
 		}
@@ -113,14 +124,14 @@ func (k *checker) finalReplies(ctx context.Context, c *Conn, early *Reply) ([]*R
 	return replies, nil
 }
 
-func (k *checker) smuggled(name, how string, ev []Entry) {
+func (k *checker) smuggled(name, how string, ev []probe.Entry) {
 	k.find(FindingSMTPSmuggling, SeverityCritical,
 		"the server "+how+": SMTP smuggling with the sequence "+name+" is possible",
 		"CVE-2023-51764, CVE-2023-51765, CVE-2023-51766; RFC 5321 §4.1.1.4", ev)
 }
 
 // smugglingHead is the message up to the sequence (see testHeader).
-func (k *checker) smugglingHead(c *Conn, name string) string {
+func (k *checker) smugglingHead(c *probe.Conn, name string) string {
 	return testHeader(c, k.o.From, []string{k.o.CheckOptions.SmugglingRecipient},
 		"SMTP smuggling probe, sequence "+name, "probe.smuggling", time.Now()) +
 		"\r\n" +
@@ -139,7 +150,7 @@ func smugglingTail(from, rcpt, name string) string {
 		".\r\n"
 }
 
-func replyCodes(rs []*Reply) string {
+func replyCodes(rs []*probe.Reply) string {
 	s := make([]string, len(rs))
 	for i, r := range rs {
 		s[i] = strconv.Itoa(r.Code)

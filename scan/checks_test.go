@@ -1,4 +1,4 @@
-package probe
+package scan
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/probe"
+
 	"github.com/smtpprobe/probe/internal/fakeserver"
 )
 
@@ -19,7 +21,7 @@ import (
 func checkOptions(srv *fakeserver.Server, pki *fakeserver.PKI, checks ...CheckID) Options {
 	o := Options{
 		Target:       srv.Addr(),
-		Dialer:       Dialer{LocalName: "probe.test"},
+		Dialer:       probe.Dialer{LocalName: "probe.test"},
 		Checks:       checks,
 		CheckOptions: CheckOptions{Wait: 200 * time.Millisecond, LocalDomain: "example.test"},
 	}
@@ -64,7 +66,7 @@ func checkFindingIDs(rep *Report) []FindingID {
 }
 
 // evidenceText renders evidence entries as transcript lines.
-func evidenceText(ev []Entry) []string {
+func evidenceText(ev []probe.Entry) []string {
 	out := make([]string, len(ev))
 	for i, e := range ev {
 		out[i] = e.String()
@@ -634,7 +636,7 @@ func TestChecksImplicitTLS(t *testing.T) {
 		t.Fatalf("pipelining-guard: %+v", res)
 	}
 	for _, e := range res.Transcripts[0].Entries() {
-		if e.Kind != Note && !e.TLS {
+		if e.Kind != probe.Note && !e.TLS {
 			t.Errorf("entry outside TLS: %v", e)
 		}
 	}
@@ -765,32 +767,6 @@ func TestChecksJSON(t *testing.T) {
 	if len(back.Checks) != 1 || back.Checks[0].ID != "pipelining-guard" || back.Checks[0].Status != "found" ||
 		back.Checks[0].Findings != 2 || len(back.Checks[0].Transcripts) != 2 {
 		t.Errorf("checks = %+v", back.Checks)
-	}
-}
-
-// TestAwaitReplyKeepsPeekedBytes: what peek reads stays where the line
-// reader sees it, even when it is more than a line reader's buffer takes
-// at once (a short MaxLineLength): the rest of the batch is buffered, not
-// hidden behind the reader.
-func TestAwaitReplyKeepsPeekedBytes(t *testing.T) {
-	ctx := testCtx(t)
-	client, server := net.Pipe()
-	defer server.Close()
-	c := NewConn(client, &Dialer{Limits: Limits{MaxLineLength: 20}})
-	defer c.Close()
-	const rest = "250 second reply\r\n250 third\r\n"
-	go server.Write([]byte("250 first\r\n" + rest))
-	r, err := c.awaitReply(ctx, "NOOP", 5*time.Second)
-	if err != nil || r == nil || r.Code != 250 || r.Text() != "first" {
-		t.Fatalf("reply %v, %v", r, err)
-	}
-	if got := string(c.lr.buffered()); got != rest {
-		t.Errorf("buffered %q, want %q", got, rest)
-	}
-	for _, want := range []string{"second reply", "third"} {
-		if r, err := c.ReadReply(ctx); err != nil || r.Text() != want {
-			t.Errorf("reply %v, %v; want %q", r, err, want)
-		}
 	}
 }
 

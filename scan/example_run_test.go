@@ -1,10 +1,11 @@
-package probe_test
+package scan_test
 
 import (
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"os"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/internal/fakeserver"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // loopbackDNS stands in for DNS: every domain has one MX, mx.<domain>, on
@@ -43,7 +45,7 @@ func (h *phaseHistogram) observe(name string, d time.Duration, _ error) {
 }
 
 // writeReport exports one Report as gauges.
-func writeReport(w io.Writer, rep *probe.Report) {
+func writeReport(w io.Writer, rep *scan.Report) {
 	target := fmt.Sprintf("target=%q", rep.Target)
 	success := 0
 	if rep.Success {
@@ -76,18 +78,18 @@ func ExampleRun_metrics() {
 	defer srv.Close()
 
 	hist := &phaseHistogram{count: map[string]int{}, fast: map[string]int{}}
-	ctx := probe.WithTrace(context.Background(), &probe.Trace{PhaseDone: hist.observe})
+	ctx := scan.WithTrace(context.Background(), &scan.Trace{PhaseDone: hist.observe})
 
 	for _, target := range []string{"example.test", "null.test"} {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second) // a bound for the whole probe
-		rep := probe.Run(ctx, probe.Options{
+		rep := scan.Run(ctx, scan.Options{
 			Target:     target,
 			MX:         true,
 			Resolver:   loopbackDNS{},
 			Port:       srv.Port(),
 			Dialer:     probe.Dialer{LocalName: "monitor.example.test", TLSConfig: &tls.Config{RootCAs: pki.CAPool()}},
-			StartTLS:   probe.StartTLSRequired,
-			QuitAfter:  probe.StageTLS,
+			StartTLS:   scan.StartTLSRequired,
+			QuitAfter:  scan.StageTLS,
 			ExpectName: "mx.example.test",
 		})
 		cancel()
@@ -124,4 +126,13 @@ func ExampleRun_metrics() {
 	// smtp_probe_phase_seconds_count{phase="resolve"} 2
 	// smtp_probe_phase_seconds_bucket{phase="tls",le="5"} 1
 	// smtp_probe_phase_seconds_count{phase="tls"} 1
+}
+
+// startExampleServer starts the test server an example talks to.
+func startExampleServer(cfg fakeserver.Config) *fakeserver.Server {
+	srv, err := fakeserver.Start(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv
 }

@@ -1,8 +1,11 @@
-package probe
+package scan
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/smtpprobe/probe"
 )
 
 // Trace holds hooks that Run calls as a probe goes, in the manner of
@@ -27,13 +30,13 @@ type Trace struct {
 	// with the TLS report when there is one (also when verification
 	// failed).
 	TLSHandshakeStart func()
-	TLSHandshakeDone  func(info *TLSInfo, err error)
+	TLSHandshakeDone  func(info *probe.TLSInfo, err error)
 	// BannerDone is called once the greeting is read, or failed.
-	BannerDone func(banner *Reply, err error)
+	BannerDone func(banner *probe.Reply, err error)
 	// EHLODone is called after each EHLO (with HELO fallback).
-	EHLODone func(caps *Capabilities, err error)
+	EHLODone func(caps *probe.Capabilities, err error)
 	// AuthDone is called after the AUTH exchange.
-	AuthDone func(mechanism string, reply *Reply, err error)
+	AuthDone func(mechanism string, reply *probe.Reply, err error)
 	// PhaseStart and PhaseDone surround every phase (see the Phase
 	// constants) with its name, its duration and the error it ended with.
 	PhaseStart func(name string)
@@ -123,16 +126,16 @@ func (t tracer) connectDone(addr string, err error) {
 	t.each(func(x *Trace) { call2(x.ConnectDone, addr, err) })
 }
 func (t tracer) tlsStart() { t.each(func(x *Trace) { call0(x.TLSHandshakeStart) }) }
-func (t tracer) tlsDone(info *TLSInfo, err error) {
+func (t tracer) tlsDone(info *probe.TLSInfo, err error) {
 	t.each(func(x *Trace) { call2(x.TLSHandshakeDone, info, err) })
 }
-func (t tracer) bannerDone(r *Reply, err error) {
+func (t tracer) bannerDone(r *probe.Reply, err error) {
 	t.each(func(x *Trace) { call2(x.BannerDone, r, err) })
 }
-func (t tracer) ehloDone(caps *Capabilities, err error) {
+func (t tracer) ehloDone(caps *probe.Capabilities, err error) {
 	t.each(func(x *Trace) { call2(x.EHLODone, caps, err) })
 }
-func (t tracer) authDone(mech string, r *Reply, err error) {
+func (t tracer) authDone(mech string, r *probe.Reply, err error) {
 	t.each(func(x *Trace) { call3(x.AuthDone, mech, r, err) })
 }
 func (t tracer) phaseStart(name string) { t.each(func(x *Trace) { call1(x.PhaseStart, name) }) }
@@ -153,7 +156,7 @@ func (r *runner) begin(name string) phaseRun {
 }
 
 // end records a phase; reply nil means the reply of err, if any.
-func (r *runner) end(p phaseRun, reply *Reply, err error) {
+func (r *runner) end(p phaseRun, reply *probe.Reply, err error) {
 	d := time.Since(p.start)
 	if reply == nil {
 		reply = replyOf(err)
@@ -175,15 +178,15 @@ func (r *runner) trLen() int {
 }
 
 // replyOf returns the reply behind err, or nil.
-func replyOf(err error) *Reply {
-	var re *ReplyError
-	if asReplyError(err, &re) {
+func replyOf(err error) *probe.Reply {
+	var re *probe.ReplyError
+	if errors.As(err, &re) {
 		return re.Reply
 	}
 	return nil
 }
 
-func orReply(reply *Reply, err error) *Reply {
+func orReply(reply *probe.Reply, err error) *probe.Reply {
 	if reply != nil {
 		return reply
 	}

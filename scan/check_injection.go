@@ -1,8 +1,9 @@
-package probe
+package scan
 
 import (
 	"context"
 	"strconv"
+	"unicode/utf8"
 )
 
 // startTLSInjection sends STARTTLS and NOOP in one plaintext write, does
@@ -43,24 +44,23 @@ func (k *checker) startTLSInjection(ctx context.Context) error {
 	if r.Code != 220 {
 		return skip("the server refused STARTTLS with " + strconv.Itoa(r.Code))
 	}
-	if len(c.lr.buffered()) == 0 {
-		// A plaintext reply to the NOOP may come in a packet of its own:
-		// wait for it as if it had come with the 220, so that how TCP cut
-		// the server's bytes does not change the outcome.
-		if _, err := c.peek(ctx, "STARTTLS", k.wait()); err != nil {
-			return err
-		}
+	// A plaintext reply to the NOOP may come with the 220 or in a packet
+	// of its own: wait for it either way, so that how TCP cut the
+	// server's bytes does not change the outcome.
+	extra, err := c.Pending(ctx, k.wait())
+	if err != nil {
+		return err
 	}
-	if extra := c.lr.buffered(); len(extra) > 0 {
-		c.tr.add(Note, "server sent "+strconv.Itoa(len(extra))+" bytes after its 220, before the TLS handshake: "+truncate(string(extra), sniffLimit), false, false)
+	if len(extra) > 0 {
+		c.Transcript().AddNote("server sent " + strconv.Itoa(len(extra)) + " bytes after its 220, before the TLS handshake: " + clip(string(extra), 512))
 		k.note("the server answered in plaintext after its STARTTLS 220")
 	}
 	// The handshake without StartTLS's refusal of bytes after the 220:
 	// here they are expected, and what matters is what comes after.
-	if _, err := c.handshake(ctx, "STARTTLS", nil); err != nil {
+	if _, err := c.Handshake(ctx, nil); err != nil {
 		return err
 	}
-	reply, err := c.awaitReply(ctx, "injected NOOP", k.wait())
+	reply, err := awaitReply(ctx, c, k.wait())
 	if err != nil {
 		return err
 	}
@@ -71,4 +71,15 @@ func (k *checker) startTLSInjection(ctx context.Context) error {
 			"CVE-2011-0411; RFC 3207 §4.2", since(c, mark))
 	}
 	return nil
+}
+
+// clip cuts s to at most n bytes, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -1,8 +1,11 @@
-package probe
+package scan
 
 import (
 	"context"
+	"errors"
 	"strconv"
+
+	"github.com/smtpprobe/probe"
 )
 
 // authPlaintext tries AUTH with the credentials of Options on a plaintext
@@ -24,7 +27,7 @@ func (k *checker) authPlaintext(ctx context.Context) error {
 	if o.AuthMechanism == "" {
 		o.AuthMechanism = "PLAIN"
 	}
-	plan, err := authCall(&o, c)
+	plan, err := authCall(&o, c, k.target.host)
 	if err != nil {
 		return err
 	}
@@ -37,7 +40,7 @@ func (k *checker) authPlaintext(ctx context.Context) error {
 			"RFC 4954 §4; RFC 8314 §3", since(c, mark))
 		return nil
 	}
-	if err != nil && !asReplyError(err, new(*ReplyError)) {
+	if err != nil && !errors.As(err, new(*probe.ReplyError)) {
 		return err
 	}
 	if reply != nil {
