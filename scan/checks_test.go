@@ -279,7 +279,7 @@ func TestCheckAuthPlaintext(t *testing.T) {
 			srv := startServer(t, fakeserver.With(fakeserver.Config{TLSCert: &pki.Valid}, tt.behaviour))
 			o := checkOptions(srv, pki, CheckAuthPlaintext)
 			o.StartTLS = StartTLSNever
-			o.QuitAfter = StageEHLO
+			o.QuitAfter = StageEhlo
 			o.Username, o.Password = "alice", "secret"
 			o.Dialer.AllowInsecureAuth = tt.insecure
 			rep := Run(testCtx(t), o)
@@ -723,7 +723,7 @@ func TestChecksMX(t *testing.T) {
 		mx:    map[string][]*net.MX{"example.test": {{Host: "mx1.example.test.", Pref: 10}, {Host: "mx2.example.test.", Pref: 20}}},
 		hosts: map[string][]string{"mx1.example.test": {"127.0.0.2"}, "mx2.example.test": {"127.0.0.1"}},
 	}
-	rep := Run(testCtx(t), Options{Target: "example.test", MX: true, Resolver: res, Port: p, QuitAfter: StageEHLO,
+	rep := Run(testCtx(t), Options{Target: "example.test", MX: true, Resolver: res, Port: p, QuitAfter: StageEhlo,
 		Checks: []CheckID{CheckOpenRelay}})
 	fs := findingsOf(rep, FindingOpenRelay)
 	if len(fs) != 1 || !strings.Contains(fs[0].Summary, `"example.net!user@mx2.example.test" (bang path)`) {

@@ -34,10 +34,10 @@ func (loopbackDNS) LookupHost(context.Context, string) ([]string, error) {
 // phaseHistogram is a Prometheus-style histogram of phase durations with
 // one bucket, fed by Trace.PhaseDone as the probes run.
 type phaseHistogram struct {
-	count, fast map[string]int
+	count, fast map[scan.Stage]int
 }
 
-func (h *phaseHistogram) observe(name string, d time.Duration, _ error) {
+func (h *phaseHistogram) observe(name scan.Stage, d time.Duration, _ error) {
 	h.count[name]++
 	if d <= 5*time.Second {
 		h.fast[name]++
@@ -77,7 +77,7 @@ func ExampleRun_metrics() {
 	srv := startExampleServer(fakeserver.Config{Hostname: "mx.example.test", TLSCert: &pki.Valid})
 	defer srv.Close()
 
-	hist := &phaseHistogram{count: map[string]int{}, fast: map[string]int{}}
+	hist := &phaseHistogram{count: map[scan.Stage]int{}, fast: map[scan.Stage]int{}}
 	ctx := scan.WithTrace(context.Background(), &scan.Trace{PhaseDone: hist.observe})
 
 	for _, target := range []string{"example.test", "null.test"} {
@@ -96,7 +96,7 @@ func ExampleRun_metrics() {
 		writeReport(os.Stdout, rep)
 	}
 
-	phases := make([]string, 0, len(hist.count))
+	phases := make([]scan.Stage, 0, len(hist.count))
 	for name := range hist.count {
 		phases = append(phases, name)
 	}

@@ -96,20 +96,20 @@ func (r *runner) startTLSMissing() *Finding {
 	}
 	return &Finding{
 		ID: FindingStartTLSMissing, Severity: SeverityMedium, Summary: summary,
-		Evidence:  r.evidence(PhaseEHLO, received),
+		Evidence:  r.evidence(StageEhlo, received),
 		Reference: "RFC 3207; RFC 7672",
 	}
 }
 
 func (r *runner) startTLSFailed() *Finding {
-	ph := r.rep.Phase(PhaseTLS)
+	ph := r.rep.Phase(StageTLS)
 	if ph == nil || ph.Reply == nil || ph.Reply.Code/100 < 4 {
 		return nil
 	}
 	return &Finding{
 		ID: FindingStartTLSFailed, Severity: SeverityMedium,
 		Summary:   "the server offers STARTTLS but refused it with " + strconv.Itoa(ph.Reply.Code),
-		Evidence:  r.evidence(PhaseTLS, nil),
+		Evidence:  r.evidence(StageTLS, nil),
 		Reference: "RFC 3207 §4",
 	}
 }
@@ -122,7 +122,7 @@ func (r *runner) authBeforeTLS() *Finding {
 	f := &Finding{
 		ID: FindingAuthBeforeTLS, Severity: SeverityMedium,
 		Summary:   "AUTH is offered before TLS: " + strings.Join(caps.Auth, " "),
-		Evidence:  r.evidence(PhaseEHLO, authLine),
+		Evidence:  r.evidence(StageEhlo, authLine),
 		Reference: "RFC 4954 §4; RFC 8314 §3",
 	}
 	if caps.SupportsAuth("PLAIN") || caps.SupportsAuth("LOGIN") {
@@ -138,7 +138,7 @@ func (r *runner) certFindings() []*Finding {
 	if info == nil || len(info.Chain) == 0 {
 		return nil
 	}
-	ev := r.evidence(PhaseTLS, isNote)
+	ev := r.evidence(StageTLS, isNote)
 	cert := func(id FindingID, sev Severity, summary, ref string) *Finding {
 		return &Finding{ID: id, Severity: sev, Summary: summary, Evidence: ev, Reference: ref}
 	}
@@ -199,7 +199,7 @@ func (r *runner) tlsOld() *Finding {
 	return &Finding{
 		ID: FindingTLSOld, Severity: SeverityMedium,
 		Summary:   "the server negotiated " + info.VersionName + ", older than TLS 1.2",
-		Evidence:  r.evidence(PhaseTLS, isNote),
+		Evidence:  r.evidence(StageTLS, isNote),
 		Reference: "RFC 8996; RFC 8314 §4.1",
 	}
 }
@@ -218,15 +218,15 @@ func (r *runner) nameMismatch() *Finding {
 	if b := r.rep.Banner; b != nil && len(b.Lines) > 0 {
 		if got := firstWord(b.Lines[0]); normalName(got) != want {
 			bad = append(bad, "banner says "+strconv.Quote(got))
-			ev = append(ev, r.evidence(PhaseBanner, firstReceived)...)
+			ev = append(ev, r.evidence(StageBanner, firstReceived)...)
 		}
 	}
 	for _, ph := range [...]struct {
-		name string
+		name Stage
 		caps *probe.Capabilities
-	}{{PhaseEHLO, r.rep.Capabilities}, {PhaseEHLOTLS, r.rep.CapabilitiesTLS}} {
+	}{{StageEhlo, r.rep.Capabilities}, {StageEhloTLS, r.rep.CapabilitiesTLS}} {
 		if ph.caps != nil && normalName(ph.caps.Domain) != want {
-			bad = append(bad, ph.name+" says "+strconv.Quote(ph.caps.Domain))
+			bad = append(bad, string(ph.name)+" says "+strconv.Quote(ph.caps.Domain))
 			ev = append(ev, r.evidence(ph.name, firstReceived)...)
 		}
 	}
@@ -272,7 +272,7 @@ func authLine(e probe.Entry, _ int) bool {
 
 // evidence returns the transcript entries of the phase that keep passes;
 // nil keep takes them all.
-func (r *runner) evidence(phase string, keep entryFilter) []probe.Entry {
+func (r *runner) evidence(phase Stage, keep entryFilter) []probe.Entry {
 	sp, ok := r.spans[phase]
 	if !ok || r.c == nil {
 		return nil

@@ -40,7 +40,9 @@ func TestRunStartTLSRequiredRefused(t *testing.T) {
 			srv := startServer(t, tc.cfg)
 			d := probe.Dialer{LocalName: "probe.example", TLSConfig: &tls.Config{RootCAs: p.CAPool(), ServerName: "mail.example.test"}}
 			rep := Run(testCtx(t), Options{Target: srv.Addr(), Dialer: d, StartTLS: StartTLSRequired,
-				Username: "alice", Password: "secret", From: "alice@example.test", To: []string{"bob@example.test"}})
+				Username: "alice", Password: "secret",
+				Envelope: probe.Envelope{From: "alice@example.test", To: []string{"bob@example.test"}},
+			})
 			if err := rep.Err(); err == nil || (!tc.closed && !errors.Is(err, ErrNoStartTLS)) {
 				t.Errorf("Run with StartTLSRequired: %v, want ErrNoStartTLS", err)
 			}
@@ -67,8 +69,9 @@ func TestRun421AtRcpt(t *testing.T) {
 	}}
 	for _, quitAfter := range []Stage{"", StageRcpt} {
 		t.Run("quit after "+string(quitAfter), func(t *testing.T) {
-			o := Options{StartTLS: StartTLSNever, From: "a@example.test", QuitAfter: quitAfter,
-				To: []string{"r1@example.test", "r2@example.test", "r3@example.test"}}
+			o := Options{StartTLS: StartTLSNever, QuitAfter: quitAfter,
+				Envelope: probe.Envelope{From: "a@example.test", To: []string{"r1@example.test", "r2@example.test", "r3@example.test"}},
+			}
 			rep, _ := runAgainst(t, fakeserver.Config{Handlers: closeAtR2}, o)
 			if rep.Error == nil || rep.Error.Stage != StageRcpt || rep.Error.Code != 421 {
 				t.Fatalf("run error %+v, want a 421 at rcpt", rep.Error)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/internal/mta"
 	"github.com/smtpprobe/probe/scan"
 )
@@ -118,7 +119,6 @@ func runChecksOn(t *testing.T, s mta.Server, policy scan.StartTLSPolicy) *scan.R
 	rep := scan.Run(ctx, scan.Options{
 		Target: s.Addr(t), Dialer: *d, StartTLS: policy, QuitAfter: scan.StageTLS,
 		Username: user, Password: pass,
-		From:   mta.LocalAddr(t, "probe"),
 		Checks: scan.AllChecks(),
 		CheckOptions: scan.CheckOptions{
 			LocalDomain:        mta.RequireEnv(t, mta.EnvDomain)[0],
@@ -126,6 +126,7 @@ func runChecksOn(t *testing.T, s mta.Server, policy scan.StartTLSPolicy) *scan.R
 			KnownUser:          "alice",
 			Wait:               500 * time.Millisecond,
 		},
+		Envelope: probe.Envelope{From: mta.LocalAddr(t, "probe")},
 	})
 	if rep.Error != nil {
 		t.Fatalf("run: %v\n%s", rep.Error, rep.Transcript)

@@ -19,7 +19,7 @@ type runCase struct {
 	srv    mta.Server
 	opts   func(t *testing.T, o *scan.Options) // fills in what the case needs
 	stage  scan.Stage
-	phases []string
+	phases []scan.Stage
 	mech   string // the AUTH mechanism used; "" when none
 	// errClass, errStage and errCode describe Report.Error; errClass ""
 	// means success.
@@ -51,7 +51,7 @@ const (
 )
 
 func runCases() []runCase {
-	starttlsAuth := []string{"connect", "banner", "ehlo", "tls", "ehlo_tls", "auth", "transaction", "quit"}
+	starttlsAuth := []scan.Stage{"connect", "banner", "ehlo", "tls", "ehlo_tls", "auth", "transaction", "quit"}
 	return []runCase{{
 		name: "postfix-mx", srv: mta.PostfixMX(), stage: scan.StageData, phases: starttlsAuth, mech: "SCRAM-SHA-256",
 		opts: func(t *testing.T, o *scan.Options) {
@@ -71,7 +71,7 @@ func runCases() []runCase {
 		},
 	}, {
 		name: "postfix-smtps", srv: mta.PostfixSMTPS(), stage: scan.StageData, mech: "LOGIN",
-		phases: []string{"connect", "tls", "banner", "ehlo", "auth", "transaction", "quit"},
+		phases: []scan.Stage{"connect", "tls", "banner", "ehlo", "auth", "transaction", "quit"},
 		opts:   withAuth("LOGIN"),
 		check:  checkDelivered(mta.PostfixMX(), postfixQueueID, "bob"),
 	}, {
@@ -83,15 +83,15 @@ func runCases() []runCase {
 		check: checkDelivered(mta.Exim(), eximQueueID, "bob"),
 	}, {
 		name: "dovecot-lmtp", srv: mta.DovecotLMTP(), stage: scan.StageData,
-		phases: []string{"connect", "banner", "ehlo", "tls", "ehlo_tls", "transaction", "quit"},
+		phases: []scan.Stage{"connect", "banner", "ehlo", "tls", "ehlo_tls", "transaction", "quit"},
 		opts: func(t *testing.T, o *scan.Options) {
 			o.StartTLS = scan.StartTLSRequired
 			o.To = []string{mta.LocalAddr(t, "bob"), mta.LocalAddr(t, "nobody"), mta.LocalAddr(t, "alice")}
 		},
 		check: checkLMTPReport,
 	}, {
-		name: "postfix-mx-untrusted", srv: mta.PostfixMX(), stage: scan.StageEHLO,
-		phases:   []string{"connect", "banner", "ehlo", "tls"},
+		name: "postfix-mx-untrusted", srv: mta.PostfixMX(), stage: scan.StageEhlo,
+		phases:   []scan.Stage{"connect", "banner", "ehlo", "tls"},
 		errClass: scan.ClassTLSUntrusted, errStage: scan.StageTLS,
 		findings: []scan.FindingID{scan.FindingCertUntrusted},
 		opts: func(t *testing.T, o *scan.Options) {
@@ -105,7 +105,7 @@ func runCases() []runCase {
 		},
 	}, {
 		name: "postfix-mx-wrong-password", srv: mta.PostfixMX(), stage: scan.StageTLS, mech: "PLAIN",
-		phases:   []string{"connect", "banner", "ehlo", "tls", "ehlo_tls", "auth", "quit"},
+		phases:   []scan.Stage{"connect", "banner", "ehlo", "tls", "ehlo_tls", "auth", "quit"},
 		errClass: scan.ClassAuthFailed, errStage: scan.StageAuth, errCode: 535,
 		opts: func(t *testing.T, o *scan.Options) {
 			withAuth("PLAIN")(t, o)
@@ -119,7 +119,7 @@ func runCases() []runCase {
 		},
 	}, {
 		name: "postfix-mx-relay-without-auth", srv: mta.PostfixMX(), stage: scan.StageMail,
-		phases:   []string{"connect", "banner", "ehlo", "tls", "ehlo_tls", "transaction", "quit"},
+		phases:   []scan.Stage{"connect", "banner", "ehlo", "tls", "ehlo_tls", "transaction", "quit"},
 		errClass: scan.ClassReply, errStage: scan.StageRcpt, errCode: 554,
 		opts: func(t *testing.T, o *scan.Options) { o.To = []string{mta.OutsideRecipient} },
 		check: func(t *testing.T, rep *scan.Report, _ string) {
@@ -128,9 +128,9 @@ func runCases() []runCase {
 			}
 		},
 	}, {
-		name: "mta.Exim-quit-after-ehlo", srv: mta.Exim(), stage: scan.StageEHLO,
-		phases: []string{"connect", "banner", "ehlo", "quit"},
-		opts:   func(t *testing.T, o *scan.Options) { o.QuitAfter = scan.StageEHLO },
+		name: "mta.Exim-quit-after-ehlo", srv: mta.Exim(), stage: scan.StageEhlo,
+		phases: []scan.Stage{"connect", "banner", "ehlo", "quit"},
+		opts:   func(t *testing.T, o *scan.Options) { o.QuitAfter = scan.StageEhlo },
 		check: func(t *testing.T, rep *scan.Report, _ string) {
 			if rep.TLS != nil || rep.CapabilitiesTLS != nil || !rep.Capabilities.StartTLS || rep.Quit.Code != 221 {
 				t.Errorf("tls %v caps after TLS %v STARTTLS offered %v quit %v", rep.TLS, rep.CapabilitiesTLS, rep.Capabilities.StartTLS, rep.Quit)
@@ -235,8 +235,8 @@ func offeredCaps(rep *scan.Report) *probe.Capabilities {
 	return rep.Capabilities
 }
 
-func phaseNames(rep *scan.Report) []string {
-	var names []string
+func phaseNames(rep *scan.Report) []scan.Stage {
+	var names []scan.Stage
 	for _, p := range rep.Phases {
 		names = append(names, p.Name)
 	}

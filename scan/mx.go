@@ -175,7 +175,7 @@ func (r *runner) attempt(ctx context.Context, cand candidate) (Stage, error) {
 
 func (r *runner) connect(ctx context.Context, cand candidate) (*probe.Conn, error) {
 	r.tr.connectStart(cand.addr)
-	p := r.begin(PhaseConnect)
+	p := r.begin(StageConnect)
 	c, err := r.o.connect(ctx, cand)
 	r.end(p, nil, err)
 	r.tr.connectDone(cand.addr, err)
@@ -196,7 +196,7 @@ func (r *runner) runMX(ctx context.Context) {
 	}
 	r.current = StageResolve
 	r.tr.resolveStart(domain)
-	p := r.begin(PhaseResolve)
+	p := r.begin(StageResolve)
 	hosts, err := ResolveMX(ctx, r.o.resolver(), domain)
 	r.end(p, nil, err)
 	r.tr.resolveDone(hosts, err)

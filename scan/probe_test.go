@@ -43,8 +43,7 @@ func fullOptions(pki *fakeserver.PKI) Options {
 	return Options{
 		Dialer:   probe.Dialer{LocalName: "probe.test", TLSConfig: pki.ClientConfig()},
 		Username: "alice", Password: "secret",
-		From: "alice@example.test", To: []string{"bob@example.test", "carol@example.test"},
-		Body: strings.NewReader(testBody),
+		Envelope: probe.Envelope{From: "alice@example.test", To: []string{"bob@example.test", "carol@example.test"}, Body: strings.NewReader(testBody)},
 	}
 }
 
@@ -68,8 +67,8 @@ func runAgainst(t *testing.T, cfg fakeserver.Config, o Options) (*Report, *fakes
 	return rep, &recs[0]
 }
 
-func phaseNames(rep *Report) []string {
-	var names []string
+func phaseNames(rep *Report) []Stage {
+	var names []Stage
 	for _, p := range rep.Phases {
 		names = append(names, p.Name)
 	}
@@ -94,7 +93,7 @@ func TestRunFullSession(t *testing.T) {
 	if rep.Error != nil || !rep.Success || rep.Stage != StageData {
 		t.Fatalf("error %v, success %v, stage %q", rep.Error, rep.Success, rep.Stage)
 	}
-	wantPhases := []string{PhaseConnect, PhaseBanner, PhaseEHLO, PhaseTLS, PhaseEHLOTLS, PhaseAuth, PhaseTransaction, PhaseQuit}
+	wantPhases := []Stage{StageConnect, StageBanner, StageEhlo, StageTLS, StageEhloTLS, StageAuth, StageTransaction, StageQuit}
 	if got := phaseNames(rep); !reflect.DeepEqual(got, wantPhases) {
 		t.Errorf("phases = %v, want %v", got, wantPhases)
 	}
@@ -155,21 +154,21 @@ func TestRunQuitAfter(t *testing.T) {
 	tests := []struct {
 		stage  Stage
 		verbs  []string
-		phases []string
+		phases []Stage
 	}{
-		{StageConnect, []string{}, []string{PhaseConnect}},
-		{StageBanner, []string{"QUIT"}, []string{PhaseConnect, PhaseBanner, PhaseQuit}},
-		{StageEHLO, []string{"EHLO", "QUIT"}, []string{PhaseConnect, PhaseBanner, PhaseEHLO, PhaseQuit}},
+		{StageConnect, []string{}, []Stage{StageConnect}},
+		{StageBanner, []string{"QUIT"}, []Stage{StageConnect, StageBanner, StageQuit}},
+		{StageEhlo, []string{"EHLO", "QUIT"}, []Stage{StageConnect, StageBanner, StageEhlo, StageQuit}},
 		{StageTLS, []string{"EHLO", "STARTTLS", "EHLO", "QUIT"},
-			[]string{PhaseConnect, PhaseBanner, PhaseEHLO, PhaseTLS, PhaseEHLOTLS, PhaseQuit}},
+			[]Stage{StageConnect, StageBanner, StageEhlo, StageTLS, StageEhloTLS, StageQuit}},
 		{StageAuth, append(slices.Clip(plain), "QUIT"),
-			[]string{PhaseConnect, PhaseBanner, PhaseEHLO, PhaseTLS, PhaseEHLOTLS, PhaseAuth, PhaseQuit}},
+			[]Stage{StageConnect, StageBanner, StageEhlo, StageTLS, StageEhloTLS, StageAuth, StageQuit}},
 		{StageMail, append(slices.Clip(plain), "MAIL", "QUIT"),
-			[]string{PhaseConnect, PhaseBanner, PhaseEHLO, PhaseTLS, PhaseEHLOTLS, PhaseAuth, PhaseTransaction, PhaseQuit}},
+			[]Stage{StageConnect, StageBanner, StageEhlo, StageTLS, StageEhloTLS, StageAuth, StageTransaction, StageQuit}},
 		{StageRcpt, append(slices.Clip(plain), "MAIL", "RCPT", "RCPT", "QUIT"),
-			[]string{PhaseConnect, PhaseBanner, PhaseEHLO, PhaseTLS, PhaseEHLOTLS, PhaseAuth, PhaseTransaction, PhaseQuit}},
+			[]Stage{StageConnect, StageBanner, StageEhlo, StageTLS, StageEhloTLS, StageAuth, StageTransaction, StageQuit}},
 		{StageData, append(slices.Clip(plain), "MAIL", "RCPT", "RCPT", "DATA", "QUIT"),
-			[]string{PhaseConnect, PhaseBanner, PhaseEHLO, PhaseTLS, PhaseEHLOTLS, PhaseAuth, PhaseTransaction, PhaseQuit}},
+			[]Stage{StageConnect, StageBanner, StageEhlo, StageTLS, StageEhloTLS, StageAuth, StageTransaction, StageQuit}},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.stage), func(t *testing.T) {
@@ -201,10 +200,10 @@ func TestRunStageSkipping(t *testing.T) {
 		stage Stage
 		verbs []string
 	}{
-		{"nothing to do after EHLO", Options{}, StageEHLO, []string{"EHLO", "QUIT"}},
-		{"MAIL alone", Options{QuitAfter: StageMail, From: "a@example.test"}, StageMail, []string{"EHLO", "MAIL", "QUIT"}},
-		{"no TLS to stop after", Options{QuitAfter: StageTLS, StartTLS: StartTLSNever, To: []string{"b@example.test"}},
-			StageEHLO, []string{"EHLO", "QUIT"}},
+		{"nothing to do after EHLO", Options{}, StageEhlo, []string{"EHLO", "QUIT"}},
+		{"MAIL alone", Options{QuitAfter: StageMail, Envelope: probe.Envelope{From: "a@example.test"}}, StageMail, []string{"EHLO", "MAIL", "QUIT"}},
+		{"no TLS to stop after", Options{QuitAfter: StageTLS, StartTLS: StartTLSNever, Envelope: probe.Envelope{To: []string{"b@example.test"}}},
+			StageEhlo, []string{"EHLO", "QUIT"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,7 +267,7 @@ func TestRunStartTLSPolicy(t *testing.T) {
 			o := Options{
 				Dialer:   probe.Dialer{TLSConfig: pki.ClientConfig()},
 				StartTLS: tc.policy,
-				From:     "alice@example.test", To: []string{"bob@example.test"},
+				Envelope: probe.Envelope{From: "alice@example.test", To: []string{"bob@example.test"}},
 			}
 			if tc.auth {
 				o.Username, o.Password = "alice", "secret"
@@ -363,16 +362,16 @@ func TestRunErrorClasses(t *testing.T) {
 			}},
 		{name: "reply", cfg: fakeserver.Config{CheckSender: func(*fakeserver.Session, string, []string) *fakeserver.Reply {
 			return &fakeserver.Reply{Code: 550, Lines: []string{"5.7.1 Sender rejected"}}
-		}}, o: Options{From: "x@example.test", To: []string{"b@example.test"}}, class: ClassReply, stage: StageMail, code: 550,
+		}}, o: Options{Envelope: probe.Envelope{From: "x@example.test", To: []string{"b@example.test"}}}, class: ClassReply, stage: StageMail, code: 550,
 			as: func(err error) bool { var re *probe.ReplyError; return errors.As(err, &re) && re.Command == "MAIL" }},
-		{name: "recipients refused", cfg: fakeserver.Config{}, o: Options{To: []string{"b@elsewhere.test"}},
+		{name: "recipients refused", cfg: fakeserver.Config{}, o: Options{Envelope: probe.Envelope{To: []string{"b@elsewhere.test"}}},
 			class: ClassReply, stage: StageRcpt, code: 554,
 			as: func(err error) bool { return errors.Is(err, probe.ErrNoRecipients) }},
 		{name: "421", cfg: fakeserver.Config{Misbehave: map[string]fakeserver.Step{"EHLO": fakeserver.Shutdown421()}},
-			class: ClassServerClosed, stage: StageEHLO, code: 421,
+			class: ClassServerClosed, stage: StageEhlo, code: 421,
 			as: func(err error) bool { return errors.Is(err, probe.ErrServerClosed) }},
 		{name: "closed", cfg: fakeserver.Config{Misbehave: map[string]fakeserver.Step{"EHLO": {Drop: true}}},
-			class: ClassServerClosed, stage: StageEHLO},
+			class: ClassServerClosed, stage: StageEhlo},
 		{name: "auth failed", cfg: fullConfig(pki), o: Options{Dialer: probe.Dialer{TLSConfig: pki.ClientConfig()}, Username: "alice", Password: "wrong"},
 			class: ClassAuthFailed, stage: StageAuth, code: 535,
 			as: func(err error) bool {
@@ -386,7 +385,7 @@ func TestRunErrorClasses(t *testing.T) {
 			class: ClassInsecureAuth, stage: StageAuth, as: func(err error) bool { return errors.Is(err, probe.ErrInsecureAuth) }},
 		{name: "starttls unavailable", cfg: fakeserver.Config{}, o: Options{StartTLS: StartTLSRequired},
 			class: ClassStartTLSUnavailable, stage: StageTLS, as: func(err error) bool { return errors.Is(err, ErrNoStartTLS) }},
-		{name: "invalid address", cfg: fakeserver.Config{}, o: Options{To: []string{"bad\r\naddress"}},
+		{name: "invalid address", cfg: fakeserver.Config{}, o: Options{Envelope: probe.Envelope{To: []string{"bad\r\naddress"}}},
 			class: ClassInvalidInput, as: func(err error) bool { return errors.Is(err, probe.ErrInvalidArgument) }},
 		{name: "invalid options", o: Options{Target: "example.test", QuitAfter: "lunch"}, class: ClassInvalidInput},
 		{name: "panic", cfg: fakeserver.Config{}, o: Options{SASL: panicClient{}}, class: ClassOther, stage: StageAuth},
@@ -574,8 +573,8 @@ func TestOptionsCheck(t *testing.T) {
 		{Options{Target: "x", QuitAfter: StageData}, "needs recipients"},
 		{Options{Target: "x", StartTLS: 7}, "unknown StartTLSPolicy(7)"},
 		{Options{Target: "x", Port: 70000}, "Port 70000 is out of range"},
-		{Options{Target: "x", To: []string{"a@x", "b@x", "c@x"}, RcptOptions: []*probe.RcptOptions{{}, {}}}, "2 RcptOptions for 3 recipients"},
-		{Options{Target: "x", To: []string{"a@x", "b@x"}, RcptOptions: []*probe.RcptOptions{{}}}, ""},
+		{Options{Target: "x", Envelope: probe.Envelope{To: []string{"a@x", "b@x", "c@x"}, RcptOptions: []*probe.RcptOptions{{}, {}}}}, "2 RcptOptions for 3 recipients"},
+		{Options{Target: "x", Envelope: probe.Envelope{To: []string{"a@x", "b@x"}, RcptOptions: []*probe.RcptOptions{{}}}}, ""},
 	}
 	for _, tc := range tests {
 		err := tc.o.check()
@@ -612,7 +611,7 @@ func TestOptionsPort(t *testing.T) {
 }
 
 func TestRunHELOFallback(t *testing.T) {
-	rep, rec := runAgainst(t, fakeserver.Config{RefuseEHLO: 502}, Options{QuitAfter: StageEHLO})
+	rep, rec := runAgainst(t, fakeserver.Config{RefuseEHLO: 502}, Options{QuitAfter: StageEhlo})
 	if rep.Error != nil || rep.Capabilities == nil || !rep.Capabilities.FromHELO || !reflect.DeepEqual(rec.Verbs(), []string{"EHLO", "HELO", "QUIT"}) {
 		t.Fatalf("error %v, capabilities %+v, server saw %v", rep.Error, rep.Capabilities, rec.Verbs())
 	}
@@ -632,7 +631,7 @@ func TestRunImplicitTLS(t *testing.T) {
 	if rep.Error != nil || rep.Stage != StageData || !rep.ImplicitTLS {
 		t.Fatalf("error %v, stage %q", rep.Error, rep.Stage)
 	}
-	want := []string{PhaseConnect, PhaseTLS, PhaseBanner, PhaseEHLO, PhaseAuth, PhaseTransaction, PhaseQuit}
+	want := []Stage{StageConnect, StageTLS, StageBanner, StageEhlo, StageAuth, StageTransaction, StageQuit}
 	if got := phaseNames(rep); !reflect.DeepEqual(got, want) {
 		t.Errorf("phases = %v, want %v", got, want)
 	}
@@ -656,10 +655,10 @@ func TestRunTransactionForms(t *testing.T) {
 		verbs     []string
 		pipelined bool
 	}{
-		{"pipelined DATA", reject, Options{To: to}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"}, true},
-		{"lock-step DATA", reject, Options{To: to, NoPipelining: true}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"}, false},
-		{"BDAT", reject, Options{To: to, UseBDAT: true}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "BDAT", "QUIT"}, true},
-		{"stepwise to RCPT", reject, Options{To: to, QuitAfter: StageRcpt}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "QUIT"}, false},
+		{"pipelined DATA", reject, Options{Envelope: probe.Envelope{To: to}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"}, true},
+		{"lock-step DATA", reject, Options{Envelope: probe.Envelope{To: to, NoPipelining: true}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"}, false},
+		{"BDAT", reject, Options{Envelope: probe.Envelope{To: to, UseBDAT: true}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "BDAT", "QUIT"}, true},
+		{"stepwise to RCPT", reject, Options{QuitAfter: StageRcpt, Envelope: probe.Envelope{To: to}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "QUIT"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -689,7 +688,7 @@ func TestRunTransactionForms(t *testing.T) {
 // TestRunDefaultMessage: without a Body, Run sends a test message.
 func TestRunDefaultMessage(t *testing.T) {
 	srv := startServer(t, fakeserver.Config{})
-	rep := Run(testCtx(t), Options{Target: srv.Addr(), Dialer: probe.Dialer{LocalName: "probe.test"}, To: []string{"bob@example.test"}})
+	rep := Run(testCtx(t), Options{Target: srv.Addr(), Dialer: probe.Dialer{LocalName: "probe.test"}, Envelope: probe.Envelope{To: []string{"bob@example.test"}}})
 	msgs, err := srv.WaitMessages(1, 5*time.Second)
 	if rep.Error != nil || err != nil {
 		t.Fatal(rep.Error, err)
@@ -727,7 +726,7 @@ func TestRunMX(t *testing.T) {
 			ResolveDone:  func(h []MXHost, _ error) { resolved = h },
 			ConnectStart: func(addr string) { dialled = append(dialled, addr) },
 		}
-		rep := Run(testCtx(t), Options{Target: "example.test", MX: true, Resolver: res, Port: p, QuitAfter: StageEHLO, Trace: trace})
+		rep := Run(WithTrace(testCtx(t), trace), Options{Target: "example.test", MX: true, Resolver: res, Port: p, QuitAfter: StageEhlo})
 		if !reflect.DeepEqual(resolved, rep.MX) || !reflect.DeepEqual(dialled, []string{"resolve example.test", "127.0.0.2:" + port, srv.Addr()}) {
 			t.Errorf("trace saw %v, dialled %v", resolved, dialled)
 		}
@@ -745,7 +744,7 @@ func TestRunMX(t *testing.T) {
 			a[2].Host != "mx2.example.test" || a[2].Error != nil || a[2].Banner.Code != 220 {
 			t.Errorf("attempts = %+v", a)
 		}
-		want := []string{PhaseResolve, PhaseConnect, PhaseBanner, PhaseEHLO, PhaseQuit}
+		want := []Stage{StageResolve, StageConnect, StageBanner, StageEhlo, StageQuit}
 		if got := phaseNames(rep); !reflect.DeepEqual(got, want) {
 			t.Errorf("phases = %v, want %v", got, want)
 		}
@@ -793,21 +792,22 @@ func TestRunTrace(t *testing.T) {
 			events = append(events, "tls done "+info.VersionName)
 		},
 		BannerDone: func(r *probe.Reply, _ error) { events = append(events, "banner "+r.String()[:3]) },
-		EHLODone:   func(c *probe.Capabilities, _ error) { events = append(events, "ehlo "+c.Domain) },
+		EhloDone:   func(c *probe.Capabilities, _ error) { events = append(events, "ehlo "+c.Domain) },
 		AuthDone:   func(m string, r *probe.Reply, _ error) { events = append(events, "auth "+m) },
-		PhaseDone: func(name string, d time.Duration, err error) {
+		PhaseDone: func(name Stage, d time.Duration, err error) {
 			if d <= 0 || err != nil {
 				t.Errorf("phase %s: %v, %v", name, d, err)
 			}
-			events = append(events, "phase "+name)
+			events = append(events, "phase "+string(name))
 		},
 	}
-	var ctxPhases, outer []string
-	ctx := WithTrace(testCtx(t), &Trace{PhaseStart: func(n string) { outer = append(outer, n) }})
-	ctx = WithTrace(ctx, &Trace{PhaseStart: func(n string) { ctxPhases = append(ctxPhases, n) }})
+	var ctxPhases, outer []Stage
+	ctx := WithTrace(testCtx(t), &Trace{PhaseStart: func(n Stage) { outer = append(outer, n) }})
+	ctx = WithTrace(ctx, &Trace{PhaseStart: func(n Stage) { ctxPhases = append(ctxPhases, n) }})
+	ctx = WithTrace(ctx, mine)
 	srv := startServer(t, fullConfig(pki))
 	o := fullOptions(pki)
-	o.Target, o.Trace, o.QuitAfter = srv.Addr(), mine, StageAuth
+	o.Target, o.QuitAfter = srv.Addr(), StageAuth
 	rep := Run(ctx, o)
 	if rep.Error != nil {
 		t.Fatal(rep.Error)
@@ -830,8 +830,8 @@ func TestRunTrace(t *testing.T) {
 // a panic, and the connection is closed.
 func TestRunPanickingHook(t *testing.T) {
 	srv := startServer(t, fakeserver.Config{})
-	rep := Run(testCtx(t), Options{Target: srv.Addr(), Trace: &Trace{EHLODone: func(*probe.Capabilities, error) { panic("hook bug") }}})
-	if e := rep.Error; e == nil || e.Class != ClassOther || e.Stage != StageEHLO || !strings.Contains(e.Message, "hook bug") {
+	rep := Run(WithTrace(testCtx(t), &Trace{EhloDone: func(*probe.Capabilities, error) { panic("hook bug") }}), Options{Target: srv.Addr()})
+	if e := rep.Error; e == nil || e.Class != ClassOther || e.Stage != StageEhlo || !strings.Contains(e.Message, "hook bug") {
 		t.Fatalf("error = %+v", rep.Error)
 	}
 	if _, err := srv.WaitSessions(1, 5*time.Second); err != nil {

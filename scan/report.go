@@ -127,60 +127,21 @@ func (r *Report) Err() error {
 	return r.Error
 }
 
-// Phase returns the last phase named name, or nil.
-func (r *Report) Phase(name string) *Phase {
+// Phase returns the last phase of stage s, or nil.
+func (r *Report) Phase(s Stage) *Phase {
 	for i := len(r.Phases) - 1; i >= 0; i-- {
-		if r.Phases[i].Name == name {
+		if r.Phases[i].Name == s {
 			return &r.Phases[i]
 		}
 	}
 	return nil
 }
 
-// Stage is a stage of a run. Run plays them in the order of the constants.
-type Stage string
-
-// The stages of a run, in order.
-const (
-	StageResolve Stage = "resolve" // the MX lookup (Options.MX only)
-	StageConnect Stage = "connect" // TCP connect (and, with ImplicitTLS, the handshake)
-	StageBanner  Stage = "banner"  // the 220 greeting
-	StageEHLO    Stage = "ehlo"    // EHLO, or HELO when EHLO is refused
-	StageTLS     Stage = "tls"     // STARTTLS, the handshake and EHLO again
-	StageAuth    Stage = "auth"    // AUTH
-	StageMail    Stage = "mail"    // MAIL FROM
-	StageRcpt    Stage = "rcpt"    // RCPT TO, for each recipient
-	StageData    Stage = "data"    // DATA or BDAT, up to the final reply
-)
-
-// order is the position of s among the stages, or -1.
-func (s Stage) order() int {
-	for i, x := range [...]Stage{StageResolve, StageConnect, StageBanner, StageEHLO, StageTLS,
-		StageAuth, StageMail, StageRcpt, StageData} {
-		if s == x {
-			return i
-		}
-	}
-	return -1
-}
-
-// The names of the phases Run times.
-const (
-	PhaseResolve     = "resolve"     // MX and address lookups (Options.MX)
-	PhaseConnect     = "connect"     // TCP (and proxy) connect
-	PhaseTLS         = "tls"         // STARTTLS and the handshake, or the implicit handshake
-	PhaseBanner      = "banner"      // waiting for the greeting
-	PhaseEHLO        = "ehlo"        // EHLO (HELO fallback)
-	PhaseEHLOTLS     = "ehlo_tls"    // EHLO again after STARTTLS
-	PhaseAuth        = "auth"        // the whole AUTH exchange
-	PhaseTransaction = "transaction" // MAIL, RCPT…, DATA or BDAT, up to the final reply
-	PhaseQuit        = "quit"        // QUIT and its reply
-)
-
 // Phase is one timed step of a run.
 type Phase struct {
-	// Name is one of the Phase constants.
-	Name string `json:"name"`
+	// Name is the stage the phase plays, or the part of one it times
+	// (StageEhloTLS, StageTransaction, StageQuit).
+	Name Stage `json:"name"`
 	// Start is when the phase began, from Report.Start.
 	Start time.Duration `json:"start_offset_ns"`
 	// Duration is how long it took.

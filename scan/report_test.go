@@ -118,9 +118,8 @@ func goldenRun(t *testing.T) *Report {
 		Dialer:   probe.Dialer{LocalName: "probe.test", TLSConfig: &tls.Config{RootCAs: pki.CAPool()}},
 		StartTLS: StartTLSRequired,
 		Username: "alice", Password: "secret", AuthMechanism: "PLAIN",
-		From: "alice@example.test", To: []string{"nobody@example.test", "bob@example.test"},
-		Body:       strings.NewReader(testBody),
 		ExpectName: "mx.example.test",
+		Envelope:   probe.Envelope{From: "alice@example.test", To: []string{"nobody@example.test", "bob@example.test"}, Body: strings.NewReader(testBody)},
 	})
 	if rep.Error != nil {
 		t.Fatalf("golden run failed: %v", rep.Error)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -84,24 +83,14 @@ type Options struct {
 	// keeps state: give each Run a new one.
 	SASL sasl.Client
 
-	// From is the reverse-path ("" is <>); To the recipients. Without
-	// recipients there is no mail transaction (unless QuitAfter is
-	// StageMail, which sends MAIL FROM alone).
-	From string
-	To   []string
-	// Body is the message; nil sends a short test message with Subject,
-	// Date and Message-ID headers, whose domain is the name EHLO gives
-	// (Dialer.LocalName, else the address literal of the local address);
-	// its From is From, or postmaster at that name.
-	Body io.Reader
-	// MailOptions and RcptOptions are the ESMTP parameters, as in Envelope.
-	MailOptions *probe.MailOptions
-	RcptOptions []*probe.RcptOptions
-	// UseBDAT sends the message with BDAT in chunks of ChunkSize bytes;
-	// NoPipelining sends one command at a time even with PIPELINING.
-	UseBDAT      bool
-	ChunkSize    int
-	NoPipelining bool
+	// Envelope is the message, sent with Conn.Send (pipelined when the
+	// server offers PIPELINING, unless NoPipelining). Without recipients
+	// there is no mail transaction, unless QuitAfter is StageMail, which
+	// sends MAIL FROM alone. Unlike Send, a nil Body sends a short test
+	// message with Subject, Date and Message-ID headers, whose domain is
+	// the name EHLO gives (Conn.LocalName); its From is From, or
+	// postmaster at that name.
+	probe.Envelope
 
 	// QuitAfter ends the run after that stage (then QUIT); "" plays every
 	// stage that applies. After StageConnect the connection is closed
@@ -114,9 +103,6 @@ type Options struct {
 	// CertWarnDays is how many days before its expiry a certificate gets
 	// the finding cert-expiring: 0 means 14; negative, never.
 	CertWarnDays int
-	// Trace, when set, is called as the run goes (see Trace), before any
-	// trace in the context.
-	Trace *Trace
 
 	// Checks lists the active checks to perform after the session, each
 	// on connections of its own (see CheckID and ParseChecks); their
@@ -137,8 +123,8 @@ type Options struct {
 // happened at; Report.Phases times each phase; Report.Findings lists what
 // the session showed without any extra traffic (see FindingID), followed
 // by those of the checks Options.Checks asks for, which run after the
-// session on connections of their own (see CheckID). Options.Trace
-// and a Trace in ctx (WithTrace) get the events as they happen. The whole
+// session on connections of their own (see CheckID). A Trace in ctx
+// (WithTrace) gets the events as they happen. The whole
 // run is bounded by ctx; each step by Dialer.Timeouts.
 func Run(ctx context.Context, o Options) *Report {
 	r := newRunner(ctx, o)
@@ -155,10 +141,10 @@ type runner struct {
 	c       *probe.Conn
 	tr      tracer
 	start   time.Time
-	current Stage           // the stage being played
-	greeted bool            // the banner was read: QUIT makes sense
-	refused bool            // STARTTLS was refused and the session went on
-	spans   map[string]span // transcript entries of each phase
+	current Stage          // the stage being played
+	greeted bool           // the banner was read: QUIT makes sense
+	refused bool           // STARTTLS was refused and the session went on
+	spans   map[Stage]span // transcript entries of each phase
 }
 
 // span is a range of transcript entries, [first, last).
@@ -169,8 +155,8 @@ func newRunner(ctx context.Context, o Options) *runner {
 	return &runner{
 		o:     o,
 		start: now,
-		tr:    newTracer(o.Trace, ContextTrace(ctx)),
-		spans: map[string]span{},
+		tr:    newTracer(ContextTrace(ctx)),
+		spans: map[Stage]span{},
 		rep: &Report{
 			SchemaVersion: SchemaVersion,
 			Target:        o.Target,
@@ -249,7 +235,7 @@ func (r *runner) fail(s Stage, err error) {
 
 func (r *runner) implicitTLS(ctx context.Context) error {
 	r.tr.tlsStart()
-	p := r.begin(PhaseTLS)
+	p := r.begin(StageTLS)
 	info, err := r.c.Handshake(ctx, nil)
 	r.rep.TLS = tlsInfoOf(info, err)
 	r.end(p, nil, err)
@@ -267,7 +253,7 @@ func tlsInfoOf(info *probe.TLSInfo, err error) *probe.TLSInfo {
 }
 
 func (r *runner) banner(ctx context.Context) error {
-	p := r.begin(PhaseBanner)
+	p := r.begin(StageBanner)
 	b, err := r.c.ReadBanner(ctx)
 	r.rep.Banner = b
 	r.greeted = b != nil
@@ -277,21 +263,21 @@ func (r *runner) banner(ctx context.Context) error {
 }
 
 func (r *runner) ehlo(ctx context.Context) bool {
-	if !r.next(StageEHLO) {
+	if !r.next(StageEhlo) {
 		return false
 	}
-	caps, err := r.hello(ctx, PhaseEHLO)
+	caps, err := r.hello(ctx, StageEhlo)
 	r.rep.Capabilities = caps
 	if err != nil {
-		r.fail(StageEHLO, err)
+		r.fail(StageEhlo, err)
 		return false
 	}
-	r.reached(StageEHLO)
+	r.reached(StageEhlo)
 	return true
 }
 
 // hello sends EHLO (HELO on 500/502) as the phase name.
-func (r *runner) hello(ctx context.Context, name string) (*probe.Capabilities, error) {
+func (r *runner) hello(ctx context.Context, name Stage) (*probe.Capabilities, error) {
 	p := r.begin(name)
 	caps, err := r.c.Hello(ctx, "")
 	r.end(p, nil, err)
@@ -318,7 +304,7 @@ func (r *runner) startTLS(ctx context.Context) bool {
 	case outcome == startTLSSkipped:
 		return true
 	}
-	caps, err := r.hello(ctx, PhaseEHLOTLS)
+	caps, err := r.hello(ctx, StageEhloTLS)
 	r.rep.CapabilitiesTLS = caps
 	if err != nil {
 		r.fail(StageTLS, err)
@@ -378,7 +364,7 @@ func applyStartTLSPolicy(ctx context.Context, c *probe.Conn, o *Options, start f
 
 func (r *runner) doStartTLS(ctx context.Context) error {
 	r.tr.tlsStart()
-	p := r.begin(PhaseTLS)
+	p := r.begin(StageTLS)
 	info, err := r.c.StartTLS(ctx, nil)
 	r.rep.TLS = tlsInfoOf(info, err)
 	r.end(p, nil, err)
@@ -391,7 +377,7 @@ func (r *runner) quit(ctx context.Context) {
 	if r.c == nil || !r.greeted || r.c.Err() != nil {
 		return
 	}
-	p := r.begin(PhaseQuit)
+	p := r.begin(StageQuit)
 	reply, err := r.c.Quit(ctx)
 	r.rep.Quit = reply
 	r.end(p, reply, err)

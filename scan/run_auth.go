@@ -22,7 +22,7 @@ func (r *runner) auth(ctx context.Context) bool {
 		r.fail(StageAuth, err)
 		return false
 	}
-	p := r.begin(PhaseAuth)
+	p := r.begin(StageAuth)
 	reply, err := plan.run(ctx)
 	if reply == nil {
 		reply = replyOf(err)

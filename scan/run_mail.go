@@ -19,7 +19,7 @@ func (r *runner) transaction(ctx context.Context) bool {
 	if !r.next(StageMail) {
 		return false
 	}
-	p := r.begin(PhaseTransaction)
+	p := r.begin(StageTransaction)
 	var (
 		stage Stage
 		err   error
@@ -143,16 +143,13 @@ func (r *runner) lastTransactionReply() *probe.Reply {
 
 // envelope is the message of o for Send on c.
 func (o *Options) envelope(c *probe.Conn) probe.Envelope {
-	body := o.Body
-	if body == nil {
-		body = strings.NewReader(testHeader(c, o.From, o.To, "SMTP probe test message", "probe", time.Now()) +
+	env := o.Envelope
+	if env.Body == nil {
+		env.Body = strings.NewReader(testHeader(c, o.From, o.To, "SMTP probe test message", "probe", time.Now()) +
 			"\r\n" +
 			"This message was sent by an SMTP probe to test delivery.\r\n")
 	}
-	return probe.Envelope{
-		From: o.From, To: o.To, Body: body, MailOptions: o.MailOptions, RcptOptions: o.RcptOptions,
-		UseBDAT: o.UseBDAT, ChunkSize: o.ChunkSize, NoPipelining: o.NoPipelining,
-	}
+	return env
 }
 
 // testHeader is the header of a message the library makes up on c (Run's

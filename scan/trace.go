@@ -33,14 +33,14 @@ type Trace struct {
 	TLSHandshakeDone  func(info *probe.TLSInfo, err error)
 	// BannerDone is called once the greeting is read, or failed.
 	BannerDone func(banner *probe.Reply, err error)
-	// EHLODone is called after each EHLO (with HELO fallback).
-	EHLODone func(caps *probe.Capabilities, err error)
+	// EhloDone is called after each EHLO (with HELO fallback).
+	EhloDone func(caps *probe.Capabilities, err error)
 	// AuthDone is called after the AUTH exchange.
 	AuthDone func(mechanism string, reply *probe.Reply, err error)
 	// PhaseStart and PhaseDone surround every phase (see the Phase
 	// constants) with its name, its duration and the error it ended with.
-	PhaseStart func(name string)
-	PhaseDone  func(name string, d time.Duration, err error)
+	PhaseStart func(name Stage)
+	PhaseDone  func(name Stage, d time.Duration, err error)
 }
 
 type traceKey struct{}
@@ -80,7 +80,7 @@ func (t tracer) trace() *Trace {
 		ResolveStart: t.resolveStart, ResolveDone: t.resolveDone,
 		ConnectStart: t.connectStart, ConnectDone: t.connectDone,
 		TLSHandshakeStart: t.tlsStart, TLSHandshakeDone: t.tlsDone,
-		BannerDone: t.bannerDone, EHLODone: t.ehloDone, AuthDone: t.authDone,
+		BannerDone: t.bannerDone, EhloDone: t.ehloDone, AuthDone: t.authDone,
 		PhaseStart: t.phaseStart, PhaseDone: t.phaseDone,
 	}
 }
@@ -133,24 +133,24 @@ func (t tracer) bannerDone(r *probe.Reply, err error) {
 	t.each(func(x *Trace) { call2(x.BannerDone, r, err) })
 }
 func (t tracer) ehloDone(caps *probe.Capabilities, err error) {
-	t.each(func(x *Trace) { call2(x.EHLODone, caps, err) })
+	t.each(func(x *Trace) { call2(x.EhloDone, caps, err) })
 }
 func (t tracer) authDone(mech string, r *probe.Reply, err error) {
 	t.each(func(x *Trace) { call3(x.AuthDone, mech, r, err) })
 }
-func (t tracer) phaseStart(name string) { t.each(func(x *Trace) { call1(x.PhaseStart, name) }) }
-func (t tracer) phaseDone(name string, d time.Duration, err error) {
+func (t tracer) phaseStart(name Stage) { t.each(func(x *Trace) { call1(x.PhaseStart, name) }) }
+func (t tracer) phaseDone(name Stage, d time.Duration, err error) {
 	t.each(func(x *Trace) { call3(x.PhaseDone, name, d, err) })
 }
 
 // phaseRun is a phase in progress.
 type phaseRun struct {
-	name  string
+	name  Stage
 	start time.Time
 	first int
 }
 
-func (r *runner) begin(name string) phaseRun {
+func (r *runner) begin(name Stage) phaseRun {
 	r.tr.phaseStart(name)
 	return phaseRun{name: name, start: time.Now(), first: r.trLen()}
 }

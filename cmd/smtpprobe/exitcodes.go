@@ -94,7 +94,7 @@ func exitCode(rep *scan.Report) int {
 		return exitConnect
 	case scan.StageBanner:
 		return exitBanner
-	case scan.StageEHLO:
+	case scan.StageEhlo:
 		return exitEHLO
 	case scan.StageTLS:
 		return exitTLS

@@ -89,7 +89,7 @@ func TestExitCodeTable(t *testing.T) {
 		{scan.StageConnect, scan.ClassProxy, exitConnect},
 		{scan.StageTLS, scan.ClassTLSUntrusted, exitTLS}, // implicit TLS fails at its handshake
 		{scan.StageBanner, scan.ClassTimeout, exitBanner},
-		{scan.StageEHLO, scan.ClassReply, exitEHLO},
+		{scan.StageEhlo, scan.ClassReply, exitEHLO},
 		{scan.StageTLS, scan.ClassStartTLSUnavailable, exitTLS},
 		{scan.StageAuth, scan.ClassAuthFailed, exitAuth},
 		{scan.StageAuth, scan.ClassInsecureAuth, exitAuth},

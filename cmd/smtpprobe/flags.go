@@ -351,7 +351,7 @@ func (c *config) checkQuitAfter() error {
 		if len(c.to.values) == 0 && !c.demo() {
 			return fmt.Errorf("-quit-after %s needs a recipient (-to)", s)
 		}
-	case scan.StageConnect, scan.StageBanner, scan.StageEHLO, scan.StageTLS, scan.StageAuth, scan.StageMail:
+	case scan.StageConnect, scan.StageBanner, scan.StageEhlo, scan.StageTLS, scan.StageAuth, scan.StageMail:
 	default:
 		return fmt.Errorf("-quit-after %q: want connect, banner, ehlo, tls, auth, mail, rcpt or data", c.quitAfter)
 	}

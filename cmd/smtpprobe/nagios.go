@@ -125,8 +125,8 @@ func certDays(t *probe.TLSInfo) (int, bool) {
 // -cert-warn/-cert-crit ('label'=value[unit];warn;crit;min;max).
 func perfdata(rep *scan.Report, c *config) string {
 	var fields []string
-	for _, name := range [...]string{scan.PhaseConnect, scan.PhaseBanner, scan.PhaseEHLO, scan.PhaseTLS,
-		scan.PhaseAuth, scan.PhaseTransaction} {
+	for _, name := range [...]scan.Stage{scan.StageConnect, scan.StageBanner, scan.StageEhlo, scan.StageTLS,
+		scan.StageAuth, scan.StageTransaction} {
 		if ph := rep.Phase(name); ph != nil {
 			fields = append(fields, fmt.Sprintf("%s=%.3fs;;;0", name, ph.Duration.Seconds()))
 		}

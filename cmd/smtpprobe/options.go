@@ -49,12 +49,10 @@ func newPlan(c *config, stdin io.Reader, resolver scan.Resolver) (*plan, error) 
 			LMTP:              c.lmtp,
 		},
 		AuthMechanism: strings.ToUpper(c.auth),
-		From:          c.from,
-		To:            c.to.values,
 		QuitAfter:     scan.Stage(strings.ToLower(c.quitAfter)),
-		NoPipelining:  c.noPipelining,
 		Checks:        c.checkIDs,
 		CheckOptions:  scan.CheckOptions{SmugglingRecipient: c.smugglingTo},
+		Envelope:      probe.Envelope{From: c.from, To: c.to.values, NoPipelining: c.noPipelining},
 	}
 	if c.user != "" || c.auth != "" {
 		o.Username, o.Password = c.user, c.password

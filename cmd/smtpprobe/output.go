@@ -275,7 +275,7 @@ func stageName(s scan.Stage) string {
 	switch s {
 	case "":
 		return "start"
-	case scan.StageEHLO, scan.StageTLS, scan.StageAuth, scan.StageMail, scan.StageRcpt, scan.StageData:
+	case scan.StageEhlo, scan.StageTLS, scan.StageAuth, scan.StageMail, scan.StageRcpt, scan.StageData:
 		return strings.ToUpper(string(s))
 	}
 	return string(s)

@@ -79,7 +79,7 @@ func TestEscapeControls(t *testing.T) {
 // TestSummaryMX: with -mx the summary lists the exchangers and attempts.
 func TestSummaryMX(t *testing.T) {
 	var b bytes.Buffer
-	rep := &scan.Report{Target: "example.test", Address: "192.0.2.1:25", Stage: scan.StageEHLO,
+	rep := &scan.Report{Target: "example.test", Address: "192.0.2.1:25", Stage: scan.StageEhlo,
 		MX:       []scan.MXHost{{Host: "mx1.example.test", Preference: 10}, {Host: "mx2.example.test", Preference: 20}},
 		Attempts: []scan.Attempt{{Host: "mx1.example.test"}, {Host: "mx2.example.test"}}}
 	newPrinter(&b, false).summary(rep)
