@@ -380,7 +380,7 @@ func (k *checker) conclude(err error) {
 
 // find records a finding of the check.
 func (k *checker) find(id FindingID, sev Severity, summary, ref string, ev []probe.Entry) {
-	k.res.found = append(k.res.found, Finding{ID: id, Severity: sev, Summary: summary, Evidence: ev, Reference: ref})
+	k.res.found = append(k.res.found, Finding{ID: id, Severity: sev, Summary: summary, Evidence: ev, Reference: ref, Check: k.res.ID})
 }
 
 // note adds to the check's Detail.
@@ -430,14 +430,14 @@ func (k *checker) session(ctx context.Context, secure, auth bool) (*probe.Conn, 
 		return nil, err
 	}
 	if secure {
-		outcome, err := applyStartTLSPolicy(ctx, c, k.o, func(ctx context.Context) error {
+		started, err := applyStartTLSPolicy(ctx, c, k.o, func(ctx context.Context) error {
 			_, err := c.StartTLS(ctx, nil)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		if outcome == startTLSDone {
+		if started {
 			if _, err := c.Hello(ctx, ""); err != nil {
 				return nil, err
 			}

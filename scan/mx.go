@@ -146,7 +146,7 @@ func (o *Options) connect(ctx context.Context, cand candidate) (*probe.Conn, err
 // attempt connects to cand and, unless QuitAfter stops it, reads the
 // banner. On success r.c is the session.
 func (r *runner) attempt(ctx context.Context, cand candidate) (Stage, error) {
-	r.rep.Banner, r.rep.TLS, r.greeted = nil, nil, false
+	r.rep.Banner, r.rep.TLS = nil, nil
 	if !r.next(StageConnect) {
 		return "", nil
 	}
@@ -158,7 +158,7 @@ func (r *runner) attempt(ctx context.Context, cand candidate) (Stage, error) {
 	r.reached(StageConnect)
 	if r.o.ImplicitTLS {
 		r.current = StageTLS
-		if err := r.implicitTLS(ctx); err != nil {
+		if err := r.secure(ctx, r.c.Handshake); err != nil {
 			return StageTLS, err
 		}
 		r.reached(StageTLS)

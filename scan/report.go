@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -209,6 +208,9 @@ type Finding struct {
 	Evidence []probe.Entry `json:"evidence,omitempty"`
 	// Reference points to the standard or advice that applies.
 	Reference string `json:"reference,omitempty"`
+	// Check is the check of Options.Checks that made the finding; empty
+	// for the findings of the session itself.
+	Check CheckID `json:"check,omitempty"`
 }
 
 // ErrorClass sorts the error that ended a run into the categories a
@@ -369,7 +371,7 @@ func classifySession(err error, re *probe.ReplyError) ErrorClass {
 		return ClassProtocol
 	case errors.Is(err, probe.ErrServerClosed):
 		return ClassServerClosed
-	case re != nil && strings.HasPrefix(re.Command, "AUTH"), errors.Is(err, probe.ErrServerSignature):
+	case errors.Is(err, probe.ErrAuthFailed), errors.Is(err, probe.ErrServerSignature):
 		return ClassAuthFailed
 	case re != nil:
 		return ClassReply
@@ -389,12 +391,12 @@ func isProxyError(err error) bool {
 	return errors.As(err, &oe) && strings.HasPrefix(oe.Op, "socks")
 }
 
+// isTimeout reports a step that ran out of time, as the first error of the
+// chain that can tell says (probe's errors tell a cancelled context from
+// a deadline).
 func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // errInvalidOptions is wrapped by the error of a Run whose Options are

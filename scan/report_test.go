@@ -61,7 +61,7 @@ func TestClassify(t *testing.T) {
 		{"after 421", &probe.OpError{Op: "RCPT", Err: &probe.ReplyError{Command: "MAIL", Reply: reply(421, "bye")}}, ClassServerClosed, 421},
 		{"EOF", &probe.OpError{Op: "EHLO", Err: io.EOF}, ClassServerClosed, 0},
 		{"reset", &probe.OpError{Op: "EHLO", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, ClassServerClosed, 0},
-		{"auth failed", &probe.ReplyError{Command: "AUTH PLAIN", Reply: reply(535, "5.7.8 bad credentials")}, ClassAuthFailed, 535},
+		{"auth failed", fmt.Errorf("%w: %w", probe.ErrAuthFailed, &probe.ReplyError{Command: "AUTH PLAIN", Reply: reply(535, "5.7.8 bad credentials")}), ClassAuthFailed, 535},
 		{"server signature", &probe.OpError{Op: "AUTH SCRAM-SHA-256", Err: probe.ErrServerSignature}, ClassAuthFailed, 0},
 		{"reply", &probe.ReplyError{Command: "RCPT", Reply: reply(550, "5.1.1 no such user")}, ClassReply, 550},
 		{"no recipients", fmt.Errorf("%w: %w", probe.ErrNoRecipients, &probe.ReplyError{Command: "RCPT", Reply: reply(554, "5.7.1 relay")}), ClassReply, 554},

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strconv"
@@ -142,8 +143,6 @@ type runner struct {
 	tr      tracer
 	start   time.Time
 	current Stage          // the stage being played
-	greeted bool           // the banner was read: QUIT makes sense
-	refused bool           // STARTTLS was refused and the session went on
 	spans   map[Stage]span // transcript entries of each phase
 }
 
@@ -191,7 +190,7 @@ func (r *runner) run(ctx context.Context) {
 	} else {
 		r.runDirect(ctx)
 	}
-	if r.rep.Error == nil && r.c != nil && r.greeted {
+	if r.rep.Error == nil && r.greeted() {
 		for _, stage := range [...]func(context.Context) bool{r.ehlo, r.startTLS, r.auth, r.transaction} {
 			if !stage(ctx) {
 				break
@@ -233,10 +232,17 @@ func (r *runner) fail(s Stage, err error) {
 	}
 }
 
-func (r *runner) implicitTLS(ctx context.Context) error {
+// greeted reports whether the session has a server that greeted it: QUIT
+// makes sense.
+func (r *runner) greeted() bool { return r.c != nil && r.rep.Banner != nil }
+
+// secure starts TLS with start (Conn.Handshake for implicit TLS,
+// Conn.StartTLS) as the phase tls, and keeps the TLS report, also that of
+// a failed verification.
+func (r *runner) secure(ctx context.Context, start func(context.Context, *tls.Config) (*probe.TLSInfo, error)) error {
 	r.tr.tlsStart()
 	p := r.begin(StageTLS)
-	info, err := r.c.Handshake(ctx, nil)
+	info, err := start(ctx, nil)
 	r.rep.TLS = tlsInfoOf(info, err)
 	r.end(p, nil, err)
 	r.tr.tlsDone(r.rep.TLS, err)
@@ -256,7 +262,6 @@ func (r *runner) banner(ctx context.Context) error {
 	p := r.begin(StageBanner)
 	b, err := r.c.ReadBanner(ctx)
 	r.rep.Banner = b
-	r.greeted = b != nil
 	r.end(p, b, err)
 	r.tr.bannerDone(b, err)
 	return err
@@ -293,15 +298,14 @@ func (r *runner) startTLS(ctx context.Context) bool {
 	if !r.next(StageTLS) {
 		return false
 	}
-	outcome, err := applyStartTLSPolicy(ctx, r.c, &r.o, r.doStartTLS)
-	switch {
-	case err != nil:
+	started, err := applyStartTLSPolicy(ctx, r.c, &r.o, func(ctx context.Context) error {
+		return r.secure(ctx, r.c.StartTLS)
+	})
+	if err != nil {
 		r.fail(StageTLS, err)
 		return false
-	case outcome == startTLSRefused:
-		r.refused = true
-		return true
-	case outcome == startTLSSkipped:
+	}
+	if !started {
 		return true
 	}
 	caps, err := r.hello(ctx, StageEhloTLS)
@@ -320,61 +324,43 @@ func (o *Options) wantsStartTLS() bool {
 	return !o.ImplicitTLS && o.StartTLS != StartTLSNever
 }
 
-// startTLSOutcome is what applyStartTLSPolicy did.
-type startTLSOutcome int
-
-const (
-	startTLSSkipped startTLSOutcome = iota // not wanted or not offered: plaintext
-	startTLSDone                           // TLS is up: say EHLO again
-	startTLSRefused                        // refused, going on in plaintext by policy
-)
-
 // applyStartTLSPolicy applies the STARTTLS policy of o on c, whose EHLO
-// reply has been read, calling start to do STARTTLS. It is the one place
+// reply has been read, calling start to do STARTTLS, and reports whether
+// TLS is up (EHLO is due again). It is the one place
 // where Run and the checks decide what a missing or refused STARTTLS
 // means: under StartTLSIfOffered a refusal (4xx/5xx, the Conn still up)
 // is noted in the transcript and the session goes on in plaintext; under
 // StartTLSRequired a missing or refused STARTTLS is ErrNoStartTLS. Any
 // other failure is returned as it is.
-func applyStartTLSPolicy(ctx context.Context, c *probe.Conn, o *Options, start func(context.Context) error) (startTLSOutcome, error) {
+func applyStartTLSPolicy(ctx context.Context, c *probe.Conn, o *Options, start func(context.Context) error) (bool, error) {
 	if !o.wantsStartTLS() {
-		return startTLSSkipped, nil
+		return false, nil
 	}
 	if caps := c.Capabilities(); caps == nil || !caps.StartTLS {
 		if o.StartTLS == StartTLSRequired {
-			return startTLSSkipped, &policyError{sentinel: ErrNoStartTLS, detail: "the server does not offer it"}
+			return false, &policyError{sentinel: ErrNoStartTLS, detail: "the server does not offer it"}
 		}
-		return startTLSSkipped, nil
+		return false, nil
 	}
 	err := start(ctx)
 	if err == nil {
-		return startTLSDone, nil
+		return true, nil
 	}
 	var re *probe.ReplyError
 	refused := errors.As(err, &re) && !errors.Is(err, probe.ErrServerClosed)
 	switch {
 	case refused && c.Err() == nil && o.StartTLS == StartTLSIfOffered:
 		c.Transcript().AddNote("STARTTLS refused; going on without TLS (policy " + o.StartTLS.String() + ")")
-		return startTLSRefused, nil
+		return false, nil
 	case refused:
-		return startTLSSkipped, &policyError{sentinel: ErrNoStartTLS, detail: "the server refused it", reply: re}
+		return false, &policyError{sentinel: ErrNoStartTLS, detail: "the server refused it", reply: re}
 	}
-	return startTLSSkipped, err
-}
-
-func (r *runner) doStartTLS(ctx context.Context) error {
-	r.tr.tlsStart()
-	p := r.begin(StageTLS)
-	info, err := r.c.StartTLS(ctx, nil)
-	r.rep.TLS = tlsInfoOf(info, err)
-	r.end(p, nil, err)
-	r.tr.tlsDone(r.rep.TLS, err)
-	return err
+	return false, err
 }
 
 // quit sends QUIT when the session can still take it.
 func (r *runner) quit(ctx context.Context) {
-	if r.c == nil || !r.greeted || r.c.Err() != nil {
+	if !r.greeted() || r.c.Err() != nil {
 		return
 	}
 	p := r.begin(StageQuit)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/smtpprobe/probe/scan"
 )
@@ -73,7 +72,7 @@ func exitCode(rep *scan.Report) int {
 	e := rep.Error
 	if e == nil {
 		for _, f := range rep.Findings {
-			if isCheckFinding(f) && f.Severity != scan.SeverityLow && f.Severity != scan.SeverityInfo {
+			if f.Check != "" && f.Severity != scan.SeverityLow && f.Severity != scan.SeverityInfo {
 				return exitFound
 			}
 		}
@@ -111,12 +110,3 @@ func exitCode(rep *scan.Report) int {
 	}
 	return exitError
 }
-
-// checkFindings are the findings the -checks checks make.
-var checkFindings = [...]scan.FindingID{scan.FindingOpenRelay, scan.FindingAuthPlaintextAccepted,
-	scan.FindingStartTLSInjection, scan.FindingSMTPSmuggling, scan.FindingPregreetAccepted,
-	scan.FindingUnsyncPipelining, scan.FindingUserEnumeration}
-
-// isCheckFinding reports a finding of the -checks, rather than one the
-// session itself showed.
-func isCheckFinding(f scan.Finding) bool { return slices.Contains(checkFindings[:], f.ID) }

@@ -88,7 +88,7 @@ func judgeCert(v *verdict, t *probe.TLSInfo, c *config) {
 // a check that could not finish is a WARNING.
 func judgeChecks(v *verdict, rep *scan.Report) {
 	for _, f := range rep.Findings {
-		if !isCheckFinding(f) {
+		if f.Check == "" {
 			continue
 		}
 		switch f.Severity {
