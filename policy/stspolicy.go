@@ -48,8 +48,26 @@ type Policy struct {
 	Extensions []Field
 	// Notes tell what was accepted though the RFC's grammar or intent
 	// frowns on it: repeated keys (the first counts), blank lines, keys
-	// that differ from a defined one only in case.
+	// that differ from a defined one only in case. After maxNotes of them
+	// a last one says how many more there were.
 	Notes []string
+}
+
+// maxNotes is how many notes a Policy keeps.
+const maxNotes = 16
+
+// notes gathers the notes of one ParsePolicy, up to maxNotes.
+type notes struct {
+	list    []string
+	dropped int
+}
+
+func (n *notes) add(format string, args ...any) {
+	if len(n.list) >= maxNotes {
+		n.dropped++
+		return
+	}
+	n.list = append(n.list, fmt.Sprintf(format, args...))
 }
 
 // ParsePolicy parses an MTA-STS policy file (RFC 8461 §3.2): lines ended
@@ -70,6 +88,7 @@ func ParsePolicy(body []byte) (*Policy, error) {
 		lines = lines[:len(lines)-1] // the optional final line end
 	}
 	p := &Policy{}
+	var nt notes
 	seen := map[string]bool{}
 	for i, raw := range lines {
 		n := i + 1
@@ -79,7 +98,7 @@ func ParsePolicy(body []byte) (*Policy, error) {
 		}
 		if trimWSP(line) == "" {
 			if len(body) > 0 {
-				p.Notes = append(p.Notes, fmt.Sprintf("line %d is blank; the grammar of RFC 8461 §3.2 has no blank lines and a strict sender may refuse the policy", n))
+				nt.add("line %d is blank; the grammar of RFC 8461 §3.2 has no blank lines and a strict sender may refuse the policy", n)
 			}
 			continue
 		}
@@ -89,10 +108,14 @@ func ParsePolicy(body []byte) (*Policy, error) {
 				ErrSyntax, quote(line))}
 		}
 		value = trimWSP(value)
-		if err := p.set(key, value, seen[key], n); err != nil {
+		if err := p.set(key, value, seen[key], n, &nt); err != nil {
 			return nil, &ParseError{Format: FormatSTSPolicy, Line: n, Field: key, Err: err}
 		}
 		seen[key] = true
+	}
+	p.Notes = nt.list
+	if nt.dropped > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("and %d more notes like these", nt.dropped))
 	}
 	for _, k := range [...]string{"version", "mode", "max_age"} {
 		if !seen[k] {
@@ -119,9 +142,9 @@ func checkPolicyLine(line string) error {
 }
 
 // set applies one "key: value" line; dup says the key was seen before.
-func (p *Policy) set(key, value string, dup bool, line int) error {
+func (p *Policy) set(key, value string, dup bool, line int, nt *notes) error {
 	if dup && key != "mx" {
-		p.Notes = append(p.Notes, fmt.Sprintf("line %d repeats %q; only the first counts (RFC 8461 §3.2)", line, key))
+		nt.add("line %d repeats %q; only the first counts (RFC 8461 §3.2)", line, key)
 		return nil
 	}
 	switch key {
@@ -150,7 +173,7 @@ func (p *Policy) set(key, value string, dup bool, line int) error {
 	default:
 		for _, k := range [...]string{"version", "mode", "max_age", "mx"} {
 			if strings.EqualFold(key, k) {
-				p.Notes = append(p.Notes, fmt.Sprintf("line %d: key %q is not %q (keys are case-sensitive), so senders ignore it", line, key, k))
+				nt.add("line %d: key %q is not %q (keys are case-sensitive), so senders ignore it", line, key, k)
 			}
 		}
 		if value == "" || strings.ContainsRune(value, '\t') {

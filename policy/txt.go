@@ -52,7 +52,7 @@ func splitFields(rec, version string, f Format) ([]Field, error) {
 	}
 	parts := strings.Split(rec[len(version):], ";")
 	if trimWSP(parts[0]) != "" {
-		return nil, &ParseError{Format: f, Err: fmt.Errorf("%w: %s after %q where \";\" belongs", ErrSyntax, quote(parts[0]), version)}
+		return nil, &ParseError{Format: f, Err: fmt.Errorf("%w: %s after %q where \";\" belongs", ErrSyntax, quote(trimWSP(parts[0])), version)}
 	}
 	parts = parts[1:]
 	if len(parts) > 0 && trimWSP(parts[len(parts)-1]) == "" {
