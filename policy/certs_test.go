@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// now is the time the test chains are valid at.
+// testNow is the time the test chains are valid at.
 var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // pki is a small PKI made for the tests: a root CA, an intermediate under
@@ -42,16 +42,17 @@ func newKey(t testing.TB) crypto.Signer {
 	return k
 }
 
-var serial int64
-
 // issue makes a certificate for pub, signed by parent's key (self-signed
 // when parent is nil).
 func issue(t testing.TB, name string, dns []string, ca bool, notBefore, notAfter time.Time,
 	pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer) *x509.Certificate {
 	t.Helper()
-	serial++
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
+		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: name},
 		DNSNames:              dns,
 		NotBefore:             notBefore,

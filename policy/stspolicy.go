@@ -48,8 +48,8 @@ type Policy struct {
 	Extensions []Field
 	// Notes tell what was accepted though the RFC's grammar or intent
 	// frowns on it: repeated keys (the first counts), blank lines, keys
-	// that differ from a defined one only in case. After maxNotes of them
-	// a last one says how many more there were.
+	// that differ from a defined one only in case. After 16 of them a
+	// last one says how many more there were.
 	Notes []string
 }
 

@@ -29,7 +29,7 @@ const (
 const maxTLSAData = 65535 - 3
 
 // ErrUnusable is wrapped by the error TLSA.Check returns for a record an
-// SMTP client must ignore (RFC 7672 §3.1.3, RFC 7671 §4).
+// SMTP client must ignore (RFC 7672 §2.2 and §3.1.3).
 var ErrUnusable = errors.New("unusable TLSA record")
 
 // TLSA is one TLSA record (RFC 6698 §2.1): which certificate of the chain
@@ -108,8 +108,8 @@ func tlsaError(err error) error { return &ParseError{Format: FormatTLSA, Err: er
 // matching type produces. PKIX-TA(0) and PKIX-EE(1) are unusable for SMTP
 // (RFC 7672 §3.1.3): a sending MTA has no list of trusted CAs to check
 // them against. Unknown parameters make a record unusable (RFC 6698 §4.1,
-// RFC 7671 §4), and so does a digest of the wrong length, which can never
-// match.
+// RFC 7672 §2.2), and so does a digest of the wrong length, which can
+// never match.
 func (t TLSA) Check() error {
 	switch {
 	case t.Usage == UsagePKIXTA || t.Usage == UsagePKIXEE:
