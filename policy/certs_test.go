@@ -29,6 +29,9 @@ type pki struct {
 	renewedLeaf                    *x509.Certificate // the leaf's key in a new certificate
 	nextLeaf                       *x509.Certificate // a new key for mx1.example.test
 	selfSigned                     *x509.Certificate // mx1.example.test, its own issuer
+	expiredRoot                    *x509.Certificate // a CA whose validity has ended
+	clockRoot, clockLeaf           *x509.Certificate // valid around the real clock, not testNow
+	leafOfExpired                  *x509.Certificate // mx1.example.test, valid, issued by expiredRoot
 	rootKey, interKey, otherCAKey  crypto.Signer
 	leafKey, nextKey, selfSignedKy crypto.Signer
 }
@@ -96,6 +99,12 @@ func newPKI(t testing.TB) *pki {
 	p.otherLeaf = issue(t, "mx1.example.test", mx, false, from, to, p.leafKey.Public(), p.otherCA, p.otherCAKey)
 	p.renewedLeaf = issue(t, "mx1.example.test", mx, false, from, to.Add(time.Hour), p.leafKey.Public(), p.root, p.rootKey)
 	p.nextLeaf = issue(t, "mx1.example.test", mx, false, from, to, p.nextKey.Public(), p.root, p.rootKey)
+	p.expiredRoot = issue(t, "Expired Root", nil, true, testNow.Add(-400*24*time.Hour), testNow.Add(-time.Hour),
+		p.otherCAKey.Public(), nil, p.otherCAKey)
+	p.leafOfExpired = issue(t, "mx1.example.test", mx, false, from, to, p.leafKey.Public(), p.expiredRoot, p.otherCAKey)
+	now := time.Now()
+	p.clockRoot = issue(t, "Clock Root", nil, true, now.Add(-time.Hour), now.Add(time.Hour), p.rootKey.Public(), nil, p.rootKey)
+	p.clockLeaf = issue(t, "mx1.example.test", mx, false, now.Add(-time.Hour), now.Add(time.Hour), p.leafKey.Public(), p.clockRoot, p.rootKey)
 	p.selfSigned = issue(t, "mx1.example.test", mx, false, from, to, p.selfSignedKy.Public(), nil, p.selfSignedKy)
 	return p
 }

@@ -32,7 +32,7 @@ type MatchOptions struct {
 	// can match.
 	Names []string
 	// Now is the time a DANE-TA(2) match checks the chain's validity
-	// periods at; the zero value means time.Now().
+	// periods at; the zero value means the current time.
 	Now time.Time
 }
 
@@ -121,9 +121,6 @@ func (r *TLSAResult) Err() error {
 // MatchTLSA does not check that the records were DNSSEC-validated: only
 // records from a secure RRset may be given (RFC 7672 §2.2).
 func MatchTLSA(records []TLSA, chain []*x509.Certificate, opts MatchOptions) *TLSAResult {
-	if opts.Now.IsZero() {
-		opts.Now = time.Now()
-	}
 	r := &TLSAResult{}
 	for _, t := range records {
 		if err := t.Check(); err != nil {

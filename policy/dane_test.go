@@ -98,12 +98,18 @@ func TestMatchTLSA(t *testing.T) {
 		{"DANE-TA requires an unexpired leaf", []TLSA{rec(2, 1, 1, p.root)},
 			[]*x509.Certificate{p.expiredLeaf, p.root}, MatchOptions{Names: []string{"other.invalid"}, Now: testNow},
 			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "matches the certificate at depth 1, but: the leaf does not chain to it"}},
+		{"DANE-TA: the trust anchor's validity counts too", []TLSA{rec(2, 1, 1, p.expiredRoot)},
+			[]*x509.Certificate{p.leafOfExpired, p.expiredRoot}, MatchOptions{Names: mx, Now: testNow},
+			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "expired"}},
 		{"DANE-TA checks validity at Now", []TLSA{rec(2, 1, 1, p.root)},
 			[]*x509.Certificate{p.leaf, p.root}, MatchOptions{Names: mx, Now: testNow.Add(365 * 24 * time.Hour)},
 			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "expired"}},
-		{"DANE-TA: Now defaults to the clock", []TLSA{rec(2, 1, 1, p.root)},
-			[]*x509.Certificate{p.leaf, p.root}, MatchOptions{Names: mx},
-			wantAtClock(p)},
+		{"DANE-TA: Now defaults to the clock", []TLSA{rec(2, 1, 1, p.clockRoot)},
+			[]*x509.Certificate{p.clockLeaf, p.clockRoot}, MatchOptions{Names: mx},
+			daneWant{depths: []int{1}}},
+		{"DANE-TA: a chain valid at the clock is not at Now", []TLSA{rec(2, 1, 1, p.clockRoot)},
+			[]*x509.Certificate{p.clockLeaf, p.clockRoot}, MatchOptions{Names: mx, Now: time.Now().Add(-48 * time.Hour)},
+			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "not yet valid"}},
 		{"DANE-TA requires the chain: a leaf of another CA", []TLSA{rec(2, 1, 1, p.root)},
 			[]*x509.Certificate{p.otherLeaf, p.root}, MatchOptions{Names: mx, Now: testNow},
 			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "the leaf does not chain to it"}},
@@ -168,15 +174,6 @@ type daneWant struct {
 	unusable   int    // how many were unusable
 	err        error  // what Err wraps; nil for a match
 	reason     string // a part of Err's text
-}
-
-// wantAtClock is the outcome a DANE-TA match of p.leaf under p.root has at
-// the real time: the test PKI is valid around testNow only.
-func wantAtClock(p *pki) daneWant {
-	if now := time.Now(); now.After(p.leaf.NotBefore) && now.Before(p.leaf.NotAfter) {
-		return daneWant{depths: []int{1}}
-	}
-	return daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "the leaf does not chain to it"}
 }
 
 func equalInts(a, b []int) bool {
