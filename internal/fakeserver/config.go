@@ -28,7 +28,11 @@ type HandlerFunc func(s *Session, cmd Command) (handled bool)
 // Config configures a Server. The zero value is a sensible Postfix-like
 // ESMTP server for the domain example.test.
 type Config struct {
-	// Addr is the address to listen on; default "127.0.0.1:0".
+	// Addr is the address to listen on; default "127.0.0.1:0". UnixPrefix
+	// and a path ("unix:/tmp/t/lmtp.sock") listen on a unix socket there
+	// (the path must not exist; Close removes it); "unix:" alone makes the
+	// socket in a new temporary directory that Close removes. Server.Addr
+	// and Server.DialAddr tell a client where to connect.
 	Addr string
 	// Hostname is the server's name in the banner and EHLO reply.
 	Hostname string

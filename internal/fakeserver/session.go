@@ -73,6 +73,15 @@ func (t *tap) Write(p []byte) (int, error) {
 	return t.c.Write(p)
 }
 
+// addrString is a.String(), or "" for a nil address (an unnamed unix
+// socket peer may have none).
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
 // eofReader is an empty reader.
 type eofReader struct{}
 
@@ -88,7 +97,7 @@ func newSession(srv *Server, id int, c net.Conn) *Session {
 		doneCh: make(chan struct{}),
 		counts: make(map[string]int),
 	}
-	s.rec = SessionRecord{ID: id, Remote: c.RemoteAddr().String(), ClientTLSOffset: -1, ServerTLSOffset: -1}
+	s.rec = SessionRecord{ID: id, Remote: addrString(c.RemoteAddr()), ClientTLSOffset: -1, ServerTLSOffset: -1}
 	s.tap = &tap{s: s, c: c}
 	s.br = bufio.NewReaderSize(s.tap, MaxLineLength)
 	s.bw = bufio.NewWriterSize(s.tap, 64<<10)
