@@ -7,3 +7,5 @@ require (
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.62.0
 )
+
+require github.com/pires/go-proxyproto v0.15.0

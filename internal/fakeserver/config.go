@@ -63,6 +63,16 @@ type Config struct {
 	// EHLO/HELO, and one reply per accepted recipient after the data.
 	LMTP bool
 
+	// ProxyProtocol makes the server read a PROXY protocol header (version
+	// 1 or 2, as HAProxy sends it and Postfix's smtpd_upstream_proxy_protocol
+	// expects) before anything else, implicit TLS included. A connection
+	// whose header is missing, malformed or late (ProxyTimeout) is closed
+	// without a word; the header is recorded in SessionRecord.Proxy.
+	ProxyProtocol bool
+	// ProxyTimeout bounds the wait for the PROXY header; default
+	// DefaultProxyTimeout.
+	ProxyTimeout time.Duration
+
 	// TLSCert enables STARTTLS (and is required by ImplicitTLS).
 	TLSCert *tls.Certificate
 	// TLSConfig, when set, is used (cloned) instead of one built from TLSCert,

@@ -70,8 +70,12 @@ func (m Message) clone() Message {
 type SessionRecord struct {
 	// ID numbers sessions from 1 in accept order.
 	ID int
-	// Remote is the client's address.
+	// Remote is the client's address (the connection's peer, even when a
+	// PROXY header claimed another; see Proxy).
 	Remote string
+	// Proxy is the PROXY header the client sent (Config.ProxyProtocol),
+	// or nil.
+	Proxy *ProxyHeader
 	// ClientBytes are the bytes the client sent, exactly, decrypted after
 	// TLS began (TLS handshake bytes are not included).
 	ClientBytes []byte
@@ -136,6 +140,7 @@ func (r SessionRecord) clone() SessionRecord {
 	r.ServerBytes = bytes.Clone(r.ServerBytes)
 	r.Discarded = bytes.Clone(r.Discarded)
 	r.Commands = append([]Command(nil), r.Commands...)
+	r.Proxy = r.Proxy.clone()
 	return r
 }
 

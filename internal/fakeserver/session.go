@@ -47,6 +47,7 @@ type Session struct {
 	tx       *transaction
 	counts   map[string]int
 	step     *activeStep
+	proxy    *ProxyHeader
 }
 
 // tap sits between the buffered reader/writer and the connection (plain or
@@ -106,6 +107,12 @@ func newSession(srv *Server, id int, c net.Conn) *Session {
 
 func (s *Session) run() {
 	defer s.finish()
+	if s.cfg.ProxyProtocol {
+		if err := s.readProxyHeader(); err != nil {
+			s.setErr(err)
+			return
+		}
+	}
 	if s.cfg.ImplicitTLS {
 		if err := s.handshake(); err != nil {
 			s.setErr(err)
