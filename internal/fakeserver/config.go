@@ -73,6 +73,28 @@ type Config struct {
 	// DefaultProxyTimeout.
 	ProxyTimeout time.Duration
 
+	// XClient advertises (XClientLine) and accepts Postfix's XCLIENT
+	// command: attributes NAME, ADDR, PORT, PROTO, HELO, LOGIN, DESTADDR and
+	// DESTPORT, xtext-encoded, each checked (501 5.5.4 on a bad name or
+	// value; Unavailable and TempUnavailable are accepted everywhere).
+	// Success starts the session over with a new 220 greeting (EHLO is due
+	// again; LOGIN authenticates as that user) and records the attributes
+	// (Session.XClient, SessionRecord.XClient, Message.XClient).
+	XClient bool
+	// XClientHosts, if non-nil, lists the client addresses and CIDR
+	// prefixes allowed XCLIENT, like Postfix's
+	// smtpd_authorized_xclient_hosts: others are not offered it and get
+	// 550 5.7.0. The client address is the PROXY header's source, if any.
+	XClientHosts []string
+	// XForward advertises (XForwardLine) and accepts Postfix's XFORWARD
+	// command: attributes NAME, ADDR, PORT, PROTO, HELO, IDENT and SOURCE,
+	// checked like XCLIENT's, answered 250 and recorded
+	// (Session.XForward, SessionRecord.XForward, Message.XForward). They
+	// apply to the next message only, as in Postfix.
+	XForward bool
+	// XForwardHosts is XClientHosts for XFORWARD.
+	XForwardHosts []string
+
 	// TLSCert enables STARTTLS (and is required by ImplicitTLS).
 	TLSCert *tls.Certificate
 	// TLSConfig, when set, is used (cloned) instead of one built from TLSCert,
@@ -224,6 +246,12 @@ func (c Config) defaultEhlo(tlsActive bool) []string {
 	}
 	if tlsActive || c.AuthBeforeTLS {
 		l = append(l, "AUTH "+strings.Join(c.mechanisms(), " "))
+	}
+	if c.XClient {
+		l = append(l, XClientLine)
+	}
+	if c.XForward {
+		l = append(l, XForwardLine)
 	}
 	return append(l, "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING")
 }

@@ -304,7 +304,9 @@ func (s *Session) finishMessage() {
 		To: tx.rcpts, RcptParams: tx.rcptParams, Data: tx.data.Bytes(),
 		TLS: s.TLS(), AuthUser: s.authUser, BDAT: tx.bdat,
 		QueueID: newQueueID(), Time: time.Now(),
+		XClient: s.XClient(), XForward: s.XForward(),
 	}
+	s.resetXForward()
 	s.runStep(StepEOD, func() {
 		if s.deliver(m) {
 			s.srv.addMessage(m.clone())

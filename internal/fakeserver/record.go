@@ -2,6 +2,7 @@ package fakeserver
 
 import (
 	"bytes"
+	"maps"
 	"strings"
 	"time"
 )
@@ -52,6 +53,10 @@ type Message struct {
 	QueueID string
 	// Time is when the data was complete.
 	Time time.Time
+	// XClient and XForward are the XCLIENT and XFORWARD attributes in
+	// effect for the message (empty if none).
+	XClient  map[string]string
+	XForward map[string]string
 }
 
 func (m Message) clone() Message {
@@ -63,6 +68,8 @@ func (m Message) clone() Message {
 	}
 	m.RcptParams = rp
 	m.Data = bytes.Clone(m.Data)
+	m.XClient = maps.Clone(m.XClient)
+	m.XForward = maps.Clone(m.XForward)
 	return m
 }
 
@@ -104,6 +111,10 @@ type SessionRecord struct {
 	ServerName  string
 	// AuthUser is the authenticated user, if any.
 	AuthUser string
+	// XClient and XForward hold every attribute the session's XCLIENT and
+	// XFORWARD commands set (the last value of each), or nil.
+	XClient  map[string]string
+	XForward map[string]string
 	// Done reports whether the session has ended; Err is why, if not
 	// a clean close.
 	Done bool
@@ -141,6 +152,8 @@ func (r SessionRecord) clone() SessionRecord {
 	r.Discarded = bytes.Clone(r.Discarded)
 	r.Commands = append([]Command(nil), r.Commands...)
 	r.Proxy = r.Proxy.clone()
+	r.XClient = maps.Clone(r.XClient)
+	r.XForward = maps.Clone(r.XForward)
 	return r
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,10 @@ type Server struct {
 	tmpDir  string // made for a "unix:" socket; removed by Close
 	done    chan struct{}
 	wg      sync.WaitGroup
+
+	// Clients allowed XCLIENT and XFORWARD (nil: all).
+	xclientAllow  []netip.Prefix
+	xforwardAllow []netip.Prefix
 
 	closeOnce sync.Once
 	closeErr  error
@@ -45,6 +50,14 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.ImplicitTLS && !cfg.tlsEnabled() {
 		return nil, errors.New("fakeserver: ImplicitTLS needs TLSCert or TLSConfig")
 	}
+	xclientAllow, err := parseHostList("XClientHosts", cfg.XClientHosts)
+	if err != nil {
+		return nil, err
+	}
+	xforwardAllow, err := parseHostList("XForwardHosts", cfg.XForwardHosts)
+	if err != nil {
+		return nil, err
+	}
 	ln, network, tmpDir, err := listen(cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -54,9 +67,12 @@ func Start(cfg Config) (*Server, error) {
 		ln:      ln,
 		network: network,
 		tmpDir:  tmpDir,
-		done:    make(chan struct{}),
-		active:  make(map[*Session]struct{}),
-		changed: make(chan struct{}),
+
+		xclientAllow:  xclientAllow,
+		xforwardAllow: xforwardAllow,
+		done:          make(chan struct{}),
+		active:        make(map[*Session]struct{}),
+		changed:       make(chan struct{}),
 	}
 	srv.wg.Go(srv.acceptLoop)
 	return srv, nil

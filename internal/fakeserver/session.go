@@ -48,6 +48,8 @@ type Session struct {
 	counts   map[string]int
 	step     *activeStep
 	proxy    *ProxyHeader
+	xclient  map[string]string
+	xforward map[string]string
 }
 
 // tap sits between the buffered reader/writer and the connection (plain or
@@ -97,6 +99,9 @@ func newSession(srv *Server, id int, c net.Conn) *Session {
 		closed: make(chan struct{}),
 		doneCh: make(chan struct{}),
 		counts: make(map[string]int),
+
+		xclient:  make(map[string]string),
+		xforward: make(map[string]string),
 	}
 	s.rec = SessionRecord{ID: id, Remote: addrString(c.RemoteAddr()), ClientTLSOffset: -1, ServerTLSOffset: -1}
 	s.tap = &tap{s: s, c: c}
