@@ -2,6 +2,7 @@ package fakeserver
 
 import (
 	"bytes"
+	"crypto/x509"
 	"maps"
 	"strings"
 	"time"
@@ -109,6 +110,12 @@ type SessionRecord struct {
 	TLSVersion  uint16
 	CipherSuite uint16
 	ServerName  string
+	// ClientCert is the certificate the client presented in the TLS
+	// handshake (when TLSConfig asked for one), or nil;
+	// ClientCertVerified reports whether it was verified against
+	// TLSConfig.ClientCAs.
+	ClientCert         *x509.Certificate
+	ClientCertVerified bool
 	// AuthUser is the authenticated user, if any.
 	AuthUser string
 	// XClient and XForward hold every attribute the session's XCLIENT and
