@@ -47,6 +47,7 @@ func (s *Session) defaultGreeting() {
 // dispatch runs one command through the Misbehave step, the handler and
 // the built-in behaviour.
 func (s *Session) dispatch(cmd Command) {
+	s.cur = cmd
 	s.runStep(cmd.Verb, func() {
 		if h := s.cfg.Handlers[cmd.Verb]; h != nil && h(s, cmd) {
 			return

@@ -47,9 +47,12 @@ type Session struct {
 	tx       *transaction
 	counts   map[string]int
 	step     *activeStep
+	cur      Command // the command being answered
 	proxy    *ProxyHeader
 	xclient  map[string]string
 	xforward map[string]string
+
+	extraChallenge *string // see ExtraChallenge
 }
 
 // tap sits between the buffered reader/writer and the connection (plain or
@@ -211,6 +214,7 @@ func (s *Session) Authenticated() string { return s.authUser }
 // on all but the last). It is sent when the server next waits for input,
 // or on Flush.
 func (s *Session) Reply(code int, lines ...string) {
+	code, lines = s.rewrite(code, lines)
 	s.lastCode = code
 	s.emit(formatReply(code, lines, s.eol()))
 	s.replied()
