@@ -85,7 +85,7 @@ type SessionRecord struct {
 	// or nil.
 	Proxy *ProxyHeader
 	// ClientBytes are the bytes the client sent, exactly, decrypted after
-	// TLS began (TLS handshake bytes are not included).
+	// TLS began (TLS handshake bytes are not included; a PROXY header is).
 	ClientBytes []byte
 	// ServerBytes are the bytes the server sent, likewise.
 	ServerBytes []byte
