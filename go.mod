@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/pires/go-proxyproto v0.15.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.62.0
 )

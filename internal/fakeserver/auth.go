@@ -114,6 +114,9 @@ func (s *Session) authExchange(srv sasl.Server, resp []byte, mech string) {
 			return
 		}
 		if done {
+			if !s.extraRound() {
+				return
+			}
 			user := s.pendUser
 			if user == "" {
 				user = mech

@@ -47,6 +47,7 @@ func (s *Session) defaultGreeting() {
 // dispatch runs one command through the Misbehave step, the handler and
 // the built-in behaviour.
 func (s *Session) dispatch(cmd Command) {
+	s.cur = cmd
 	s.runStep(cmd.Verb, func() {
 		if h := s.cfg.Handlers[cmd.Verb]; h != nil && h(s, cmd) {
 			return
@@ -101,6 +102,10 @@ func builtin(verb string) func(*Session, Command) {
 		return func(s *Session, _ Command) { s.Reply(214, "2.0.0 Commands: "+helpList) }
 	case "QUIT":
 		return (*Session).cmdQuit
+	case "XCLIENT":
+		return (*Session).cmdXClient
+	case "XFORWARD":
+		return (*Session).cmdXForward
 	}
 	return nil
 }
@@ -130,7 +135,13 @@ func (s *Session) cmdHello(cmd Command) {
 	if s.cfg.Greeting != "" {
 		first += " " + s.cfg.Greeting
 	}
-	s.Reply(250, append([]string{first}, s.ehloLines()...)...)
+	lines := []string{first}
+	for _, l := range s.ehloLines() {
+		if s.offersX(l) {
+			lines = append(lines, l)
+		}
+	}
+	s.Reply(250, lines...)
 }
 
 // ehloLines are the extension lines for the current TLS state.
@@ -154,6 +165,7 @@ func (s *Session) advertised(keyword string) bool {
 
 func (s *Session) cmdRset(_ Command) {
 	s.tx = nil
+	s.resetXForward()
 	s.Reply(250, "2.0.0 Ok")
 }
 

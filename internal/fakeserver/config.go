@@ -28,7 +28,11 @@ type HandlerFunc func(s *Session, cmd Command) (handled bool)
 // Config configures a Server. The zero value is a sensible Postfix-like
 // ESMTP server for the domain example.test.
 type Config struct {
-	// Addr is the address to listen on; default "127.0.0.1:0".
+	// Addr is the address to listen on; default "127.0.0.1:0". UnixPrefix
+	// and a path ("unix:/tmp/t/lmtp.sock") listen on a unix socket there
+	// (the path must not exist; Close removes it); "unix:" alone makes the
+	// socket in a new temporary directory that Close removes. Server.Addr
+	// and Server.DialAddr tell a client where to connect.
 	Addr string
 	// Hostname is the server's name in the banner and EHLO reply.
 	Hostname string
@@ -58,6 +62,38 @@ type Config struct {
 	// LMTP makes the server speak LMTP (RFC 2033): LHLO instead of
 	// EHLO/HELO, and one reply per accepted recipient after the data.
 	LMTP bool
+
+	// ProxyProtocol makes the server read a PROXY protocol header (version
+	// 1 or 2, as HAProxy sends it and Postfix's smtpd_upstream_proxy_protocol
+	// expects) before anything else, implicit TLS included. A connection
+	// whose header is missing, malformed or late (ProxyTimeout) is closed
+	// without a word; the header is recorded in SessionRecord.Proxy.
+	ProxyProtocol bool
+	// ProxyTimeout bounds the wait for the PROXY header; default
+	// DefaultProxyTimeout.
+	ProxyTimeout time.Duration
+
+	// XClient advertises (XClientLine) and accepts Postfix's XCLIENT
+	// command: attributes NAME, ADDR, PORT, PROTO, HELO, LOGIN, DESTADDR and
+	// DESTPORT, xtext-encoded, each checked (501 5.5.4 on a bad name or
+	// value; Unavailable and TempUnavailable are accepted everywhere).
+	// Success starts the session over with a new 220 greeting (EHLO is due
+	// again; LOGIN authenticates as that user) and records the attributes
+	// (Session.XClient, SessionRecord.XClient, Message.XClient).
+	XClient bool
+	// XClientHosts, if non-nil, lists the client addresses and CIDR
+	// prefixes allowed XCLIENT, like Postfix's
+	// smtpd_authorized_xclient_hosts: others are not offered it and get
+	// 550 5.7.0. The client address is the PROXY header's source, if any.
+	XClientHosts []string
+	// XForward advertises (XForwardLine) and accepts Postfix's XFORWARD
+	// command: attributes NAME, ADDR, PORT, PROTO, HELO, IDENT and SOURCE,
+	// checked like XCLIENT's, answered 250 and recorded
+	// (Session.XForward, SessionRecord.XForward, Message.XForward). They
+	// apply to the next message only, as in Postfix.
+	XForward bool
+	// XForwardHosts is XClientHosts for XFORWARD.
+	XForwardHosts []string
 
 	// TLSCert enables STARTTLS (and is required by ImplicitTLS).
 	TLSCert *tls.Certificate
@@ -210,6 +246,12 @@ func (c Config) defaultEhlo(tlsActive bool) []string {
 	}
 	if tlsActive || c.AuthBeforeTLS {
 		l = append(l, "AUTH "+strings.Join(c.mechanisms(), " "))
+	}
+	if c.XClient {
+		l = append(l, XClientLine)
+	}
+	if c.XForward {
+		l = append(l, XForwardLine)
 	}
 	return append(l, "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING")
 }

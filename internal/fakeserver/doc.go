@@ -1,5 +1,6 @@
 // Package fakeserver is a scriptable SMTP/LMTP server for tests, hostile
-// server tests, benchmarks and demos. It listens on 127.0.0.1 only.
+// server tests, benchmarks and demos. It listens on 127.0.0.1 (or on a
+// unix socket) only.
 //
 // The zero Config gives a Postfix-like ESMTP server: a 220 banner, EHLO with
 // the usual extensions, MAIL/RCPT/DATA/BDAT, RSET, NOOP, VRFY, EXPN, HELP and
@@ -40,7 +41,30 @@
 // replies, replies written one byte at a time, bare LF or CR line endings,
 // and so on.
 //
+// Step.Code and Step.Echo change only the first reply of a step (any code
+// for any command, the argument echoed back) and keep its behaviour. For
+// servers out of step or careless with secrets there are handlers:
+// EarlyDataReply answers while the body is still streaming, ExtraChallenge
+// sends a 334 after the mechanism finished, EchoAuth and QuoteAuth repeat
+// the client's base64 lines, AnswerClientHello answers the TLS ClientHello
+// with a plaintext 421.
+//
+// Beyond plain SMTP: Addr "unix:/path" (or "unix:" for a temporary path)
+// listens on a unix socket, e.g. for LMTP; ProxyProtocol requires a PROXY
+// protocol header (v1 or v2) before the greeting and records it; XClient
+// and XForward offer Postfix's XCLIENT and XFORWARD, optionally only to
+// the hosts in XClientHosts and XForwardHosts. With a TLSConfig that asks
+// for client certificates (PKI.ServerConfig, PKI.ClientCert) the client's
+// certificate is recorded, and External is the SASL EXTERNAL mechanism
+// that accepts a verified one. TLSConfig also pins TLS versions.
+//
 // Close stops the listener, closes every session and waits for all the
 // server's goroutines to exit. The package does not depend on the testing
 // package except for the NewTB convenience.
+//
+// Protocols followed: RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 3207
+// (STARTTLS), RFC 4954 and RFC 4422 (AUTH, SASL EXTERNAL), RFC 2920
+// (PIPELINING), RFC 3030 (CHUNKING), RFC 3461 (xtext), Postfix's
+// XCLIENT_README and XFORWARD_README, and HAProxy's PROXY protocol
+// versions 1 and 2.
 package fakeserver

@@ -7,6 +7,14 @@ import (
 	"time"
 )
 
+// Answer is the Step that answers with code and lines instead of the
+// normal answer, with no state change: any code for any command, such as
+// 354 to MAIL, 250 to DATA or 221 to RSET. (Step.Code keeps the normal
+// behaviour and changes only the code.)
+func Answer(code int, lines ...string) Step {
+	return Step{Reply: &Reply{Code: code, Lines: lines}}
+}
+
 // Silent is the Step of a server that never answers: used at StepConnect
 // there is no banner, and all input is swallowed until either side closes.
 func Silent() Step {

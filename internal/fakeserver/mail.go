@@ -295,6 +295,8 @@ func parseBdat(arg string) (n int64, last bool, ok bool) {
 func (s *Session) finishMessage() {
 	tx := s.tx
 	s.tx = nil
+	xforward := s.XForward()
+	s.resetXForward()
 	if tx.tooBig {
 		s.runStep(StepEOD, func() { s.Reply(552, "5.3.4 Message size exceeds fixed limit") })
 		return
@@ -304,6 +306,7 @@ func (s *Session) finishMessage() {
 		To: tx.rcpts, RcptParams: tx.rcptParams, Data: tx.data.Bytes(),
 		TLS: s.TLS(), AuthUser: s.authUser, BDAT: tx.bdat,
 		QueueID: newQueueID(), Time: time.Now(),
+		XClient: s.XClient(), XForward: xforward,
 	}
 	s.runStep(StepEOD, func() {
 		if s.deliver(m) {

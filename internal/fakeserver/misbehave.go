@@ -21,8 +21,9 @@ const (
 // "STARTTLS", StepEOD, or StepAny; a "#n" suffix ("RCPT#3", "EHLO#2")
 // restricts the entry to the n-th occurrence in the session, and wins over
 // the plain name. Fields apply in this order: Delay, Drop, then the
-// answer (Raw, Reply, Endless, or else the handler/built-in behaviour),
-// with After and Close applied right after the first reply of the step.
+// answer (Raw, Reply, Endless, or else the handler/built-in behaviour,
+// whose first reply Code and Echo change), with After and Close applied
+// right after the first reply of the step.
 // At StepConnect, a Reply code other than 220 has the effect described
 // for Config.BannerCode.
 type Step struct {
@@ -35,6 +36,16 @@ type Step struct {
 	Raw []byte
 	// Reply, if set, is sent instead of the normal answer (no state change).
 	Reply *Reply
+	// Code, if non-zero, replaces the code of the step's first reply but
+	// keeps the normal behaviour: {Code: 250} on DATA answers "250 End
+	// data with ..." and still reads the data; on STARTTLS it answers 250
+	// and still starts TLS.
+	Code int
+	// Echo appends the command's argument, as received, to the first line
+	// of the step's first reply ("250-mail.example.test c" for "EHLO c",
+	// "250 2.1.0 Ok FROM:<a@b> SIZE=10" for MAIL): a server that echoes
+	// what it was sent.
+	Echo bool
 	// StartTLS performs the TLS handshake after Raw or Reply (for STARTTLS
 	// steps whose 220 is replaced).
 	StartTLS bool
@@ -192,6 +203,26 @@ func (s *Session) replied() {
 	if st.Close {
 		s.Close()
 	}
+}
+
+// rewrite applies the step's Code and Echo to its first reply.
+func (s *Session) rewrite(code int, lines []string) (int, []string) {
+	st := s.step
+	if st == nil || st.fired {
+		return code, lines
+	}
+	if st.Code != 0 {
+		code = st.Code
+	}
+	if st.Echo {
+		lines = append([]string(nil), lines...)
+		if len(lines) == 0 {
+			lines = []string{s.cur.Arg}
+		} else {
+			lines[0] += " " + s.cur.Arg
+		}
+	}
+	return code, lines
 }
 
 // eol is the line ending for replies in the current step.

@@ -197,3 +197,51 @@ func issue(spec leafSpec, key crypto.Signer, parent *x509.Certificate, parentKey
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
+
+// ClientCert issues a client certificate (extended key usage clientAuth
+// only) for commonName, signed by the CA.
+func (p *PKI) ClientCert(commonName string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"fakeserver"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, key.Public(), p.caKey)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("fakeserver: client certificate %s: %w", commonName, err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// ServerConfig returns a server TLS configuration for Config.TLSConfig:
+// the Valid certificate, TLS 1.0 and up, and client certificates handled
+// as auth says. With tls.VerifyClientCertIfGiven and
+// tls.RequireAndVerifyClientCert they are verified against the CA (and the
+// server names the CA when it asks); with tls.RequestClientCert and
+// tls.RequireAnyClientCert it names none and takes any certificate.
+func (p *PKI) ServerConfig(auth tls.ClientAuthType) *tls.Config {
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{p.Valid},
+		MinVersion:   tls.VersionTLS10,
+		ClientAuth:   auth,
+	}
+	if auth >= tls.VerifyClientCertIfGiven {
+		cfg.ClientCAs = p.CAPool()
+	}
+	return cfg
+}

@@ -2,6 +2,8 @@ package fakeserver
 
 import (
 	"bytes"
+	"crypto/x509"
+	"maps"
 	"strings"
 	"time"
 )
@@ -52,6 +54,10 @@ type Message struct {
 	QueueID string
 	// Time is when the data was complete.
 	Time time.Time
+	// XClient and XForward are the XCLIENT and XFORWARD attributes in
+	// effect for the message (empty if none).
+	XClient  map[string]string
+	XForward map[string]string
 }
 
 func (m Message) clone() Message {
@@ -63,6 +69,8 @@ func (m Message) clone() Message {
 	}
 	m.RcptParams = rp
 	m.Data = bytes.Clone(m.Data)
+	m.XClient = maps.Clone(m.XClient)
+	m.XForward = maps.Clone(m.XForward)
 	return m
 }
 
@@ -70,10 +78,14 @@ func (m Message) clone() Message {
 type SessionRecord struct {
 	// ID numbers sessions from 1 in accept order.
 	ID int
-	// Remote is the client's address.
+	// Remote is the client's address (the connection's peer, even when a
+	// PROXY header claimed another; see Proxy).
 	Remote string
+	// Proxy is the PROXY header the client sent (Config.ProxyProtocol),
+	// or nil.
+	Proxy *ProxyHeader
 	// ClientBytes are the bytes the client sent, exactly, decrypted after
-	// TLS began (TLS handshake bytes are not included).
+	// TLS began (TLS handshake bytes are not included; a PROXY header is).
 	ClientBytes []byte
 	// ServerBytes are the bytes the server sent, likewise.
 	ServerBytes []byte
@@ -98,8 +110,18 @@ type SessionRecord struct {
 	TLSVersion  uint16
 	CipherSuite uint16
 	ServerName  string
+	// ClientCert is the certificate the client presented in the TLS
+	// handshake (when TLSConfig asked for one), or nil;
+	// ClientCertVerified reports whether it was verified against
+	// TLSConfig.ClientCAs.
+	ClientCert         *x509.Certificate
+	ClientCertVerified bool
 	// AuthUser is the authenticated user, if any.
 	AuthUser string
+	// XClient and XForward hold every attribute the session's XCLIENT and
+	// XFORWARD commands set (the last value of each), or nil.
+	XClient  map[string]string
+	XForward map[string]string
 	// Done reports whether the session has ended; Err is why, if not
 	// a clean close.
 	Done bool
@@ -136,6 +158,9 @@ func (r SessionRecord) clone() SessionRecord {
 	r.ServerBytes = bytes.Clone(r.ServerBytes)
 	r.Discarded = bytes.Clone(r.Discarded)
 	r.Commands = append([]Command(nil), r.Commands...)
+	r.Proxy = r.Proxy.clone()
+	r.XClient = maps.Clone(r.XClient)
+	r.XForward = maps.Clone(r.XForward)
 	return r
 }
 

@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -12,10 +16,16 @@ import (
 // Server is a running fake SMTP server. Its methods are safe for concurrent
 // use.
 type Server struct {
-	cfg  Config
-	ln   net.Listener
-	done chan struct{}
-	wg   sync.WaitGroup
+	cfg     Config
+	ln      net.Listener
+	network string // "tcp" or "unix"
+	tmpDir  string // made for a "unix:" socket; removed by Close
+	done    chan struct{}
+	wg      sync.WaitGroup
+
+	// Clients allowed XCLIENT and XFORWARD (nil: all).
+	xclientAllow  []netip.Prefix
+	xforwardAllow []netip.Prefix
 
 	closeOnce sync.Once
 	closeErr  error
@@ -30,32 +40,92 @@ type Server struct {
 	changed  chan struct{} // closed and replaced on every change
 }
 
+// UnixPrefix marks a Config.Addr (and a Server.Addr) that is a unix
+// socket path rather than a TCP address.
+const UnixPrefix = "unix:"
+
 // Start starts a server listening on cfg.Addr (default 127.0.0.1:0).
 func Start(cfg Config) (*Server, error) {
 	cfg = cfg.normalize()
 	if cfg.ImplicitTLS && !cfg.tlsEnabled() {
 		return nil, errors.New("fakeserver: ImplicitTLS needs TLSCert or TLSConfig")
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	xclientAllow, err := parseHostList("XClientHosts", cfg.XClientHosts)
 	if err != nil {
-		return nil, fmt.Errorf("fakeserver: listen: %w", err)
+		return nil, err
+	}
+	xforwardAllow, err := parseHostList("XForwardHosts", cfg.XForwardHosts)
+	if err != nil {
+		return nil, err
+	}
+	ln, network, tmpDir, err := listen(cfg.Addr)
+	if err != nil {
+		return nil, err
 	}
 	srv := &Server{
 		cfg:     cfg,
 		ln:      ln,
-		done:    make(chan struct{}),
-		active:  make(map[*Session]struct{}),
-		changed: make(chan struct{}),
+		network: network,
+		tmpDir:  tmpDir,
+
+		xclientAllow:  xclientAllow,
+		xforwardAllow: xforwardAllow,
+		done:          make(chan struct{}),
+		active:        make(map[*Session]struct{}),
+		changed:       make(chan struct{}),
 	}
 	srv.wg.Go(srv.acceptLoop)
 	return srv, nil
 }
 
-// Addr returns the address the server listens on, "127.0.0.1:port".
-func (srv *Server) Addr() string { return srv.ln.Addr().String() }
+// listen opens the listener for addr: a TCP address, or UnixPrefix and a
+// socket path. An empty path makes a socket in a new temporary directory,
+// whose name is returned for Close to remove.
+func listen(addr string) (ln net.Listener, network, tmpDir string, err error) {
+	path, isUnix := strings.CutPrefix(addr, UnixPrefix)
+	if !isUnix {
+		ln, err = net.Listen("tcp", addr)
+		if err != nil {
+			return nil, "", "", fmt.Errorf("fakeserver: listen: %w", err)
+		}
+		return ln, "tcp", "", nil
+	}
+	if path == "" {
+		if tmpDir, err = os.MkdirTemp("", "fakeserver"); err != nil {
+			return nil, "", "", fmt.Errorf("fakeserver: socket directory: %w", err)
+		}
+		path = filepath.Join(tmpDir, "smtp.sock")
+	}
+	ln, err = net.Listen("unix", path)
+	if err != nil {
+		if tmpDir != "" {
+			_ = os.RemoveAll(tmpDir)
+		}
+		return nil, "", "", fmt.Errorf("fakeserver: listen: %w", err)
+	}
+	return ln, "unix", tmpDir, nil
+}
 
-// Port returns the port the server listens on.
+// Addr returns the address the server listens on: "127.0.0.1:port" for
+// TCP, or UnixPrefix followed by the socket path ("unix:/tmp/x/smtp.sock").
+func (srv *Server) Addr() string {
+	if srv.network == "unix" {
+		return UnixPrefix + srv.ln.Addr().String()
+	}
+	return srv.ln.Addr().String()
+}
+
+// DialAddr returns the network ("tcp" or "unix") and the address (host and
+// port, or socket path) to pass to net.Dial: net.Dial(srv.DialAddr()).
+func (srv *Server) DialAddr() (network, address string) {
+	return srv.network, srv.ln.Addr().String()
+}
+
+// Port returns the TCP port the server listens on, or 0 on a unix socket.
 func (srv *Server) Port() int {
+	if srv.network != "tcp" {
+		return 0
+	}
 	_, p, _ := net.SplitHostPort(srv.Addr())
 	n, _ := strconv.Atoi(p)
 	return n
@@ -70,6 +140,11 @@ func (srv *Server) Close() error {
 	srv.closeOnce.Do(func() {
 		close(srv.done)
 		srv.closeErr = srv.ln.Close()
+		if srv.tmpDir != "" {
+			if err := os.RemoveAll(srv.tmpDir); err != nil && srv.closeErr == nil {
+				srv.closeErr = err
+			}
+		}
 		srv.mu.Lock()
 		srv.closing = true
 		for s := range srv.active {

@@ -47,6 +47,12 @@ type Session struct {
 	tx       *transaction
 	counts   map[string]int
 	step     *activeStep
+	cur      Command // the command being answered
+	proxy    *ProxyHeader
+	xclient  map[string]string
+	xforward map[string]string
+
+	extraChallenge *string // see ExtraChallenge
 }
 
 // tap sits between the buffered reader/writer and the connection (plain or
@@ -73,6 +79,15 @@ func (t *tap) Write(p []byte) (int, error) {
 	return t.c.Write(p)
 }
 
+// addrString is a.String(), or "" for a nil address (an unnamed unix
+// socket peer may have none).
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
 // eofReader is an empty reader.
 type eofReader struct{}
 
@@ -87,8 +102,11 @@ func newSession(srv *Server, id int, c net.Conn) *Session {
 		closed: make(chan struct{}),
 		doneCh: make(chan struct{}),
 		counts: make(map[string]int),
+
+		xclient:  make(map[string]string),
+		xforward: make(map[string]string),
 	}
-	s.rec = SessionRecord{ID: id, Remote: c.RemoteAddr().String(), ClientTLSOffset: -1, ServerTLSOffset: -1}
+	s.rec = SessionRecord{ID: id, Remote: addrString(c.RemoteAddr()), ClientTLSOffset: -1, ServerTLSOffset: -1}
 	s.tap = &tap{s: s, c: c}
 	s.br = bufio.NewReaderSize(s.tap, MaxLineLength)
 	s.bw = bufio.NewWriterSize(s.tap, 64<<10)
@@ -97,6 +115,12 @@ func newSession(srv *Server, id int, c net.Conn) *Session {
 
 func (s *Session) run() {
 	defer s.finish()
+	if s.cfg.ProxyProtocol {
+		if err := s.readProxyHeader(); err != nil {
+			s.setErr(err)
+			return
+		}
+	}
 	if s.cfg.ImplicitTLS {
 		if err := s.handshake(); err != nil {
 			s.setErr(err)
@@ -190,6 +214,7 @@ func (s *Session) Authenticated() string { return s.authUser }
 // on all but the last). It is sent when the server next waits for input,
 // or on Flush.
 func (s *Session) Reply(code int, lines ...string) {
+	code, lines = s.rewrite(code, lines)
 	s.lastCode = code
 	s.emit(formatReply(code, lines, s.eol()))
 	s.replied()

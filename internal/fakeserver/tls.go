@@ -81,6 +81,10 @@ func (s *Session) handshake() error {
 	s.rec.TLSVersion = st.Version
 	s.rec.CipherSuite = st.CipherSuite
 	s.rec.ServerName = st.ServerName
+	if len(st.PeerCertificates) > 0 {
+		s.rec.ClientCert = st.PeerCertificates[0]
+		s.rec.ClientCertVerified = len(st.VerifiedChains) > 0
+	}
 	s.mu.Unlock()
 	return nil
 }
