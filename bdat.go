@@ -11,7 +11,7 @@ const DefaultChunkSize = 64 << 10
 
 // MaxChunkSize is the largest BDAT chunk Bdat sends; a larger chunkSize is
 // lowered to it.
-const MaxChunkSize = 64 << 20
+const maxChunkSize = 64 << 20
 
 // bdatWindow is how many chunk replies may be outstanding when the server
 // advertised PIPELINING; without it each chunk waits for its reply.
@@ -76,7 +76,7 @@ func (c *Conn) bdat(ctx context.Context, msg io.Reader, chunkSize, nFinal int) (
 	if chunkSize <= 0 {
 		chunkSize = DefaultChunkSize
 	}
-	chunkSize = min(chunkSize, MaxChunkSize)
+	chunkSize = min(chunkSize, maxChunkSize)
 	if msg == nil {
 		msg = eofReader{}
 	}

@@ -52,7 +52,7 @@ func NewConn(nc net.Conn, d *Dialer) *Conn {
 	}
 	c.d.Timeouts = c.d.Timeouts.withDefaults()
 	c.d.Limits = c.d.Limits.withDefaults()
-	c.tr = NewTranscript(c.d.RevealSecrets, c.d.Logger)
+	c.tr = newTranscript(c.d.RevealSecrets, c.d.Logger)
 	c.lr = newLineReader(nc, c.d.Limits.MaxLineLength)
 	if h, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.host = h

@@ -25,13 +25,6 @@ const (
 // errDotWriterClosed is returned by a dot writer's Write after Close.
 var errDotWriterClosed = errors.New("smtp: write to a closed dot writer")
 
-// NewDotWriter returns a writer that turns what it is given into SMTP
-// message data (RFC 5321 §4.5.2) on w: every line ending (CRLF, bare LF,
-// bare CR) becomes CRLF, a '.' that begins a line is doubled, and Close
-// ends the data with a CRLF when the text did not end with a line ending,
-// then ".\r\n". Close does not close w. Output is buffered (32 KiB);
-// memory does not grow with the amount written.
-func NewDotWriter(w io.Writer) io.WriteCloser { return newDotWriter(w) }
 
 // dotWriter normalises line endings and dot-stuffs on the way to w.
 type dotWriter struct {
@@ -41,6 +34,12 @@ type dotWriter struct {
 	closed    bool
 }
 
+// newDotWriter returns a writer that turns what it is given into SMTP
+// message data (RFC 5321 §4.5.2) on w: every line ending (CRLF, bare LF,
+// bare CR) becomes CRLF, a '.' that begins a line is doubled, and Close
+// ends the data with a CRLF when the text did not end with a line ending,
+// then ".\r\n". Close does not close w. Output is buffered (32 KiB);
+// memory does not grow with the amount written.
 func newDotWriter(w io.Writer) *dotWriter { return newDotWriterSize(w, dataBlockSize) }
 
 // newDotWriterSize buffers at most size bytes before writing to w.

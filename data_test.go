@@ -50,7 +50,7 @@ func TestDotWriter(t *testing.T) {
 	for _, tc := range tests {
 		for _, split := range []int{0, 1, 2, 3} {
 			var out bytes.Buffer
-			w := NewDotWriter(&out)
+			w := newDotWriter(&out)
 			in := []byte(tc.in)
 			for len(in) > 0 {
 				n := len(in)
@@ -74,7 +74,7 @@ func TestDotWriter(t *testing.T) {
 
 func TestDotWriterClosed(t *testing.T) {
 	var out bytes.Buffer
-	w := NewDotWriter(&out)
+	w := newDotWriter(&out)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
 
 func TestDotWriterPropagatesErrors(t *testing.T) {
 	boom := errors.New("boom")
-	w := NewDotWriter(failingWriter{boom})
+	w := newDotWriter(failingWriter{boom})
 	big := bytes.Repeat([]byte("0123456789\n"), 10000)
 	if _, err := w.Write(big); !errors.Is(err, boom) {
 		t.Errorf("Write = %v, want boom", err)

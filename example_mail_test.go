@@ -56,31 +56,9 @@ func ExampleConn_Send() {
 	// queue id: 6A4C1D5153E
 }
 
-// The DATA transformation on its own: line endings become CRLF, leading
-// dots are doubled, and Close adds the missing CRLF and the terminator.
-func ExampleNewDotWriter() {
-	var data strings.Builder
-	w := probe.NewDotWriter(&data)
-	fmt.Fprint(w, "Subject: dots\n.hidden\r..\rno final newline")
-	w.Close()
-	fmt.Printf("%q\n", data.String())
-	// Output:
-	// "Subject: dots\r\n..hidden\r\n...\r\nno final newline\r\n.\r\n"
-}
-
 // The queue id of the qmail reply in the seed tutorials.
 func ExampleReply_QueueID() {
 	r := &probe.Reply{Code: 250, Lines: []string{"ok 1113954693 qp 29052"}}
 	fmt.Println(r.QueueID())
 	// Output: 1113954693 qp 29052
-}
-
-// ESMTP parameters are encoded for the wire: ENVID and AUTH as xtext.
-func ExampleXtextEncode() {
-	fmt.Println(probe.XtextEncode("e=mc2@example.com"))
-	plain, _ := probe.XtextDecode("Bob+2BSmith@example.test")
-	fmt.Println(plain)
-	// Output:
-	// e+3Dmc2@example.com
-	// Bob+Smith@example.test
 }

@@ -29,7 +29,7 @@ func FuzzDotStuffRoundTrip(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
 		var out bytes.Buffer
-		w := NewDotWriter(&out)
+		w := newDotWriter(&out)
 		step := len(in)
 		if split > 0 {
 			step = int(split%7) + 1
@@ -71,22 +71,22 @@ func FuzzXtext(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		enc := XtextEncode(s)
+		enc := xtextEncode(s)
 		for i := 0; i < len(enc); i++ {
 			c := enc[i]
 			if c < '!' || c > '~' || c == '=' {
 				t.Fatalf("XtextEncode(%q) = %q: byte %q not allowed", s, enc, c)
 			}
 		}
-		dec, err := XtextDecode(enc)
+		dec, err := xtextDecode(enc)
 		if err != nil || dec != s {
 			t.Fatalf("XtextDecode(XtextEncode(%q)) = %q, %v", s, dec, err)
 		}
-		if d, err := XtextDecode(s); err == nil {
+		if d, err := xtextDecode(s); err == nil {
 			if len(d) > len(s) {
 				t.Fatalf("XtextDecode(%q) grew to %q", s, d)
 			}
-			if again, err := XtextDecode(XtextEncode(d)); err != nil || again != d {
+			if again, err := xtextDecode(xtextEncode(d)); err != nil || again != d {
 				t.Fatalf("re-encoding %q gave %q, %v", d, again, err)
 			}
 		}

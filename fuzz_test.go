@@ -278,7 +278,7 @@ func FuzzTranscriptRender(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string, flags uint8) {
 		var logs bytes.Buffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		tr := NewTranscript(false, logger)
+		tr := newTranscript(false, logger)
 		parts := strings.Split(text, "\xff")
 		for i, p := range parts {
 			kind := Kind((int(flags)+i)%3 + 1)

@@ -348,7 +348,7 @@ func (p *paramList) addXtext(key, prefix, value string) {
 		p.err = argError(key, value, "line break or NUL")
 		return
 	}
-	p.add(key + "=" + prefix + XtextEncode(value))
+	p.add(key + "=" + prefix + xtextEncode(value))
 }
 
 func (p *paramList) addExtra(extra []string) {
@@ -440,7 +440,7 @@ func isAlnum(b byte) bool {
 // XtextEncode encodes s as RFC 3461 §4 xtext: the bytes from '!' to '~'
 // other than '+' and '=' stand for themselves; every other byte becomes
 // "+" and two upper-case hexadecimal digits.
-func XtextEncode(s string) string {
+func xtextEncode(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
@@ -458,7 +458,7 @@ func XtextEncode(s string) string {
 // XtextDecode decodes RFC 3461 xtext. It refuses bytes that xtext does not
 // allow ('=', space, controls, non-ASCII) and a '+' that is not followed
 // by two upper-case hexadecimal digits; the error is an *ArgError.
-func XtextDecode(s string) (string, error) {
+func xtextDecode(s string) (string, error) {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {

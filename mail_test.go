@@ -266,19 +266,19 @@ func TestXtext(t *testing.T) {
 		{"~!", "~!"},
 	}
 	for _, tc := range tests {
-		if got := XtextEncode(tc.plain); got != tc.xtext {
+		if got := xtextEncode(tc.plain); got != tc.xtext {
 			t.Errorf("XtextEncode(%q) = %q, want %q", tc.plain, got, tc.xtext)
 		}
-		got, err := XtextDecode(tc.xtext)
+		got, err := xtextDecode(tc.xtext)
 		if err != nil || got != tc.plain {
 			t.Errorf("XtextDecode(%q) = %q, %v, want %q", tc.xtext, got, err, tc.plain)
 		}
 	}
-	if got, err := XtextDecode("+41+42C"); err != nil || got != "ABC" {
+	if got, err := xtextDecode("+41+42C"); err != nil || got != "ABC" {
 		t.Errorf("XtextDecode of hex-encoded xchars = %q, %v", got, err)
 	}
 	for _, bad := range []string{"+", "+4", "+4g", "+2b", "a=b", "a b", "\x00", "é", "x+"} {
-		if _, err := XtextDecode(bad); !errors.Is(err, ErrInvalidArgument) {
+		if _, err := xtextDecode(bad); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("XtextDecode(%q) = %v, want ErrInvalidArgument", bad, err)
 		}
 	}

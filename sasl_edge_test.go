@@ -209,7 +209,7 @@ func TestAuthChallengeWithoutPadding(t *testing.T) {
 	if _, err := c.Auth(ctx, lc); err != nil {
 		t.Fatal(err)
 	}
-	if got := lc.Prompts(); len(got) != 2 || got[1] != "Password" {
+	if got := lc.(*loginClient).prompts; len(got) != 2 || got[1] != "Password" {
 		t.Errorf("prompts = %q", got)
 	}
 	if !strings.Contains(c.Transcript().String(), "*  334 challenge lacks its base64 padding\n*  334 decoded: Password\n") {
@@ -248,7 +248,7 @@ func TestLoginClientAnswersByOrder(t *testing.T) {
 			if got := env.authBytes(t); got != tc.wire {
 				t.Errorf("wire = %q, want %q", got, tc.wire)
 			}
-			if got := lc.Prompts(); strings.Join(got, "|") != strings.Join(tc.prompts, "|") {
+			if got := lc.(*loginClient).prompts; strings.Join(got, "|") != strings.Join(tc.prompts, "|") {
 				t.Errorf("prompts = %q, want %q", got, tc.prompts)
 			}
 			if strings.Contains(c.Transcript().String(), "cA==") {

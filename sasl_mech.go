@@ -9,11 +9,11 @@ import (
 	"github.com/emersion/go-sasl"
 )
 
-// LoginClient is a tolerant client for the LOGIN mechanism
+// loginClient is a tolerant client for the LOGIN mechanism
 // (draft-murchison-sasl-login). It answers the server's prompts by their
 // order, not by their text: the username first, then the password. It
-// records the decoded prompts. It implements sasl.Client and Redactor.
-type LoginClient struct {
+// records the decoded prompts for tests.
+type loginClient struct {
 	username, password string
 	initial            bool // the username goes on the AUTH line
 	answered           int  // 1 after the username, 2 after the password
@@ -21,16 +21,19 @@ type LoginClient struct {
 	prompts            []string
 }
 
-// NewLoginClient returns a LOGIN client for use with Conn.Auth. With
-// initialResponse the username is sent on the AUTH line, as some servers
-// expect; if such a server still asks for the username (a prompt that
-// mentions "user" and not "pass"), it gets the username again, once.
-func NewLoginClient(username, password string, initialResponse bool) *LoginClient {
-	return &LoginClient{username: username, password: password, initial: initialResponse}
+// NewLoginClient returns a LOGIN client for use with Conn.Auth, tolerant
+// of what servers do: it answers the prompts by their order, not by their
+// text (the username first, then the password), and redacts the password
+// in the transcript. With initialResponse the username is sent on the AUTH
+// line, as some servers expect; if such a server still asks for the
+// username (a prompt that mentions "user" and not "pass"), it gets the
+// username again, once.
+func NewLoginClient(username, password string, initialResponse bool) sasl.Client {
+	return &loginClient{username: username, password: password, initial: initialResponse}
 }
 
 // Start begins the exchange.
-func (l *LoginClient) Start() (string, []byte, error) {
+func (l *loginClient) Start() (string, []byte, error) {
 	l.answered, l.reasked, l.prompts = 0, false, nil
 	if l.initial {
 		l.answered = 1
@@ -41,7 +44,7 @@ func (l *LoginClient) Start() (string, []byte, error) {
 
 // Next answers a prompt: the username, then the password. A third prompt
 // is refused with sasl.ErrUnexpectedServerChallenge.
-func (l *LoginClient) Next(challenge []byte) ([]byte, error) {
+func (l *loginClient) Next(challenge []byte) ([]byte, error) {
 	l.prompts = append(l.prompts, string(challenge))
 	switch {
 	case l.answered == 1 && l.initial && !l.reasked && isUsernamePrompt(challenge):
@@ -58,17 +61,11 @@ func (l *LoginClient) Next(challenge []byte) ([]byte, error) {
 }
 
 // Redaction hides the password and shows the username.
-func (l *LoginClient) Redaction() string {
+func (l *loginClient) Redaction() string {
 	if l.answered == 2 {
 		return "[password redacted]"
 	}
 	return ""
-}
-
-// Prompts returns the decoded prompts the server sent, in order, such as
-// "Username:" and "Password:".
-func (l *LoginClient) Prompts() []string {
-	return append([]string(nil), l.prompts...)
 }
 
 // isUsernamePrompt reports whether a prompt asks for a user name.

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -166,7 +167,11 @@ func TestAuthNeverLeaksSecrets(t *testing.T) {
 			m.nonce = cnonce
 			try(m)
 		}
-		if len(errs) != 6 {
+		wantErrs := 6
+		if i%3 == 2 && errors.Is(errs[len(errs)-1], errSASLprep) {
+			wantErrs = 7 // SCRAM refuses such a password before sending it
+		}
+		if len(errs) != wantErrs {
 			t.Fatalf("case %d: %d errors, want 6 refusals and a success: %v\n%s", i, len(errs), errs, c.Transcript())
 		}
 		c.Close()
@@ -198,6 +203,9 @@ func TestAuthNeverLeaksSecrets(t *testing.T) {
 				}
 				t.Fatalf("case %d: the %s leaks the %s %q:\n%s", i, where, what, secret, s)
 			}
+		}
+		if wantErrs == 7 {
+			continue // no SCRAM success to look at
 		}
 		if !reveal {
 			if i%3 == 2 && !strings.Contains(c.Transcript().String(), "S: 334 [server signature redacted]\n") {

@@ -1,20 +1,15 @@
 package probe
 
 import (
-	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
+	"github.com/xdg-go/scram"
+	"github.com/xdg-go/stringprep"
 )
 
 // ErrServerSignature is wrapped by the error Auth returns when a SCRAM
@@ -22,126 +17,124 @@ import (
 // knows the password.
 var ErrServerSignature = errors.New("smtp: SCRAM server signature is wrong or missing")
 
+// errSASLprep is wrapped by the error of a SCRAM client whose user name or
+// password SASLprep refuses; nothing is sent then.
+var errSASLprep = errors.New("not valid under SASLprep (RFC 4013): a prohibited or unassigned character")
+
 // maxSCRAMIterations bounds the PBKDF2 work a server can ask for.
 const maxSCRAMIterations = 1 << 20
 
-// scramClient implements SCRAM (RFC 5802) without channel binding.
+// scramClient is SCRAM (RFC 5802, RFC 7677) without channel binding,
+// through github.com/xdg-go/scram, which does SASLprep (with NFKC) and the
+// exchange; it adds what a probe needs around it: a bound on the PBKDF2
+// work a server can ask for, redaction of the proof and of the server's
+// signature, and a refusal of a success that came before the server proved
+// it knows the password.
 type scramClient struct {
 	mech               string
-	newHash            func() hash.Hash
+	hash               scram.HashGeneratorFcn
 	username, password string
 	nonce              string // the client nonce; random unless set by a test
 	cnonce             string // the nonce of the exchange in progress
 
-	state           int // 0 before server-first, 1 before server-final, 2 done
-	gs2             string
-	clientFirstBare string
-	serverSignature []byte
-	prepared        string // the password after SASLprep
+	conv  *scram.ClientConversation
+	state int // 0 before server-first, 1 before server-final, 2 done
 }
 
-// NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802). The password
-// goes through SASLprep; the client nonce comes from crypto/rand; the
-// server's signature is verified, and a wrong or missing one is an error
-// wrapping ErrServerSignature. An iteration count above 2^20 is refused, to
-// bound the work a server can ask for. The proof and the server's
-// signature are redacted in the transcript. Channel binding is not offered.
+// NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802). The user
+// name and password go through SASLprep; the client nonce comes from
+// crypto/rand; the server's signature is verified, and a wrong or missing
+// one is an error wrapping ErrServerSignature. An iteration count above
+// 2^20 is refused, to bound the work a server can ask for; a low one is
+// accepted, since a probe reports what the server does. The proof and the
+// server's signature are redacted in the transcript. Channel binding is
+// not offered.
 func NewSCRAMSHA1Client(username, password string) sasl.Client {
-	return &scramClient{mech: "SCRAM-SHA-1", newHash: sha1.New, username: username, password: password}
+	return &scramClient{mech: "SCRAM-SHA-1", hash: scram.SHA1, username: username, password: password}
 }
 
 // NewSCRAMSHA256Client returns a SCRAM-SHA-256 client (RFC 7677), like
 // NewSCRAMSHA1Client with SHA-256.
 func NewSCRAMSHA256Client(username, password string) sasl.Client {
-	return &scramClient{mech: "SCRAM-SHA-256", newHash: sha256.New, username: username, password: password}
+	return &scramClient{mech: "SCRAM-SHA-256", hash: scram.SHA256, username: username, password: password}
 }
 
 func (s *scramClient) Start() (string, []byte, error) {
-	user, err := saslPrep(s.username)
-	if err != nil {
-		return s.mech, nil, fmt.Errorf("username: %w", err)
+	// SCRAM prepares both as stored strings (RFC 5802 §2.2): unassigned
+	// code points are refused. The library's own error quotes the
+	// password, so it is checked here first, and the error names neither.
+	if _, err := stringprep.SASLprep.Prepare(s.username); err != nil {
+		return s.mech, nil, fmt.Errorf("SCRAM: the user name is %w", errSASLprep)
 	}
-	if s.prepared, err = saslPrep(s.password); err != nil {
-		return s.mech, nil, fmt.Errorf("password: %w", err)
+	if _, err := stringprep.SASLprep.Prepare(s.password); err != nil {
+		return s.mech, nil, fmt.Errorf("SCRAM: the password is %w", errSASLprep)
+	}
+	client, err := s.hash.NewClient(s.username, s.password, "")
+	if err != nil {
+		return s.mech, nil, fmt.Errorf("SCRAM: the credentials are %w", errSASLprep)
 	}
 	s.cnonce = s.nonce
 	if s.cnonce == "" {
 		s.cnonce = rand.Text()
 	}
-	s.state, s.serverSignature = 0, nil
-	s.gs2 = "n,,"
-	s.clientFirstBare = "n=" + scramName(user) + ",r=" + s.cnonce
-	return s.mech, []byte(s.gs2 + s.clientFirstBare), nil
+	client = client.WithMinIterations(1).WithNonceGenerator(func() string { return s.cnonce })
+	s.conv, s.state = client.NewConversation(), 0
+	first, err := s.conv.Step("")
+	if err != nil {
+		return s.mech, nil, fmt.Errorf("SCRAM: %w", err)
+	}
+	return s.mech, []byte(first), nil
 }
 
 func (s *scramClient) Next(challenge []byte) ([]byte, error) {
 	switch s.state {
 	case 0:
 		s.state = 1
-		return s.clientFinal(string(challenge))
+		if err := s.checkServerFirst(string(challenge)); err != nil {
+			return nil, err
+		}
+		final, err := s.conv.Step(string(challenge))
+		if err != nil {
+			return nil, fmt.Errorf("SCRAM: %w", err)
+		}
+		return []byte(final), nil
 	case 1:
 		s.state = 2
-		return []byte{}, s.verify(string(challenge))
+		if _, err := s.conv.Step(string(challenge)); err != nil || !s.conv.Valid() {
+			return []byte{}, fmt.Errorf("SCRAM: %v: %w", err, ErrServerSignature)
+		}
+		return []byte{}, nil
 	}
 	return nil, sasl.ErrUnexpectedServerChallenge
 }
 
-// clientFinal answers server-first with the client proof.
-func (s *scramClient) clientFinal(serverFirst string) ([]byte, error) {
-	attrs, err := scramAttrs(serverFirst)
-	if err != nil {
-		return nil, err
+// checkServerFirst refuses server-first before any PBKDF2 work when its
+// nonce does not extend the client's (a server that only echoes it gives
+// no freshness of its own, RFC 5802 §5.1) or its iteration count is
+// missing, malformed or above maxSCRAMIterations.
+func (s *scramClient) checkServerFirst(serverFirst string) error {
+	var nonce, iter string
+	for _, f := range strings.Split(serverFirst, ",") {
+		if v, ok := strings.CutPrefix(f, "r="); ok && nonce == "" {
+			nonce = v
+		}
+		if v, ok := strings.CutPrefix(f, "i="); ok && iter == "" {
+			iter = v
+		}
 	}
-	nonce := attrs["r"]
 	if len(nonce) <= len(s.cnonce) || !strings.HasPrefix(nonce, s.cnonce) {
-		return nil, errors.New("SCRAM: server nonce does not extend the client nonce")
+		return errors.New("SCRAM: server nonce is missing or does not extend the client nonce")
 	}
-	salt, err := base64.StdEncoding.DecodeString(attrs["s"])
-	if err != nil || len(salt) == 0 {
-		return nil, errors.New("SCRAM: salt is missing or not base64")
+	if n, err := strconv.Atoi(iter); err != nil || n < 1 || n > maxSCRAMIterations {
+		return fmt.Errorf("SCRAM: iteration count %q is not between 1 and %d", truncate(iter, 20), maxSCRAMIterations)
 	}
-	iter, err := strconv.Atoi(attrs["i"])
-	if err != nil || iter < 1 || iter > maxSCRAMIterations {
-		return nil, fmt.Errorf("SCRAM: iteration count %q is not between 1 and %d", truncate(attrs["i"], 20), maxSCRAMIterations)
-	}
-	salted, err := pbkdf2.Key(s.newHash, s.prepared, salt, iter, s.newHash().Size())
-	if err != nil {
-		return nil, fmt.Errorf("SCRAM: %w", err)
-	}
-	withoutProof := "c=" + base64.StdEncoding.EncodeToString([]byte(s.gs2)) + ",r=" + nonce
-	authMessage := []byte(s.clientFirstBare + "," + serverFirst + "," + withoutProof)
-	clientKey := s.hmac(salted, []byte("Client Key"))
-	h := s.newHash()
-	h.Write(clientKey)
-	proof := s.hmac(h.Sum(nil), authMessage)
-	for i := range proof {
-		proof[i] ^= clientKey[i]
-	}
-	s.serverSignature = s.hmac(s.hmac(salted, []byte("Server Key")), authMessage)
-	return []byte(withoutProof + ",p=" + base64.StdEncoding.EncodeToString(proof)), nil
-}
-
-// verify checks server-final against the expected server signature.
-func (s *scramClient) verify(serverFinal string) error {
-	attrs, err := scramAttrs(serverFinal)
-	if err != nil {
-		return err
-	}
-	if e, ok := attrs["e"]; ok {
-		return fmt.Errorf("SCRAM: server reported %q: %w", truncate(e, 80), ErrServerSignature)
-	}
-	got, err := base64.StdEncoding.DecodeString(attrs["v"])
-	if err != nil || !hmac.Equal(got, s.serverSignature) {
-		return ErrServerSignature
-	}
-	s.serverSignature = nil
 	return nil
 }
 
 // finish refuses a success reply that came before the server proved it
 // knows the password.
 func (s *scramClient) finish() error {
-	if s.state != 2 || s.serverSignature != nil {
+	if s.state != 2 || s.conv == nil || !s.conv.Valid() {
 		return fmt.Errorf("%w: server accepted without a verified signature", ErrServerSignature)
 	}
 	return nil
@@ -163,91 +156,4 @@ func (s *scramClient) challengeRedaction() string {
 		return "[server signature redacted]"
 	}
 	return ""
-}
-
-func (s *scramClient) hmac(key, msg []byte) []byte {
-	m := hmac.New(s.newHash, key)
-	m.Write(msg)
-	return m.Sum(nil)
-}
-
-// scramAttrs parses "k=v,k=v" and refuses a mandatory extension.
-func scramAttrs(msg string) (map[string]string, error) {
-	attrs := make(map[string]string)
-	for _, f := range strings.Split(msg, ",") {
-		if len(f) < 2 || f[1] != '=' {
-			return nil, fmt.Errorf("SCRAM: malformed attribute %q", truncate(f, 40))
-		}
-		if f[0] == 'm' {
-			return nil, errors.New("SCRAM: server requires an unsupported extension")
-		}
-		if _, dup := attrs[f[:1]]; !dup {
-			attrs[f[:1]] = f[2:]
-		}
-	}
-	return attrs, nil
-}
-
-// scramName escapes ',' and '=' in a SCRAM user name (RFC 5802 §5.1).
-func scramName(s string) string {
-	return strings.NewReplacer("=", "=3D", ",", "=2C").Replace(s)
-}
-
-// saslPrep prepares a string with the SASLprep profile (RFC 4013) as far
-// as it can without Unicode normalisation tables: non-ASCII spaces become
-// SPACE, characters "commonly mapped to nothing" are removed, and control,
-// private-use, non-character and invalid code points are refused. ASCII
-// strings are handled exactly; other strings are not NFKC-normalised.
-func saslPrep(s string) (string, error) {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			return "", errors.New("SASLprep: not valid UTF-8")
-		case mappedToNothing(r):
-		case nonASCIISpace(r):
-			b.WriteByte(' ')
-		case prohibited(r):
-			return "", fmt.Errorf("SASLprep: prohibited character U+%04X", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String(), nil
-}
-
-// mappedToNothing is RFC 3454 table B.1.
-func mappedToNothing(r rune) bool {
-	switch {
-	case r == 0x00AD, r == 0x034F, r == 0x1806, r >= 0x180B && r <= 0x180D,
-		r >= 0x200B && r <= 0x200D, r == 0x2060, r >= 0xFE00 && r <= 0xFE0F, r == 0xFEFF:
-		return true
-	}
-	return false
-}
-
-// nonASCIISpace is RFC 3454 table C.1.2.
-func nonASCIISpace(r rune) bool {
-	switch {
-	case r == 0x00A0, r == 0x1680, r >= 0x2000 && r <= 0x200B, r == 0x202F, r == 0x205F, r == 0x3000:
-		return true
-	}
-	return false
-}
-
-// prohibited covers RFC 3454 tables C.2 to C.9 in part: control
-// characters, private use, non-characters and surrogates, and the
-// inappropriate and tagging characters.
-func prohibited(r rune) bool {
-	switch {
-	case r < 0x20, r == 0x7F, r >= 0x80 && r <= 0x9F,
-		r == 0x06DD, r == 0x070F, r == 0x180E, r >= 0x200E && r <= 0x200F, r >= 0x2028 && r <= 0x202E,
-		r >= 0x2060 && r <= 0x206F, r == 0xFEFF, r >= 0xFFF9 && r <= 0xFFFD,
-		r >= 0xE000 && r <= 0xF8FF, r >= 0xF0000,
-		r >= 0xFDD0 && r <= 0xFDEF, r&0xFFFE == 0xFFFE,
-		r >= 0xD800 && r <= 0xDFFF, r >= 0x2FF0 && r <= 0x2FFB,
-		r == 0xE0001, r >= 0xE0020 && r <= 0xE007F, r >= 0x1D173 && r <= 0x1D17A:
-		return true
-	}
-	return false
 }

@@ -89,7 +89,9 @@ func (e Entry) render(b *strings.Builder) {
 }
 
 // Transcript records every line a Conn sends and receives, in order. It is
-// safe for concurrent use: it can be read while the Conn writes to it.
+// safe for concurrent use: it can be read while the Conn writes to it. The
+// zero Transcript is empty, as a report of a session that never connected
+// holds it, and decodes from JSON.
 type Transcript struct {
 	mu      sync.Mutex
 	start   time.Time
@@ -101,7 +103,7 @@ type Transcript struct {
 // NewTranscript returns an empty transcript that starts now. Entries marked
 // secret keep their real text only when reveal is true. When logger is not
 // nil every entry is also logged to it at debug level as it is added.
-func NewTranscript(reveal bool, logger *slog.Logger) *Transcript {
+func newTranscript(reveal bool, logger *slog.Logger) *Transcript {
 	return &Transcript{start: time.Now(), reveal: reveal, logger: logger,
 		entries: make([]Entry, 0, initialEntries)}
 }

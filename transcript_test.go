@@ -37,7 +37,7 @@ func TestEscape(t *testing.T) {
 func TestTranscriptRenderings(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	tr := NewTranscript(false, logger)
+	tr := newTranscript(false, logger)
 	tr.add(Received, "220 mail.example.test ESMTP", false, false)
 	tr.add(Sent, "EHLO probe.example", false, false)
 	tr.add(Received, "250 evil\x1b[2J\r\nC: forged", false, false)
@@ -88,7 +88,7 @@ func TestTranscriptRenderings(t *testing.T) {
 }
 
 func TestTranscriptReveal(t *testing.T) {
-	tr := NewTranscript(true, nil)
+	tr := newTranscript(true, nil)
 	tr.secret("AUTH PLAIN AHVzZXIAcGFzcw==", "AUTH PLAIN [credentials redacted]", false)
 	if got := tr.String(); got != "C: AUTH PLAIN AHVzZXIAcGFzcw==\n" || tr.Entries()[0].Redacted {
 		t.Errorf("revealed transcript = %q", got)

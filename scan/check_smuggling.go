@@ -12,7 +12,7 @@ import (
 // SmugglingSequences returns the non-standard end-of-data sequences the
 // check smtp-smuggling tries, in order (CVE-2023-51764, -51765, -51766).
 // Only "\r\n.\r\n" ends the data (RFC 5321 §4.1.1.4).
-func SmugglingSequences() []string {
+func smugglingSequences() []string {
 	return []string{
 		"\n.\n", "\r.\r", "\r.\n", "\n.\r", "\n.\r\n", "\r\n.\n",
 		"\r.\r\n", "\r\n.\r", "\r\n\x00.\r\n", "\r\n.\x00\r\n",
@@ -30,7 +30,7 @@ const maxSmugglingReplies = 5
 
 // smuggling sends one message per sequence, each on its own connection.
 func (k *checker) smuggling(ctx context.Context) error {
-	for _, seq := range SmugglingSequences() {
+	for _, seq := range smugglingSequences() {
 		if err := k.smuggle(ctx, seq); err != nil {
 			return err
 		}

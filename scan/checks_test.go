@@ -370,7 +370,7 @@ func TestCheckStartTLSInjectionSkipped(t *testing.T) {
 }
 
 func TestCheckSmuggling(t *testing.T) {
-	all := SmugglingSequences()
+	all := smugglingSequences()
 	tests := []struct {
 		name      string
 		behaviour fakeserver.Behaviour

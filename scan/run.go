@@ -207,7 +207,7 @@ func (r *runner) finish() {
 	if r.c != nil {
 		r.rep.Transcript = r.c.Transcript()
 	} else {
-		r.rep.Transcript = probe.NewTranscript(r.o.Dialer.RevealSecrets, nil)
+		r.rep.Transcript = new(probe.Transcript) // nothing connected: empty
 	}
 	r.rep.Findings = r.findings()
 }
