@@ -179,7 +179,7 @@ func (b *bdatSender) drain(keep int) error {
 			return err
 		}
 		b.pending--
-		if err := b.c.check(stepBdat, r, 2); err != nil && b.refused == nil {
+		if err := b.c.check(stepBdat, r, 250); err != nil && b.refused == nil {
 			b.refused = err
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,22 +62,20 @@ func NewConn(nc net.Conn, d *Dialer) *Conn {
 	return c
 }
 
-// ReadBanner reads the server's greeting. Anything but 220 is a
-// *ReplyError; a 421 or any 5xx greeting also closes the Conn.
+// ReadBanner reads the server's greeting. A 4xx or 5xx greeting is a
+// *ReplyError (554 and 421 also close the Conn: the server will take
+// nothing more); any other code but 220 is a *ProtocolError and closes it.
 func (c *Conn) ReadBanner(ctx context.Context) (*Reply, error) {
 	r, err := c.exchange(ctx, "banner", c.d.Timeouts.Greeting, nil)
 	if err != nil {
 		return r, err
 	}
 	c.banner = r
-	if r.Code != 220 {
-		err := &ReplyError{Command: "banner", Reply: r}
-		if r.Code/100 == 5 {
-			c.fail(err)
-		}
-		return r, err
+	err = c.check("banner", r, 220)
+	if r.Permanent() {
+		c.fail(err)
 	}
-	return r, nil
+	return r, err
 }
 
 // Banner returns the greeting, or nil before ReadBanner.
@@ -109,22 +109,22 @@ func (c *Conn) Err() error { return c.broken }
 
 // Noop sends NOOP and expects 250.
 func (c *Conn) Noop(ctx context.Context) (*Reply, error) {
-	return c.command(ctx, "NOOP", c.d.Timeouts.Command, "NOOP", 2)
+	return c.command(ctx, "NOOP", c.d.Timeouts.Command, "NOOP", 250)
 }
 
 // Rset sends RSET and expects 250. It ends the mail transaction the Conn
 // follows (see Data on LMTP).
 func (c *Conn) Rset(ctx context.Context) (*Reply, error) {
 	c.txn = mailTxn{}
-	return c.command(ctx, "RSET", c.d.Timeouts.Command, "RSET", 2)
+	return c.command(ctx, "RSET", c.d.Timeouts.Command, "RSET", 250)
 }
 
-// Vrfy sends VRFY with arg and expects a 2xx (250, 251 or 252).
+// Vrfy sends VRFY with arg and expects 250, 251 or 252.
 func (c *Conn) Vrfy(ctx context.Context, arg string) (*Reply, error) {
-	return c.command(ctx, "VRFY", c.d.Timeouts.Command, "VRFY "+arg, 2)
+	return c.command(ctx, "VRFY", c.d.Timeouts.Command, "VRFY "+arg, 250, 251, 252)
 }
 
-// Quit sends QUIT, reads the reply and closes the Conn. It is safe on a
+// Quit sends QUIT, expects 221, and closes the Conn. It is safe on a
 // Conn that is already broken or closed: then it only closes, sends
 // nothing, and returns the error that ended the session.
 func (c *Conn) Quit(ctx context.Context) (*Reply, error) {
@@ -133,7 +133,7 @@ func (c *Conn) Quit(ctx context.Context) (*Reply, error) {
 		c.Close()
 		return nil, err
 	}
-	r, err := c.command(ctx, "QUIT", c.d.Timeouts.Command, "QUIT", 2)
+	r, err := c.command(ctx, "QUIT", c.d.Timeouts.Command, "QUIT", 221)
 	c.Close()
 	return r, err
 }
@@ -217,23 +217,49 @@ type outLine struct {
 	text, shown string
 }
 
-// command writes one line, reads its reply and turns a reply of another
-// class than want into a *ReplyError.
-func (c *Conn) command(ctx context.Context, step string, timeout time.Duration, line string, want int) (*Reply, error) {
+// command writes one line, reads its reply and judges it (see check).
+func (c *Conn) command(ctx context.Context, step string, timeout time.Duration, line string, ok ...int) (*Reply, error) {
 	r, err := c.exchange(ctx, step, timeout, []outLine{{text: line}})
 	if err != nil {
 		return r, err
 	}
-	return r, c.check(step, r, want)
+	return r, c.check(step, r, ok...)
 }
 
-// check returns a *ReplyError when r is not of class want (2 for 2xx, 3 for
-// 3xx). A 421 has already ended the session in readReply.
-func (c *Conn) check(step string, r *Reply, want int) error {
-	if r.Code/100 == want {
+// check judges a reply by the codes its command may get (RFC 5321 §4.3.2;
+// RFC 3207, 4954, 3030, 2033): ok lists those of success (or of going on:
+// 354, 334). A 4xx or 5xx refuses the command: a *ReplyError, and the
+// session goes on (a 421 has already ended it in readReply). Any other
+// code cannot answer this command, whatever its class: the replies are
+// out of step with the commands, no later reply can be trusted, and the
+// session ends with a *ProtocolError.
+func (c *Conn) check(step string, r *Reply, ok ...int) error {
+	if slices.Contains(ok, r.Code) {
 		return nil
 	}
-	return &ReplyError{Command: step, Reply: r}
+	if r.Temporary() || r.Permanent() {
+		return &ReplyError{Command: step, Reply: r}
+	}
+	return c.protocolFailure(step, &ProtocolError{
+		Reason: "reply " + strconv.Itoa(r.Code) + " cannot answer " + step + " (it takes " + joinCodes(ok) + ", 4xx or 5xx)",
+		Reply:  r,
+	})
+}
+
+// joinCodes renders codes as "250, 251 or 252".
+func joinCodes(codes []int) string {
+	s := ""
+	for i, code := range codes {
+		switch {
+		case i == 0:
+		case i == len(codes)-1:
+			s += " or "
+		default:
+			s += ", "
+		}
+		s += strconv.Itoa(code)
+	}
+	return s
 }
 
 // exchange writes lines in one write (none: only read) and reads one reply.
@@ -244,10 +270,39 @@ func (c *Conn) exchange(ctx context.Context, step string, timeout time.Duration,
 	if err := c.begin(ctx, step, timeout); err != nil {
 		return nil, err
 	}
+	if len(lines) > 0 {
+		if r, err := c.checkUnsolicited(ctx, step); err != nil {
+			return r, err
+		}
+	}
 	if err := c.write(ctx, step, lines); err != nil {
 		return nil, err
 	}
 	return c.readReply(ctx, step)
+}
+
+// checkUnsolicited fails when bytes have already arrived before a command
+// is written: a reply no command asked for (a second final reply, say).
+// Read as the answer to the command, it would put every later reply one
+// command behind; the session ends instead. A 421 is the exception a
+// server may send at any time (RFC 5321 §3.8): it is read, and ends the
+// session as the command's *ReplyError.
+func (c *Conn) checkUnsolicited(ctx context.Context, step string) (*Reply, error) {
+	extra := c.lr.buffered()
+	if len(extra) == 0 {
+		return nil, nil
+	}
+	if bytes.HasPrefix(extra, []byte("421")) {
+		r, err := c.readReply(ctx, step)
+		if err == nil {
+			err = &ReplyError{Command: step, Reply: r}
+		}
+		return r, err
+	}
+	return nil, c.protocolFailure(step, &ProtocolError{
+		Reason: strconv.Itoa(len(extra)) + " bytes arrived before " + step + " was sent: a reply no command asked for",
+		Line:   firstLine(extra),
+	})
 }
 
 // validLines refuses lines with CR, LF or NUL before anything is written.

@@ -25,7 +25,6 @@ const (
 // errDotWriterClosed is returned by a dot writer's Write after Close.
 var errDotWriterClosed = errors.New("smtp: write to a closed dot writer")
 
-
 // dotWriter normalises line endings and dot-stuffs on the way to w.
 type dotWriter struct {
 	w         *bufio.Writer
@@ -212,7 +211,7 @@ func (c *Conn) data(ctx context.Context, msg io.Reader, n int) (*Reply, []*Reply
 // are a reply nobody asked for (the server must wait for the data): a
 // *ProtocolError, and the session ends.
 func (c *Conn) startData(ctx context.Context) (*Reply, error) {
-	r, err := c.command(ctx, stepData, c.d.Timeouts.DataInit, "DATA", 3)
+	r, err := c.command(ctx, stepData, c.d.Timeouts.DataInit, "DATA", 354)
 	if err != nil {
 		return r, err
 	}
@@ -288,7 +287,7 @@ func (c *Conn) readReplies(ctx context.Context, step string, n int) ([]*Reply, e
 			return replies, err
 		}
 		replies = append(replies, r)
-		if err := c.check(step, r, 2); err != nil && first == nil {
+		if err := c.check(step, r, 250); err != nil && first == nil {
 			first = err
 		}
 	}

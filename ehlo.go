@@ -300,7 +300,7 @@ func (c *Conn) Ehlo(ctx context.Context, name string) (*Capabilities, error) {
 	if c.d.LMTP {
 		verb = "LHLO"
 	}
-	r, err := c.command(ctx, verb, c.d.Timeouts.Command, verb+" "+c.localName(name), 2)
+	r, err := c.command(ctx, verb, c.d.Timeouts.Command, verb+" "+c.localName(name), 250)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ func (c *Conn) Ehlo(ctx context.Context, name string) (*Capabilities, error) {
 // Helo sends HELO, for servers that do not speak ESMTP. Capabilities then
 // holds the domain and nothing else.
 func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
-	r, err := c.command(ctx, "HELO", c.d.Timeouts.Command, "HELO "+c.localName(name), 2)
+	r, err := c.command(ctx, "HELO", c.d.Timeouts.Command, "HELO "+c.localName(name), 250)
 	if err != nil {
 		return r, err
 	}

@@ -134,7 +134,7 @@ func (c *Conn) Mail(ctx context.Context, from string, o *MailOptions) (*Reply, e
 		return nil, &OpError{Op: "MAIL", Err: err}
 	}
 	c.txn = mailTxn{}
-	return c.command(ctx, "MAIL", c.d.Timeouts.Mail, line, 2)
+	return c.command(ctx, "MAIL", c.d.Timeouts.Mail, line, 250)
 }
 
 // Rcpt sends RCPT TO:<to> with the parameters of o (nil for none) and
@@ -146,7 +146,7 @@ func (c *Conn) Rcpt(ctx context.Context, to string, o *RcptOptions) (*Reply, err
 	if err != nil {
 		return nil, &OpError{Op: "RCPT", Err: err}
 	}
-	r, err := c.command(ctx, "RCPT", c.d.Timeouts.Rcpt, line, 2)
+	r, err := c.command(ctx, "RCPT", c.d.Timeouts.Rcpt, line, 250, 251)
 	if err == nil {
 		c.txn.accepted++
 	}

@@ -187,14 +187,14 @@ func (env Envelope) rcptOptions(i int) *RcptOptions {
 // sendLockStep sends each command after the reply to the one before.
 func (c *Conn) sendLockStep(ctx context.Context, env Envelope, plan envelopePlan, res *SendResult) error {
 	c.txn = mailTxn{}
-	r, err := c.command(ctx, "MAIL", c.d.Timeouts.Mail, plan.mail, 2)
+	r, err := c.command(ctx, "MAIL", c.d.Timeouts.Mail, plan.mail, 250)
 	res.Mail = r
 	if err != nil {
 		return err
 	}
 	var firstRefusal *ReplyError
 	for i, line := range plan.rcpts {
-		r, err := c.command(ctx, "RCPT", c.d.Timeouts.Rcpt, line, 2)
+		r, err := c.command(ctx, "RCPT", c.d.Timeouts.Rcpt, line, 250, 251)
 		res.Recipients[i].Rcpt = r
 		var re *ReplyError
 		if err != nil && (c.broken != nil || !asReplyError(err, &re)) {
@@ -265,7 +265,7 @@ func (c *Conn) readEnvelopeReplies(ctx context.Context, res *SendResult) (mailEr
 		return nil, nil, err
 	}
 	res.Mail = r
-	mailErr = c.check("MAIL", r, 2)
+	mailErr = c.check("MAIL", r, 250)
 	if c.broken != nil { // a 421: the step that got it failed
 		return mailErr, nil, mailErr
 	}
@@ -275,7 +275,7 @@ func (c *Conn) readEnvelopeReplies(ctx context.Context, res *SendResult) (mailEr
 			return mailErr, firstRefusal, err
 		}
 		res.Recipients[i].Rcpt = r
-		rcptErr := c.check("RCPT", r, 2)
+		rcptErr := c.check("RCPT", r, 250, 251)
 		if c.broken != nil {
 			return mailErr, firstRefusal, rcptErr
 		}
