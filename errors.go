@@ -68,6 +68,10 @@ type ProtocolError struct {
 	// Reply is the reply read in full despite the fault (for instance one
 	// whose continuation lines carry another code), or nil.
 	Reply *Reply
+	// Err is the error of the SASL mechanism that refused what the server
+	// sent (a challenge after it had finished, a wrong SCRAM signature),
+	// or nil; errors.As and errors.Is see it.
+	Err error
 }
 
 func (e *ProtocolError) Error() string {
@@ -75,8 +79,14 @@ func (e *ProtocolError) Error() string {
 	if e.Line != "" {
 		s += ": " + strconv.Quote(truncate(e.Line, 80))
 	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
 	return s
 }
+
+// Unwrap returns Err.
+func (e *ProtocolError) Unwrap() error { return e.Err }
 
 // OpError reports that a step failed because the connection did: a network
 // error, a deadline, a cancelled context, a refused argument, or a Conn

@@ -104,9 +104,9 @@ func TestHostileAuthRounds(t *testing.T) {
 			if tc.reason != "" {
 				wantProtocolError(t, err, tc.step, tc.reason)
 			} else {
-				var op *OpError
-				if !errors.As(err, &op) || op.Op != tc.step || !errors.Is(err, sasl.ErrUnexpectedServerChallenge) {
-					t.Fatalf("err = %v, want an *OpError at %s wrapping the client's refusal", err, tc.step)
+				var pe *ProtocolError
+				if !errors.As(err, &pe) || pe.Step != tc.step || !errors.Is(err, sasl.ErrUnexpectedServerChallenge) {
+					t.Fatalf("err = %v, want a *ProtocolError at %s wrapping the client's refusal", err, tc.step)
 				}
 			}
 			if tc.broken {

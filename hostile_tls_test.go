@@ -91,7 +91,7 @@ func TestHostileStartTLSRefused(t *testing.T) {
 		{"500", refuse(500, "5.5.2 Command unrecognized", false), 500, false, ehlo + starttls},
 		{"501", refuse(501, "5.5.4 Syntax error", false), 501, false, ehlo + starttls},
 		{"530", refuse(530, "5.7.0 Must issue a STARTTLS command first", false), 530, false, ehlo + starttls},
-		{"354", refuse(354, "go ahead", false), 354, false, ehlo + starttls},
+		{"354", refuse(354, "go ahead", false), 354, true, ehlo + starttls},
 		{"421", fakeserver.Config{TLSCert: &p.Valid, Misbehave: map[string]fakeserver.Step{
 			"STARTTLS": fakeserver.Shutdown421()}}, 421, true, ehlo + starttls},
 		{"221", refuse(221, "2.0.0 Bye", true), 221, true, ehlo + starttls},
@@ -106,7 +106,13 @@ func TestHostileStartTLSRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			timed(t, hostileBound, func() { err = requireTLS(ctx, c, &tls.Config{RootCAs: p.CAPool()}) })
-			wantReplyError(t, err, "STARTTLS", tc.code)
+			if tc.code/100 < 4 {
+				if pe := wantProtocolError(t, err, "STARTTLS", "cannot answer"); pe.Reply == nil || pe.Reply.Code != tc.code {
+					t.Errorf("ProtocolError reply %v, want %d", pe.Reply, tc.code)
+				}
+			} else {
+				wantReplyError(t, err, "STARTTLS", tc.code)
+			}
 			if (c.Err() != nil) != tc.closed || c.TLS() != nil {
 				t.Errorf("Conn.Err() = %v, TLS %v; want closed=%v, no TLS", c.Err(), c.TLS(), tc.closed)
 			}

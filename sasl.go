@@ -293,14 +293,15 @@ func (a *authRun) refuse(ctx context.Context, cause error) (*Reply, error) {
 		case 4, 5:
 			return r, &ReplyError{Command: a.step, Reply: r, auth: true}
 		case 2:
-			return r, &OpError{Op: a.step, Err: fmt.Errorf("server accepted after reporting an error: %w", cause)}
+			return r, a.c.protocolFailure(a.step, &ProtocolError{Reason: "server accepted after reporting an error", Reply: r, Err: cause})
 		}
 	}
 	r, err := a.cancel(ctx)
 	if err != nil {
 		return r, err
 	}
-	return r, &OpError{Op: a.step, Err: fmt.Errorf("SASL client refused the challenge, AUTH cancelled: %w", cause)}
+	// The cancellation put the exchange back in step: the session goes on.
+	return r, &ProtocolError{Step: a.step, Reason: "the SASL mechanism refused the server's challenge; AUTH cancelled", Err: cause}
 }
 
 // abort cancels the exchange because the server broke the protocol.
@@ -337,21 +338,22 @@ func (a *authRun) cancel(ctx context.Context) (*Reply, error) {
 // finish turns the final reply into the result: success for a 2xx (if the
 // mechanism agrees), a *ReplyError for a 4xx or 5xx.
 func (a *authRun) finish(ctx context.Context, r *Reply) (*Reply, error) {
-	switch r.Code / 100 {
-	case 2:
-		if r.Code != 235 {
-			a.note("AUTH succeeded with " + strconv.Itoa(r.Code) + ", not 235")
-		}
+	switch {
+	case r.Code == 235:
 		if f, ok := a.m.(interface{ finish() error }); ok {
 			if err := f.finish(); err != nil {
-				return r, &OpError{Op: a.step, Err: err}
+				// Authenticated to a server that did not prove itself:
+				// the session cannot be trusted and ends.
+				return r, a.c.protocolFailure(a.step, &ProtocolError{Reason: "server accepted without proving it knows the password", Reply: r, Err: err})
 			}
 		}
 		return r, nil
-	case 3:
+	case r.Intermediate():
 		return a.abort(ctx, r, "AUTH answered with "+strconv.Itoa(r.Code)+", not 334")
+	case r.Temporary(), r.Permanent():
+		return r, &ReplyError{Command: a.step, Reply: r, auth: true}
 	}
-	return r, &ReplyError{Command: a.step, Reply: r, auth: true}
+	return r, a.c.check(a.step, r, 235, 334)
 }
 
 func (a *authRun) note(text string) {

@@ -353,9 +353,9 @@ func TestAuthTooManyRounds(t *testing.T) {
 			env.d.Limits.MaxAuthRounds = 3
 			c := env.dial(t, ctx)
 			r, err := c.Auth(ctx, mc.good())
-			var oe *OpError
-			if !errors.As(err, &oe) || oe.Op != "AUTH "+mc.mech {
-				t.Fatalf("err = %v (%T), want *OpError for AUTH %s", err, err, mc.mech)
+			var pe *ProtocolError
+			if !errors.As(err, &pe) || pe.Step != "AUTH "+mc.mech || pe.Err == nil {
+				t.Fatalf("err = %v (%T), want a *ProtocolError for AUTH %s wrapping the mechanism's refusal", err, err, mc.mech)
 			}
 			if r == nil || r.Code != 501 {
 				t.Errorf("reply = %v, want 501", r)

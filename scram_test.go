@@ -187,9 +187,9 @@ func TestSCRAMServerMisbehaves(t *testing.T) {
 			env := newAuthEnv(t, true, fakeserver.Config{SASL: sasl})
 			c := env.dial(t, ctx)
 			r, err := c.Auth(ctx, h.client(authUser, authPass))
-			var oe *OpError
-			if !errors.Is(err, ErrServerSignature) || !errors.As(err, &oe) || oe.Op != "AUTH "+h.mech {
-				t.Fatalf("err = %v, want *OpError wrapping ErrServerSignature", err)
+			var pe *ProtocolError
+			if !errors.Is(err, ErrServerSignature) || !errors.As(err, &pe) || pe.Step != "AUTH "+h.mech {
+				t.Fatalf("err = %v, want a *ProtocolError wrapping ErrServerSignature", err)
 			}
 			if r == nil || r.Code != 501 {
 				t.Errorf("reply = %v, want 501 to the cancellation", r)

@@ -84,12 +84,8 @@ func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) 
 	if err != nil {
 		return nil, err
 	}
-	if r.Code != 220 {
-		rerr := &ReplyError{Command: step, Reply: r}
-		if r.Code == 221 {
-			c.fail(rerr)
-		}
-		return nil, rerr
+	if err := c.check(step, r, 220); err != nil {
+		return nil, err
 	}
 	if extra := c.lr.buffered(); len(extra) > 0 {
 		return nil, c.injection(step, extra)
@@ -247,6 +243,9 @@ func isIPLiteral(host string) bool {
 // is response injection and a *ProtocolError; otherwise a *TLSError.
 func (c *Conn) handshakeFailure(ctx context.Context, phase string, seen []byte, err error) error {
 	if !looksLikeTLS(seen) {
+		if rerr := c.closedInPlaintext(phase, seen); rerr != nil {
+			return rerr
+		}
 		if phase == "STARTTLS" {
 			return c.injection(phase+" handshake", seen)
 		}
@@ -258,6 +257,27 @@ func (c *Conn) handshakeFailure(ctx context.Context, phase string, seen []byte, 
 	c.tr.add(Note, "TLS handshake failed: "+err.Error(), false, false)
 	c.fail(tErr)
 	return tErr
+}
+
+// closedInPlaintext recognises a server that answered the ClientHello
+// with a 421 in plaintext, as a server does that gives up on the
+// handshake (RFC 5321 §3.8): a refusal that ends the session, not
+// response injection. It records the reply and returns its *ReplyError,
+// or nil when seen is no such reply.
+func (c *Conn) closedInPlaintext(phase string, seen []byte) error {
+	line, _, complete := strings.Cut(string(seen), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	rl, err := parseReplyLine(line)
+	if !complete || err != nil || rl.code != 421 || rl.more {
+		return nil
+	}
+	c.tr.add(Received, line, false, false)
+	r := &Reply{Code: rl.code, Lines: []string{rl.text}}
+	r.Enhanced = parseEnhanced(r.Code, r.Lines)
+	rerr := &ReplyError{Command: phase + " handshake", Reply: r}
+	c.tr.add(Note, "server answered the TLS ClientHello with 421 in plaintext and closed", false, false)
+	c.fail(rerr)
+	return rerr
 }
 
 // withCtxCause joins the context's error to err when the context ended

@@ -123,8 +123,8 @@ func TestStartTLSReplies(t *testing.T) {
 		{500, "5.5.2 Command unrecognized", false},
 		{530, "5.7.0 Must issue a STARTTLS command first", false},
 		{554, "5.5.1 TLS already active", false},
-		{354, "go ahead", false},
-		{250, "2.0.0 Ok", false},
+		{354, "go ahead", true},
+		{250, "2.0.0 Ok", true},
 		{421, "4.3.2 Service shutting down", true},
 		{221, "2.0.0 Bye", true},
 	}
@@ -139,6 +139,16 @@ func TestStartTLSReplies(t *testing.T) {
 			}})
 			c := dialEhlo(t, ctx, srv, Dialer{})
 			info, err := c.StartTLS(ctx, nil)
+			if tc.code/100 < 4 { // a reply STARTTLS cannot get: out of step
+				var pe *ProtocolError
+				if info != nil || !errors.As(err, &pe) || pe.Step != "STARTTLS" || pe.Reply == nil || pe.Reply.Code != tc.code {
+					t.Fatalf("StartTLS = %v, %v; want a *ProtocolError with the %d", info, err, tc.code)
+				}
+				if c.Err() == nil {
+					t.Error("the session goes on after a reply out of step")
+				}
+				return
+			}
 			var re *ReplyError
 			if info != nil || !errors.As(err, &re) {
 				t.Fatalf("StartTLS = %v, %v; want a *ReplyError", info, err)

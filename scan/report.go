@@ -367,11 +367,13 @@ func classifySession(err error, re *probe.ReplyError) ErrorClass {
 		return ClassAuthUnavailable
 	case errors.Is(err, probe.ErrInsecureAuth):
 		return ClassInsecureAuth
+	case errors.Is(err, probe.ErrServerSignature):
+		return ClassAuthFailed // the server did not prove it knows the password
 	case errors.As(err, &pe):
 		return ClassProtocol
 	case errors.Is(err, probe.ErrServerClosed):
 		return ClassServerClosed
-	case errors.Is(err, probe.ErrAuthFailed), errors.Is(err, probe.ErrServerSignature):
+	case errors.Is(err, probe.ErrAuthFailed):
 		return ClassAuthFailed
 	case re != nil:
 		return ClassReply
