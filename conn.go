@@ -23,6 +23,7 @@ import (
 type Conn struct {
 	d       Dialer // a copy, with defaults applied to Timeouts and Limits
 	nc      net.Conn
+	raw     net.Conn // the connection under TLS, as given or dialled
 	lr      *lineReader
 	wbuf    []byte
 	tr      *Transcript
@@ -48,7 +49,7 @@ type Conn struct {
 // through a proxy it is the proxy's address. Set ServerName to the host
 // name the certificate should carry.
 func NewConn(nc net.Conn, d *Dialer) *Conn {
-	c := &Conn{nc: nc}
+	c := &Conn{nc: nc, raw: nc}
 	if d != nil {
 		c.d = *d
 	}

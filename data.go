@@ -354,21 +354,17 @@ type bodySink struct {
 	ending   bool
 	bodyLeft int
 	ended    bool // the final "." is recorded
-	looked   bool // earlyReply has looked for a reply before the end
 }
 
 func (s *bodySink) Write(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
 	}
-	if s.ending && !s.looked {
-		s.looked = true
-		if s.err = s.c.earlyReply(s.ctx); s.err != nil {
-			return 0, s.err
-		}
-	}
 	written := 0
 	for written < len(p) {
+		if s.err = s.c.earlyReply(s.ctx); s.err != nil {
+			return written, s.err
+		}
 		block := p[written:min(len(p), written+dataBlockSize)]
 		if err := s.c.refreshDeadline(s.ctx, s.c.d.Timeouts.DataBlock); err != nil {
 			s.err = s.c.deadlineFailure(s.ctx, stepBody, err)
@@ -378,7 +374,10 @@ func (s *bodySink) Write(p []byte) (int, error) {
 		n, err := s.c.nc.Write(block)
 		written += n
 		if err != nil {
-			s.err = s.c.ioFailure(s.ctx, stepBody, err)
+			// A server that stopped reading, or closed, may have said why.
+			if s.err = s.c.earlyReply(s.ctx); s.err == nil {
+				s.err = s.c.ioFailure(s.ctx, stepBody, err)
+			}
 			return written, s.err
 		}
 	}
@@ -452,13 +451,13 @@ func (c *Conn) refreshDeadline(ctx context.Context, timeout time.Duration) error
 }
 
 // earlyReply looks, without waiting, for a reply that arrived while the
-// body was still on its way, before the final "." leaves. Such a reply
+// body was still on its way: before each block, the final "." included. Such a reply
 // answers no command (RFC 5321 §4.1.1.4: the reply comes after the end of
 // the data); it ends the transfer and the session, the "." unsent: a 4xx or
 // 5xx is the *ReplyError of the body, anything else a *ProtocolError,
 // never the message's success.
 func (c *Conn) earlyReply(ctx context.Context) error {
-	if len(c.lr.buffered()) == 0 && !c.peekNow() {
+	if len(c.lr.buffered()) == 0 && !arrived(c.raw) {
 		return nil
 	}
 	if err := c.refreshDeadline(ctx, c.d.Timeouts.Command); err != nil {
@@ -467,6 +466,9 @@ func (c *Conn) earlyReply(ctx context.Context) error {
 	r, err := c.readReply(ctx, stepBody)
 	if err != nil {
 		return err
+	}
+	if c.broken != nil { // a 421: readReply has ended the session
+		return &ReplyError{Command: stepBody, Reply: r}
 	}
 	c.note("server replied before the end of the data; the transfer ends without the final \".\"")
 	if r.Temporary() || r.Permanent() {
@@ -478,20 +480,6 @@ func (c *Conn) earlyReply(ctx context.Context) error {
 		Reason: "reply " + strconv.Itoa(r.Code) + " arrived before the end of the data", Reply: r})
 }
 
-// peekNow moves what has already arrived into the line reader, without
-// waiting for more, and reports whether anything had.
-func (c *Conn) peekNow() bool {
-	c.deadlineMu.Lock()
-	err := c.nc.SetReadDeadline(time.Now().Add(time.Microsecond))
-	c.deadlineMu.Unlock()
-	if err != nil {
-		return false
-	}
-	var buf [512]byte
-	n, _ := c.nc.Read(buf[:])
-	c.lr.push(buf[:n])
-	return n > 0
-}
 
 // deadlineFailure ends the session when refreshDeadline failed midway
 // through a step: the context ended, or the connection refused the

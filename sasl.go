@@ -348,12 +348,10 @@ func (a *authRun) finish(ctx context.Context, r *Reply) (*Reply, error) {
 			}
 		}
 		return r, nil
-	case r.Intermediate():
-		return a.abort(ctx, r, "AUTH answered with "+strconv.Itoa(r.Code)+", not 334")
 	case r.Temporary(), r.Permanent():
 		return r, &ReplyError{Command: a.step, Reply: r, auth: true}
 	}
-	return r, a.c.check(a.step, r, 235, 334)
+	return r, a.c.check(a.step, r, 235, 334) // out of step: the session ends
 }
 
 func (a *authRun) note(text string) {
