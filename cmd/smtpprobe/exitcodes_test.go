@@ -110,9 +110,9 @@ func TestExitCodeTable(t *testing.T) {
 		code    int
 	}{
 		{scan.Finding{}, exitOK},
-		{scan.Finding{ID: scan.FindingOpenRelay, Severity: scan.SeverityHigh}, exitFound},
-		{scan.Finding{ID: scan.FindingUserEnumeration, Severity: scan.SeverityMedium}, exitFound},
-		{scan.Finding{ID: scan.FindingPregreetAccepted, Severity: scan.SeverityLow}, exitOK},
+		{scan.Finding{ID: scan.FindingOpenRelay, Severity: scan.SeverityHigh, Check: scan.CheckOpenRelay}, exitFound},
+		{scan.Finding{ID: scan.FindingUserEnumeration, Severity: scan.SeverityMedium, Check: scan.CheckUserEnumeration}, exitFound},
+		{scan.Finding{ID: scan.FindingPregreetAccepted, Severity: scan.SeverityLow, Check: scan.CheckPipeliningGuard}, exitOK},
 		{scan.Finding{ID: scan.FindingCertExpiring, Severity: scan.SeverityMedium}, exitOK}, // not a check's
 	} {
 		rep := &scan.Report{Success: true, Findings: []scan.Finding{tt.finding}}
