@@ -38,6 +38,10 @@ func runContext(ctx context.Context, args []string, sys stdio) int {
 	if err != nil {
 		return usageError(sys, wantsNagios(args), err)
 	}
+	if c.version {
+		fmt.Fprintln(sys.out, "smtpprobe", version())
+		return exitOK
+	}
 	if c.set["password"] {
 		fmt.Fprintln(sys.err, "smtpprobe: warning: -password is visible in the process list; prefer -password-file or $SMTPPROBE_PASSWORD")
 	}
@@ -63,15 +67,15 @@ func runContext(ctx context.Context, args []string, sys stdio) int {
 	return probeOne(ctx, c, p, d, sys)
 }
 
-// usageError reports a bad command line: on stderr with a pointer to -h,
-// or as an UNKNOWN status line in -nagios mode. Either way the exit code
-// is 3.
+// usageError reports a bad command line in one line: on stderr with a
+// pointer to -h, or as an UNKNOWN status line in -nagios mode. Either way
+// the exit code is 3.
 func usageError(sys stdio, nagios bool, err error) int {
 	if nagios {
 		fmt.Fprintln(sys.out, "SMTP UNKNOWN - bad arguments: "+nagiosText(err.Error()))
 		return nagiosUnknown
 	}
-	fmt.Fprintf(sys.err, "smtpprobe: %v\nRun 'smtpprobe -h' for the flags.\n", err)
+	fmt.Fprintf(sys.err, "smtpprobe: %s. Run 'smtpprobe -h' for the flags.\n", escapeControls(err.Error()))
 	return exitUsage
 }
 
