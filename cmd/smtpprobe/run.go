@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/smtpprobe/probe/scan"
+	"golang.org/x/net/proxy"
 )
 
 // stdio is the world run talks to.
@@ -20,6 +21,9 @@ type stdio struct {
 	getenv   func(string) string
 	// resolver answers the DNS questions of -mx; nil means the system's.
 	resolver scan.Resolver
+	// dialer opens the connections, and so resolves the names of the
+	// targets, in tests; nil means the Dialer's own (direct, or -proxy).
+	dialer proxy.ContextDialer
 }
 
 // run is the whole command: it parses args, probes, prints, and returns
@@ -60,6 +64,9 @@ func runContext(ctx context.Context, args []string, sys stdio) int {
 	}
 	if d != nil {
 		d.trust(c, p)
+	}
+	if sys.dialer != nil {
+		p.base.Dialer.NetDialer = sys.dialer
 	}
 	if c.targets != "" {
 		return runBatch(ctx, c, p, sys)
