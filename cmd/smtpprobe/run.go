@@ -127,6 +127,9 @@ func probeOne(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 	default:
 		pr := newPrinter(sys.out, useColour(sys.out, sys.getenv))
 		pr.report(rep)
+		if h := startTLSHint(rep, c); h != "" {
+			pr.field("Hint", h)
+		}
 		if d != nil {
 			pr.note(d.note())
 		}
