@@ -84,6 +84,7 @@ func (c *config) checkUnused() error {
 		pwFlag = "-password"
 	}
 	mech := strings.ToUpper(c.auth)
+	proxyCreds := strings.Contains(c.proxy, "@")
 	named := c.namedChecks()
 	fromUsed := len(c.to.values) > 0 || strings.EqualFold(c.quitAfter, "mail") ||
 		slices.Contains(c.checkIDs, scan.CheckOpenRelay) || slices.Contains(c.checkIDs, scan.CheckSMTPSmuggling)
@@ -102,9 +103,12 @@ func (c *config) checkUnused() error {
 		{!c.demo() && !creds && strings.EqualFold(c.quitAfter, "auth"), "-quit-after auth needs -user (or -auth): without credentials no AUTH is sent"},
 		{!c.demo() && !creds && c.plaintextAuth, "-plaintext-auth needs -user (or -auth): without credentials no AUTH is sent"},
 		{c.implicitTLS && c.plaintextAuth, "-plaintext-auth does nothing with -tls: AUTH always runs inside TLS"},
+		{c.starttls && c.plaintextAuth && !slices.Contains(c.checkIDs, scan.CheckAuthPlaintext),
+			"-plaintext-auth does nothing with -starttls: AUTH runs inside TLS or not at all"},
 		{!c.demo() && c.set["from"] && !fromUsed, "-from needs -to (or -quit-after mail): without a recipient no MAIL is sent"},
 		{!c.demo() && c.noPipelining && len(c.to.values) == 0, "-no-pipelining needs -to: without a recipient no mail transaction is sent"},
 		{c.showSecrets && c.nagios, "-show-secrets does nothing with -nagios: the status line holds no transcript"},
+		{!c.demo() && c.showSecrets && !creds && !proxyCreds, "-show-secrets needs secrets to show: -user, or a -proxy with user:password"},
 		{c.jsonOut && c.targets != "", "-json goes without saying with -targets: batch mode always writes JSON Lines"},
 		{named[scan.CheckAuthPlaintext] && c.implicitTLS, "-checks auth-plaintext with -tls: the session begins with TLS, there is no plaintext AUTH"},
 		{named[scan.CheckAuthPlaintext] && !c.plaintextAuth, "-checks auth-plaintext needs -plaintext-auth: it sends your credentials without TLS"},
