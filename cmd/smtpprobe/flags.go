@@ -174,10 +174,11 @@ var flagGroups = [...]struct {
 // usage writes the help text: synopsis, flags by group, exit codes.
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `Usage:
-  smtpprobe                      probe a built-in test server (a demo of every stage)
+  smtpprobe                      without any argument: probe a built-in test server (a demo of every stage)
   smtpprobe [flags] host[:port]  probe a server: banner, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT
   smtpprobe -targets FILE|- [flags]
                                  probe many targets, one Report a line as JSON
+  smtpprobe -version             print the version
 
 The password comes from -password-file or $SMTPPROBE_PASSWORD.
 `)
