@@ -80,21 +80,23 @@ func TestLibraryTerms(t *testing.T) {
 func TestCLIWords(t *testing.T) {
 	pki := newTestPKI(t)
 	tests := []struct {
-		name string
-		cfg  fakeserver.Config
-		args []string
-		code int
-		want []string
+		name   string
+		cfg    fakeserver.Config
+		args   []string
+		code   int
+		want   []string
+		nagios string // in the -nagios status line
 	}{
 		{name: "AUTH refused by the client on plaintext", code: exitAuth,
-			cfg:  fakeserver.Config{AuthBeforeTLS: true, Users: map[string]string{"alice@example.test": "secret"}},
-			args: []string{"-user", "alice@example.test", "-password", "secret"},
-			want: []string{"Error:     insecure-auth at AUTH (refused by smtpprobe, not the server): ", "(-plaintext-auth allows it)"}},
+			nagios: "AUTH failed (insecure-auth; refused by smtpprobe, not the server): smtp AUTH CRAM-MD5: smtp: AUTH with credentials refused on a connection without TLS (-plaintext-auth allows it)",
+			cfg:    fakeserver.Config{AuthBeforeTLS: true, Users: map[string]string{"alice@example.test": "secret"}},
+			args:   []string{"-user", "alice@example.test", "-password", "secret"},
+			want:   []string{"Error:     insecure-auth at AUTH (refused by smtpprobe, not the server): ", "(-plaintext-auth allows it)"}},
 		{name: "AUTH refused by the server", code: exitAuth,
 			cfg:  fakeserver.Config{AuthBeforeTLS: true, Users: map[string]string{"alice@example.test": "secret"}},
 			args: []string{"-user", "alice@example.test", "-password", "wrong", "-plaintext-auth"},
 			want: []string{"Error:     auth-failed at AUTH (refused by the server): ", "535"}},
-		{name: "MAIL refused by the server", code: exitMail,
+		{name: "MAIL refused by the server", code: exitMail, nagios: "MAIL failed (reply-error; refused by the server): ",
 			cfg:  fakeserver.Config{Misbehave: map[string]fakeserver.Step{"MAIL": {Reply: &fakeserver.Reply{Code: 553, Lines: []string{"5.7.1 no"}}}}},
 			args: []string{"-from", "alice@example.test", "-quit-after", "mail"},
 			want: []string{"Error:     reply-error at MAIL (refused by the server): "}},
@@ -127,6 +129,9 @@ func TestCLIWords(t *testing.T) {
 				}
 				r := runCLI(t, args...)
 				assertCLIWords(t, r.stdout+r.stderr)
+				if nagios && tt.nagios != "" && !strings.Contains(r.stdout, tt.nagios) {
+					t.Errorf("status line %q lacks %q", r.stdout, tt.nagios)
+				}
 				if !nagios {
 					if r.code != tt.code {
 						t.Fatalf("exit %d, want %d\n%s%s", r.code, tt.code, r.stdout, r.stderr)

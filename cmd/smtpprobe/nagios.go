@@ -45,7 +45,11 @@ func nagiosStatus(rep *scan.Report, c *config) (int, string) {
 		if e.Class == scan.ClassTLSUntrusted && rep.TLS != nil {
 			msg = "" // judgeCert says what is wrong with the certificate
 		}
-		v.add(code, fmt.Sprintf("%s failed (%s)%s", stageName(e.Stage), e.Class, msg))
+		class := string(e.Class)
+		if who := refusedBy(e); who != "" {
+			class += "; " + who
+		}
+		v.add(code, fmt.Sprintf("%s failed (%s)%s", stageName(e.Stage), class, msg))
 	} else {
 		v.reasons = append(v.reasons, fmt.Sprintf("%s reached %s in %.3fs", rep.Target, stageName(rep.Stage), rep.Duration.Seconds()))
 	}

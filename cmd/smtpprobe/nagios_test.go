@@ -37,13 +37,13 @@ func TestNagios(t *testing.T) {
 			args: []string{"-cafile", pki.caFile}, code: nagiosCritical,
 			line: `^SMTP CRITICAL - EHLO failed \(server-closed\): .*421 4\.3\.2 Service shutting down \| connect=\d\.\d{3}s;;;0 banner=.* ehlo=.* total=`},
 		{name: "critical: expired certificate", cert: "expired", args: []string{"-cafile", pki.caFile}, code: nagiosCritical,
-			line: `^SMTP CRITICAL - TLS failed \(tls-untrusted\), certificate expired 1 day ago \| .* cert_days=-1;14:;7:;;$`},
+			line: `^SMTP CRITICAL - TLS failed \(tls-untrusted; smtpprobe refused the certificate\), certificate expired 1 day ago \| .* cert_days=-1;14:;7:;;$`},
 		{name: "critical: expired certificate, -insecure", cert: "expired", args: []string{"-cafile", pki.caFile, "-insecure"}, code: nagiosCritical,
 			line: `^SMTP CRITICAL - .* reached TLS in [0-9.]+s, certificate expired 1 day ago \| `},
 		{name: "warning: untrusted, -insecure", cert: "unknown-ca", args: []string{"-insecure"}, code: nagiosWarning,
 			line: `^SMTP WARNING - .* reached TLS .*certificate not verified: .*unknown authority`},
 		{name: "critical: untrusted", cert: "unknown-ca", code: nagiosCritical,
-			line: `^SMTP CRITICAL - TLS failed \(tls-untrusted\), certificate 364 days, certificate not verified: certificate signed by unknown authority \| `},
+			line: `^SMTP CRITICAL - TLS failed \(tls-untrusted; smtpprobe refused the certificate\), certificate 364 days, certificate not verified: certificate signed by unknown authority \| `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
