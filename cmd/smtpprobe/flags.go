@@ -275,7 +275,7 @@ func (c *config) check() error {
 
 func (c *config) checkModes() error {
 	switch {
-	case c.targets != "" && c.target != "":
+	case c.targets != "" && c.targetGiven:
 		return errors.New("give a target or -targets, not both")
 	case c.targets != "" && c.nagios:
 		return errors.New("-nagios checks one target; it does not go with -targets")

@@ -75,7 +75,7 @@ func TestBadInput(t *testing.T) {
 	tests := []struct {
 		name   string
 		args   []string
-		list   string // -targets -: the list on stdin
+		list   string // -targets -: the list on stdin; the lines are bad in the cases named "list: …"
 		nagios bool   // the message is an UNKNOWN status line on stdout
 		want   string
 	}{
@@ -103,6 +103,7 @@ func TestBadInput(t *testing.T) {
 		{name: "IP with -mx", args: []string{"-mx", "127.0.0.1"}, want: `(-mx needs a mail domain, not an IP address)`},
 		{name: "bad port with -mx", args: []string{"-mx", "example.test:0"}, want: `(port 0 is out of range 1-65535)`},
 		{name: "empty -targets", args: []string{"-targets", ""}, want: `-targets: empty value`},
+		{name: "-targets and an empty target", args: []string{"-targets", "-", ""}, list: "{addr}\n", want: `give a target or -targets, not both`},
 		// Addresses.
 		{name: "-from in brackets", args: []string{"-from", "<alice@example.test>", "-to", "bob@example.test", "{addr}"},
 			want: `-from "<alice@example.test>": give the address without angle brackets`},
@@ -181,7 +182,7 @@ func TestBadInput(t *testing.T) {
 				if !strings.HasPrefix(r.stdout, want) || strings.Count(r.stdout, "\n") != 1 || r.stderr != "" {
 					t.Errorf("stdout %q, stderr %q; want one line beginning %q", r.stdout, r.stderr, want)
 				}
-			case tt.list != "" && !strings.Contains(tt.want, "-json"):
+			case strings.HasPrefix(tt.name, "list: "): // the list's lines are refused, one report each
 				checkInvalidLines(t, r, want)
 			default:
 				if !strings.Contains(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" ||

@@ -83,7 +83,7 @@ func refusedBy(e *scan.RunError) string {
 
 // plural is n and the word, with an s unless n is 1.
 func plural(n int, word string) string {
-	if n == 1 || n == -1 {
+	if n == 1 {
 		return strconv.Itoa(n) + " " + word
 	}
 	return strconv.Itoa(n) + " " + word + "s"
