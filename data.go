@@ -480,7 +480,6 @@ func (c *Conn) earlyReply(ctx context.Context) error {
 		Reason: "reply " + strconv.Itoa(r.Code) + " arrived before the end of the data", Reply: r})
 }
 
-
 // deadlineFailure ends the session when refreshDeadline failed midway
 // through a step: the context ended, or the connection refused the
 // deadline.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/scan"
 )
 
@@ -30,6 +31,7 @@ type batch struct {
 	mu       sync.Mutex // guards what follows, and the writes to stdout and stderr
 	done     int
 	failed   int
+	invalid  int   // lines that were no target: their report says invalid-input
 	werr     error // the first write error; it stops the batch
 	progress bool  // stderr is a terminal: show a progress line
 	shared   bool  // stdout is a terminal too: clear the progress line before each report
@@ -38,8 +40,9 @@ type batch struct {
 }
 
 // runBatch reads the -targets list and probes each target; it returns 0
-// when every probe succeeded, exitBatch when one failed, exitError when the
-// list could not be read or the output written.
+// when every probe succeeded, exitBatch when one failed, exitUsage when a
+// line was no valid target (the others are still probed), exitError when
+// the list could not be read or the output written.
 func runBatch(ctx context.Context, c *config, p *plan, sys stdio) int {
 	in, closeIn, err := openTargets(c.targets, sys.in)
 	if err != nil {
@@ -74,13 +77,18 @@ func openTargets(name string, stdin io.Reader) (io.Reader, func(), error) {
 }
 
 // feed sends each target of the list to the workers, skipping blank lines
-// and # comments, and closes the job queue.
+// and # comments, and closes the job queue. A line that is no valid target
+// is not probed: its report, an invalid-input error, is written at once.
 func (b *batch) feed(ctx context.Context, in io.Reader) error {
 	defer close(b.jobs)
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		t := strings.TrimSpace(sc.Text())
 		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if err := checkTarget(t, b.c.mx); err != nil {
+			b.write(invalidReport(t, err))
 			continue
 		}
 		select {
@@ -131,6 +139,9 @@ func (b *batch) write(rep *scan.Report) {
 	if !rep.Success {
 		b.failed++
 	}
+	if rep.Error != nil && rep.Error.Class == scan.ClassInvalidInput {
+		b.invalid++
+	}
 	b.showProgress(b.shared)
 }
 
@@ -166,8 +177,25 @@ func (b *batch) finish(ctx context.Context, readErr error) int {
 	case ctx.Err() != nil:
 		fmt.Fprintln(b.sys.err, "smtpprobe: interrupted")
 		return exitError
+	case b.invalid > 0:
+		fmt.Fprintf(b.sys.err, "smtpprobe: -targets %s: lines that are no valid target: %d (their reports say invalid-input)\n", b.c.targets, b.invalid)
+		return exitUsage
 	case b.failed > 0:
 		return exitBatch
 	}
 	return exitOK
+}
+
+// invalidReport is the report of a list line that is no valid target:
+// nothing was sent, and its error says why.
+func invalidReport(target string, err error) *scan.Report {
+	return &scan.Report{
+		SchemaVersion: scan.SchemaVersion,
+		Target:        target,
+		Start:         time.Now().Round(0).UTC(),
+		Phases:        []scan.Phase{},
+		Error:         &scan.RunError{Class: scan.ClassInvalidInput, Message: err.Error()},
+		Findings:      []scan.Finding{},
+		Transcript:    new(probe.Transcript),
+	}
 }

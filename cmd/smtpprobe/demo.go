@@ -54,7 +54,7 @@ func (d *demo) fill(c *config) {
 	if c.user == "" && needsPassword(c.auth) {
 		c.user, c.password = demoUser, demoPassword
 	}
-	if c.from == "" {
+	if c.from == "" && !c.set["from"] { // -from "" or "<>": the null sender
 		c.from = demoUser
 	}
 	if len(c.to.values) == 0 {

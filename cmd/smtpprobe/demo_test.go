@@ -77,7 +77,7 @@ func TestDemoModes(t *testing.T) {
 		r := runCLI(t, "-nagios")
 		re := regexp.MustCompile(`^SMTP OK - 127\.0\.0\.1:\d+ reached DATA in \d+\.\d{3}s, certificate 364 days, TLS 1\.3 verified \| ` +
 			`connect=\d+\.\d{3}s;;;0 banner=\d+\.\d{3}s;;;0 ehlo=\d+\.\d{3}s;;;0 tls=\d+\.\d{3}s;;;0 auth=\d+\.\d{3}s;;;0 transaction=\d+\.\d{3}s;;;0 ` +
-			`total=\d+\.\d{3}s;;;0 cert_days=364;14;7;;\n$`)
+			`total=\d+\.\d{3}s;;;0 cert_days=364;14:;7:;;\n$`)
 		if r.code != nagiosOK || !re.MatchString(r.stdout) {
 			t.Errorf("exit %d, stdout %q", r.code, r.stdout)
 		}

@@ -13,7 +13,7 @@ const (
 	exitOK      = 0  // every stage played succeeded
 	exitError   = 1  // an error outside the probe: reading input, writing output, interrupted
 	exitBatch   = 2  // batch mode: at least one target failed (its JSON line says why)
-	exitUsage   = 3  // bad flags or arguments; nothing was sent
+	exitUsage   = 3  // bad flags or arguments, nothing was sent; in batch mode also a list line that is no target
 	exitFound   = 4  // the session passed, but a -checks check made a finding of medium severity or more
 	exitResolve = 10 // the MX lookup failed (-mx), or the domain has a null MX
 	exitConnect = 11 // TCP or proxy connect failed
@@ -42,7 +42,7 @@ var exitCodes = [...]struct {
 	{exitOK, "success: every stage played passed"},
 	{exitError, "error outside the probe: reading input, writing output, interrupted"},
 	{exitBatch, "batch mode (-targets): at least one target failed"},
-	{exitUsage, "usage: bad flags or arguments, nothing sent"},
+	{exitUsage, "usage: bad flags or arguments, nothing sent; with -targets, a line that is no valid target (the others are probed)"},
 	{exitFound, "the session passed, but a -checks check found a medium, high or critical problem"},
 	{exitResolve, "resolve: MX lookup failed or null MX (-mx)"},
 	{exitConnect, "connect: TCP or proxy connect failed"},

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 // config is what the command line asks for.
 type config struct {
 	target      string // the one positional argument; "" for the demo
+	targetGiven bool   // a positional argument was given, even an empty one
 	targets     string // -targets FILE|-
 	concurrency int
 
@@ -38,6 +40,8 @@ type config struct {
 	jsonOut                    bool
 	checks, smugglingTo        string
 	checkIDs                   []scan.CheckID
+
+	version bool
 
 	nagios             bool
 	warn, crit         seconds
@@ -61,14 +65,16 @@ func (l *listFlag) Set(s string) error {
 		return nil
 	}
 	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			l.values = append(l.values, v)
+		if v = strings.TrimSpace(v); v == "" {
+			return errors.New("an empty address")
 		}
+		l.values = append(l.values, v)
 	}
 	return nil
 }
 
-// seconds is a response-time threshold: "2", "1.5" or "750ms"; 0 is none.
+// seconds is a time given in seconds, "2" or "1.5", or as a Go duration,
+// "750ms" or "1m30s": the -timeout and the -warn/-crit thresholds.
 type seconds time.Duration
 
 func (s *seconds) String() string {
@@ -81,8 +87,13 @@ func (s *seconds) String() string {
 func (s *seconds) Set(v string) error {
 	f, err := strconv.ParseFloat(v, 64)
 	if err == nil {
-		if f < 0 {
+		switch {
+		case math.IsNaN(f):
+			return errors.New("want seconds such as 2.5, or a duration such as 750ms")
+		case f < 0:
 			return errors.New("must not be negative")
+		case f > maxSeconds:
+			return fmt.Errorf("more than %d seconds", int64(maxSeconds))
 		}
 		*s = seconds(f * float64(time.Second))
 		return nil
@@ -95,28 +106,34 @@ func (s *seconds) Set(v string) error {
 	return nil
 }
 
+// maxSeconds bounds a time in seconds: a week is more than any probe needs,
+// and far from the limit of time.Duration.
+const maxSeconds = 7 * 24 * 3600
+
 // newFlagSet defines every flag on c.
 func newFlagSet(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("smtpprobe", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c.to.split = true
+	c.timeout = 60 * time.Second
 
 	fs.BoolVar(&c.starttls, "starttls", false, "require STARTTLS: fail (exit 14) if it is not offered or fails")
-	fs.BoolVar(&c.starttlsOptional, "starttls-optional", false, "use STARTTLS when offered (the default)")
+	fs.BoolVar(&c.starttlsOptional, "starttls-optional", false, "use STARTTLS when offered, go on in plaintext when not (the default); "+
+		"the certificate must still verify: -insecure goes on with one that does not")
 	fs.BoolVar(&c.noStartTLS, "no-starttls", false, "never send STARTTLS")
 	fs.BoolVar(&c.implicitTLS, "tls", false, "implicit TLS from the first byte (default port 465)")
-	fs.StringVar(&c.ehlo, "ehlo", "", "the EHLO `name` (default localhost)")
+	fs.StringVar(&c.ehlo, "ehlo", "", "the EHLO `name` (default: the address literal of the local address, such as [192.0.2.1])")
 	fs.StringVar(&c.auth, "auth", "", "AUTH `mechanism`: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, EXTERNAL, ANONYMOUS (default: the best offered)")
 	fs.StringVar(&c.user, "user", "", "AUTH user `name`")
 	fs.StringVar(&c.passwordFlag, "password", "", "AUTH `password` (visible in the process list: prefer -password-file or $SMTPPROBE_PASSWORD)")
 	fs.StringVar(&c.passwordFile, "password-file", "", "read the AUTH password from this `file` (first line)")
 	fs.BoolVar(&c.plaintextAuth, "plaintext-auth", false, "allow AUTH without TLS")
-	fs.StringVar(&c.from, "from", "", "MAIL FROM `address` (default <>)")
+	fs.StringVar(&c.from, "from", "", "MAIL FROM `address`; \"\" or \"<>\" is the null sender (the default)")
 	fs.Var(&c.to, "to", "RCPT TO `address`; repeat it or separate with commas; without it no mail is sent")
 	fs.StringVar(&c.body, "body", "", "message to send, from a `file` or - for stdin (default: a generated test message)")
 	fs.Var(&c.headers, "header", "`header` (\"Name: value\") added on top of the message; repeatable")
 	fs.StringVar(&c.quitAfter, "quit-after", "", "stop after a `stage` (then QUIT): connect, banner, ehlo, tls, auth, mail, rcpt, data (resolve with -mx)")
-	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "bound on the whole probe (per target in batch mode)")
+	fs.Var((*seconds)(&c.timeout), "timeout", "bound on the whole probe, in `seconds` (30, 2.5 or 1m30s; per target in batch mode)")
 	fs.StringVar(&c.proxy, "proxy", "", "SOCKS5 proxy `URL`: socks5://[user:pass@]host:port or socks5h://…")
 	fs.StringVar(&c.caFile, "cafile", "", "PEM `file` of CA certificates to trust instead of the system's")
 	fs.StringVar(&c.serverName, "server-name", "", "TLS server `name` (SNI and certificate check; default: the host)")
@@ -136,6 +153,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.IntVar(&c.certCrit, "cert-crit", 7, "-nagios: CRITICAL when the certificate expires within these `days`")
 	fs.StringVar(&c.targets, "targets", "", "batch mode: read targets from a `file`, or - for stdin; JSON Lines out")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "batch mode: `N` probes at a time")
+	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	return fs
 }
 
@@ -150,15 +168,17 @@ var flagGroups = [...]struct {
 	{"Output", []string{"json", "show-secrets"}},
 	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
 	{"Batch", []string{"targets", "concurrency"}},
+	{"Other", []string{"version"}},
 }
 
 // usage writes the help text: synopsis, flags by group, exit codes.
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `Usage:
-  smtpprobe                      probe a built-in test server (a demo of every stage)
+  smtpprobe                      without any argument: probe a built-in test server (a demo of every stage)
   smtpprobe [flags] host[:port]  probe a server: banner, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT
   smtpprobe -targets FILE|- [flags]
                                  probe many targets, one Report a line as JSON
+  smtpprobe -version             print the version
 
 The password comes from -password-file or $SMTPPROBE_PASSWORD.
 `)
@@ -210,12 +230,21 @@ func parseConfig(args []string, getenv func(string) string) (*config, *flag.Flag
 		return nil, fs, err
 	}
 	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	if c.version {
+		if len(args) > 1 {
+			return nil, fs, errors.New("-version takes no other flags or arguments")
+		}
+		return c, fs, nil
+	}
 	switch len(pos) {
 	case 0:
 	case 1:
-		c.target = pos[0]
+		c.target, c.targetGiven = pos[0], true
 	default:
 		return nil, fs, fmt.Errorf("one target at a time (got %q); use -targets for many", pos)
+	}
+	if err := checkEmptyFlags(fs); err != nil {
+		return nil, fs, err
 	}
 	if err := c.check(); err != nil {
 		return nil, fs, err
@@ -223,11 +252,16 @@ func parseConfig(args []string, getenv func(string) string) (*config, *flag.Flag
 	if err := c.readPassword(getenv); err != nil {
 		return nil, fs, err
 	}
+	if err := c.checkUnused(); err != nil {
+		return nil, fs, err
+	}
 	return c, fs, nil
 }
 
 // demo reports that no target was given: the built-in server is probed.
-func (c *config) demo() bool { return c.target == "" && c.targets == "" }
+// Only a command line without any argument that is not a flag runs it; an
+// empty argument ("$HOST" unset) is an error.
+func (c *config) demo() bool { return !c.targetGiven && c.targets == "" }
 
 // check refuses contradictory or malformed flags.
 func (c *config) check() error {
@@ -241,7 +275,7 @@ func (c *config) check() error {
 
 func (c *config) checkModes() error {
 	switch {
-	case c.targets != "" && c.target != "":
+	case c.targets != "" && c.targetGiven:
 		return errors.New("give a target or -targets, not both")
 	case c.targets != "" && c.nagios:
 		return errors.New("-nagios checks one target; it does not go with -targets")
@@ -253,21 +287,13 @@ func (c *config) checkModes() error {
 		return fmt.Errorf("-concurrency %d: want 1 to 4096", c.concurrency)
 	case c.targets == "-" && c.body == "-":
 		return errors.New("-targets - and -body - cannot both read stdin")
-	case c.mx && c.target == "" && c.targets == "":
+	case c.mx && c.demo():
 		return errors.New("-mx needs a mail domain as target")
 	case c.timeout <= 0:
-		return fmt.Errorf("-timeout %v: want a positive duration", c.timeout)
+		return fmt.Errorf("-timeout %v: want more than 0 seconds", (*seconds)(&c.timeout))
 	}
-	return checkTarget(c.target)
-}
-
-// checkTarget refuses a target that cannot be dialled.
-func checkTarget(t string) error {
-	if t == "" {
-		return nil
-	}
-	if strings.ContainsAny(t, " \t\r\n\x00/") || strings.HasPrefix(t, "-") {
-		return fmt.Errorf("target %q: want host[:port]", t)
+	if c.targetGiven {
+		return checkTarget(c.target, c.mx)
 	}
 	return nil
 }
@@ -299,10 +325,13 @@ func (c *config) checkSession() error {
 	if c.auth != "" && !knownMechanism(c.auth) {
 		return fmt.Errorf("-auth %q: want one of %s", c.auth, strings.Join(knownMechanisms[:], ", "))
 	}
-	for _, a := range append([]string{c.ehlo, c.from, c.user, c.serverName}, c.to.values...) {
-		if strings.ContainsAny(a, " \t\r\n\x00") {
-			return fmt.Errorf("%q: no spaces or control characters in names and addresses", a)
+	for _, f := range [...]struct{ name, value string }{{"ehlo", c.ehlo}, {"user", c.user}, {"server-name", c.serverName}} {
+		if strings.ContainsFunc(f.value, isSpaceOrControl) {
+			return fmt.Errorf("-%s %q: no spaces or control characters", f.name, f.value)
 		}
+	}
+	if err := c.checkAddresses(); err != nil {
+		return err
 	}
 	for _, h := range c.headers.values {
 		if err := checkHeader(h); err != nil {
@@ -384,7 +413,7 @@ func (c *config) checkChecks() error {
 	case strings.ContainsAny(c.smugglingTo, " \t\r\n\x00<>"):
 		return fmt.Errorf("-smuggling-to %q: want a bare address", c.smugglingTo)
 	}
-	return nil
+	return checkAddress("-smuggling-to", c.smugglingTo)
 }
 
 func (c *config) checkNagios() error {

@@ -33,10 +33,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-header", "no colon", "-to", "a@example.test", "mx.example"}, `-header "no colon": want "Name: value"`},
 		{[]string{"-header", "Bad Name: x", "-to", "a@example.test", "mx.example"}, "the name may hold only printable ASCII"},
 		{[]string{"-header", "X-A: b", "mx.example"}, "-body and -header need a recipient (-to)"},
-		{[]string{"-to", "a b@example.test", "mx.example"}, "no spaces or control characters"},
+		{[]string{"-to", "a b@example.test", "mx.example"}, `-to "a b@example.test": space outside a quoted local part`},
 		{[]string{"-ehlo", "bad\x00name", "mx.example"}, "no spaces or control characters"},
 		{[]string{"-proxy", "http://127.0.0.1:8080", "mx.example"}, "-proxy \"http://127.0.0.1:8080\": want socks5://"},
-		{[]string{"-timeout", "0s", "mx.example"}, "-timeout 0s: want a positive duration"},
+		{[]string{"-timeout", "0s", "mx.example"}, "-timeout 0: want more than 0 seconds"},
 		{[]string{"-warn", "2", "mx.example"}, "-warn needs -nagios"},
 		{[]string{"-cert-crit", "2", "mx.example"}, "-cert-crit needs -nagios"},
 		{[]string{"-concurrency", "4", "mx.example"}, "-concurrency needs -targets"},
@@ -111,6 +111,7 @@ func TestSessionFlags(t *testing.T) {
 	base := []string{"-cafile", pki.caFile, "-from", "alice@example.test", "-to", "bob@example.test"}
 	tests := []struct {
 		name  string
+		base  []string // instead of base, when not nil
 		args  []string
 		env   map[string]string
 		stdin string
@@ -166,7 +167,7 @@ func TestSessionFlags(t *testing.T) {
 				}
 				assertContains(t, r.stdout, "reached MAIL")
 			}},
-		{name: "no STARTTLS", args: []string{"-no-starttls", "-quit-after", "ehlo"},
+		{name: "no STARTTLS", base: []string{}, args: []string{"-no-starttls", "-quit-after", "ehlo"},
 			check: func(t *testing.T, r result, srv *fakeserver.Server) {
 				if verbs := sessionVerbs(t, srv); verbs != "EHLO QUIT" {
 					t.Errorf("verbs %q", verbs)
@@ -194,7 +195,11 @@ func TestSessionFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := tlsServer(t, pki.Valid, nil)
-			inv := invocation{args: append(append(append([]string{}, base...), tt.args...), srv.Addr()), env: tt.env, stdin: tt.stdin}
+			b := base
+			if tt.base != nil {
+				b = tt.base
+			}
+			inv := invocation{args: append(append(append([]string{}, b...), tt.args...), srv.Addr()), env: tt.env, stdin: tt.stdin}
 			r := inv.run(t)
 			if r.code != exitOK && tt.name != "server name" {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)

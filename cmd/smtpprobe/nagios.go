@@ -27,7 +27,7 @@ func (v *verdict) add(code int, reason string) {
 // nagiosStatus judges a Report as a monitoring plugin does and returns the
 // exit code and the status line:
 //
-//	SMTP OK - host:25 reached DATA in 0.042s, TLS 1.3 verified, certificate 364 days | connect=0.001s;;;0 … total=0.042s;2;5;0 cert_days=364;14;7;;
+//	SMTP OK - host:25 reached DATA in 0.042s, certificate 364 days, TLS 1.3 verified | connect=0.001s;;;0 … total=0.042s;2;5;0 cert_days=364;14:;7:;;
 //
 // CRITICAL: the probe failed, took longer than -crit, or the certificate
 // has expired or expires within -cert-crit days. WARNING: it took longer
@@ -41,7 +41,15 @@ func nagiosStatus(rep *scan.Report, c *config) (int, string) {
 		if e.Stage == "" || e.Class == scan.ClassCanceled {
 			code = nagiosUnknown
 		}
-		v.add(code, fmt.Sprintf("%s failed (%s): %s", stageName(e.Stage), e.Class, e.Message))
+		msg := ": " + cliText(e.Message)
+		if e.Class == scan.ClassTLSUntrusted && rep.TLS != nil {
+			msg = "" // judgeCert says what is wrong with the certificate
+		}
+		class := string(e.Class)
+		if who := refusedBy(e); who != "" {
+			class += "; " + who
+		}
+		v.add(code, fmt.Sprintf("%s failed (%s)%s", stageName(e.Stage), class, msg))
 	} else {
 		v.reasons = append(v.reasons, fmt.Sprintf("%s reached %s in %.3fs", rep.Target, stageName(rep.Stage), rep.Duration.Seconds()))
 	}
@@ -60,6 +68,10 @@ func judgeTime(v *verdict, d time.Duration, c *config) {
 	}
 }
 
+// judgeCert weighs the certificate: its days left against -cert-warn and
+// -cert-crit, and its verification. A certificate that did not verify is
+// a WARNING when -insecure let the probe go on (the run's failure is
+// CRITICAL otherwise); an expiry already told is not told again.
 func judgeCert(v *verdict, t *probe.TLSInfo, c *config) {
 	if t == nil {
 		return
@@ -68,18 +80,24 @@ func judgeCert(v *verdict, t *probe.TLSInfo, c *config) {
 	switch {
 	case !ok:
 	case days < 0:
-		v.add(nagiosCritical, fmt.Sprintf("certificate expired %d days ago", -days))
+		v.add(nagiosCritical, "certificate "+certDaysPhrase(days))
 	case days < c.certCrit:
-		v.add(nagiosCritical, fmt.Sprintf("certificate expires in %d days", days))
+		v.add(nagiosCritical, "certificate "+certDaysPhrase(days))
 	case days < c.certWarn:
-		v.add(nagiosWarning, fmt.Sprintf("certificate expires in %d days", days))
+		v.add(nagiosWarning, "certificate "+certDaysPhrase(days))
 	default:
-		v.reasons = append(v.reasons, fmt.Sprintf("certificate %d days", days))
+		v.reasons = append(v.reasons, "certificate "+plural(days, "day"))
 	}
-	if !t.Verified && t.InsecureSkipVerify {
-		v.add(nagiosWarning, "certificate not verified: "+strings.Join(t.Problems, "; "))
-	} else if t.Verified {
+	if t.Verified {
 		v.reasons = append(v.reasons, t.VersionName+" verified")
+		return
+	}
+	code := nagiosCritical
+	if t.InsecureSkipVerify {
+		code = nagiosWarning
+	}
+	if problems := certProblems(t, ok && days < 0); len(problems) > 0 {
+		v.add(code, "certificate not verified: "+strings.Join(problems, "; "))
 	}
 }
 
@@ -102,7 +120,7 @@ func judgeChecks(v *verdict, rep *scan.Report) {
 	}
 	for _, c := range rep.Checks {
 		if c.Status == scan.CheckError && c.Error != nil {
-			v.add(nagiosWarning, "check "+string(c.ID)+" failed: "+c.Error.Message)
+			v.add(nagiosWarning, "check "+string(c.ID)+" failed: "+cliText(c.Error.Message))
 		}
 	}
 }
@@ -122,7 +140,9 @@ func certDays(t *probe.TLSInfo) (int, bool) {
 
 // perfdata is the performance data: each phase's time, the total time with
 // the -warn/-crit thresholds, and the certificate's days with
-// -cert-warn/-cert-crit ('label'=value[unit];warn;crit;min;max).
+// -cert-warn/-cert-crit ('label'=value[unit];warn;crit;min;max). The
+// thresholds are ranges of the Monitoring Plugins guidelines: "2" alerts
+// above 2 seconds, "14:" below 14 days.
 func perfdata(rep *scan.Report, c *config) string {
 	var fields []string
 	for _, name := range [...]scan.Stage{scan.StageConnect, scan.StageBanner, scan.StageEhlo, scan.StageTLS,
@@ -134,7 +154,7 @@ func perfdata(rep *scan.Report, c *config) string {
 	fields = append(fields, fmt.Sprintf("total=%.3fs;%s;%s;0", rep.Duration.Seconds(), threshold(c.warn), threshold(c.crit)))
 	if rep.TLS != nil {
 		if days, ok := certDays(rep.TLS); ok {
-			fields = append(fields, fmt.Sprintf("cert_days=%d;%d;%d;;", days, c.certWarn, c.certCrit))
+			fields = append(fields, fmt.Sprintf("cert_days=%d;%d:;%d:;;", days, c.certWarn, c.certCrit))
 		}
 	}
 	return strings.Join(fields, " ")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/scan"
+	"golang.org/x/term"
 )
 
 // terminal is implemented by writers that know whether they are a
@@ -17,18 +18,15 @@ type terminal interface {
 	IsTerminal() bool
 }
 
-// isTerminal reports whether w is a terminal: a character device, or a
-// writer that says it is one.
+// isTerminal reports whether w is a terminal, as golang.org/x/term tells
+// for a file (/dev/null, a character device, is none), or a writer that
+// says it is one.
 func isTerminal(w io.Writer) bool {
 	if t, ok := w.(terminal); ok {
 		return t.IsTerminal()
 	}
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // useColour reports whether output to w is coloured: only on a terminal,
@@ -103,7 +101,7 @@ func (p *printer) transcript(t *probe.Transcript) {
 		case probe.Sent:
 			line = p.style(styleCyan, line)
 		case probe.Note:
-			line = p.style(styleYellow, line)
+			line = p.style(styleYellow, cliText(line))
 		}
 		p.printf("%s%s\n", mark, line)
 	}
@@ -129,7 +127,9 @@ func (p *printer) summary(rep *scan.Report) {
 		p.field("MX", escapeControls(strings.Join(hosts, ", "))+fmt.Sprintf("; %d attempts", len(rep.Attempts)))
 	}
 	p.field("Result", p.result(rep))
-	p.field("TLS", p.tlsLine(rep))
+	if tls := p.tlsLine(rep); tls != "" {
+		p.field("TLS", tls)
+	}
 	if a := rep.Auth; a != nil {
 		p.field("Auth", authLine(a))
 	}
@@ -146,7 +146,11 @@ func (p *printer) summary(rep *scan.Report) {
 	p.findings(rep.Findings)
 	p.checks(rep.Checks)
 	if e := rep.Error; e != nil {
-		p.field("Error", p.style(styleRed, fmt.Sprintf("%s at %s: %s", e.Class, stageName(e.Stage), escapeControls(e.Message))))
+		where := fmt.Sprintf("%s at %s", e.Class, stageName(e.Stage))
+		if who := refusedBy(e); who != "" {
+			where += " (" + who + ")"
+		}
+		p.field("Error", p.style(styleRed, where+": "+escapeControls(cliText(e.Message))))
 	}
 }
 
@@ -159,25 +163,38 @@ func (p *printer) result(rep *scan.Report) string {
 	return p.style(styleGreen, "OK") + fmt.Sprintf(", reached %s in %s", stageName(rep.Stage), took)
 }
 
-// tlsLine is the TLS verdict in one line.
+// tlsLine is the TLS verdict in one line; "" when no session took place
+// to have one (nothing connected, or no greeting was read).
 func (p *printer) tlsLine(rep *scan.Report) string {
 	t := rep.TLS
-	if t == nil {
+	switch {
+	case t == nil && rep.Error != nil && rep.Error.Stage == scan.StageTLS:
+		return p.style(styleRed, "not established (see Error)")
+	case t == nil && rep.Banner == nil:
+		return ""
+	case t == nil:
 		return p.style(styleYellow, "none: the session was in plaintext")
 	}
 	s := t.VersionName + " " + t.CipherSuiteName
+	expiryTold := false
 	if len(t.Chain) > 0 {
 		leaf := t.Chain[0]
-		s += fmt.Sprintf(", certificate %s, expires %s (%d days)",
-			escapeControls(leaf.Subject), leaf.NotAfter.UTC().Format(time.DateOnly), leaf.DaysLeft)
+		s += fmt.Sprintf(", certificate %s, valid until %s (%s)",
+			escapeControls(leaf.Subject), leaf.NotAfter.UTC().Format(time.DateOnly), certDaysPhrase(leaf.DaysLeft))
+		expiryTold = leaf.DaysLeft < 0
 	}
-	switch {
-	case t.Verified:
+	problems := certProblems(t, expiryTold)
+	verdict := "NOT verified"
+	if t.InsecureSkipVerify {
+		verdict += " (-insecure)"
+	}
+	if len(problems) > 0 {
+		verdict += ": " + escapeControls(strings.Join(problems, "; "))
+	}
+	if t.Verified {
 		return s + ", " + p.style(styleGreen, "verified for "+t.VerifyName)
-	case t.InsecureSkipVerify:
-		return s + ", " + p.style(styleRed, "NOT verified (-insecure): "+escapeControls(strings.Join(t.Problems, "; ")))
 	}
-	return s + ", " + p.style(styleRed, "NOT verified: "+escapeControls(strings.Join(t.Problems, "; ")))
+	return s + ", " + p.style(styleRed, verdict)
 }
 
 func authLine(a *scan.AuthResult) string {
@@ -218,12 +235,12 @@ func (p *printer) checks(results []scan.CheckResult) {
 		case scan.CheckFound:
 			s += p.style(styleRed, fmt.Sprintf("found %d", r.Findings))
 		case scan.CheckError:
-			s += p.style(styleYellow, "error: "+escapeControls(r.Error.Message))
+			s += p.style(styleYellow, "error: "+escapeControls(cliText(r.Error.Message)))
 		default:
 			s += p.style(styleDim, string(r.Status))
 		}
 		if r.Detail != "" {
-			s += " (" + escapeControls(r.Detail) + ")"
+			s += " (" + escapeControls(cliText(r.Detail)) + ")"
 		}
 		parts = append(parts, s)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/smtpprobe/probe/scan"
+	"golang.org/x/net/proxy"
 )
 
 // stdio is the world run talks to.
@@ -20,6 +21,9 @@ type stdio struct {
 	getenv   func(string) string
 	// resolver answers the DNS questions of -mx; nil means the system's.
 	resolver scan.Resolver
+	// dialer opens the connections, and so resolves the names of the
+	// targets, in tests; nil means the Dialer's own (direct, or -proxy).
+	dialer proxy.ContextDialer
 }
 
 // run is the whole command: it parses args, probes, prints, and returns
@@ -37,6 +41,10 @@ func runContext(ctx context.Context, args []string, sys stdio) int {
 	}
 	if err != nil {
 		return usageError(sys, wantsNagios(args), err)
+	}
+	if c.version {
+		fmt.Fprintln(sys.out, "smtpprobe", version())
+		return exitOK
 	}
 	if c.set["password"] {
 		fmt.Fprintln(sys.err, "smtpprobe: warning: -password is visible in the process list; prefer -password-file or $SMTPPROBE_PASSWORD")
@@ -57,21 +65,24 @@ func runContext(ctx context.Context, args []string, sys stdio) int {
 	if d != nil {
 		d.trust(c, p)
 	}
+	if sys.dialer != nil {
+		p.base.Dialer.NetDialer = sys.dialer
+	}
 	if c.targets != "" {
 		return runBatch(ctx, c, p, sys)
 	}
 	return probeOne(ctx, c, p, d, sys)
 }
 
-// usageError reports a bad command line: on stderr with a pointer to -h,
-// or as an UNKNOWN status line in -nagios mode. Either way the exit code
-// is 3.
+// usageError reports a bad command line in one line: on stderr with a
+// pointer to -h, or as an UNKNOWN status line in -nagios mode. Either way
+// the exit code is 3.
 func usageError(sys stdio, nagios bool, err error) int {
 	if nagios {
 		fmt.Fprintln(sys.out, "SMTP UNKNOWN - bad arguments: "+nagiosText(err.Error()))
 		return nagiosUnknown
 	}
-	fmt.Fprintf(sys.err, "smtpprobe: %v\nRun 'smtpprobe -h' for the flags.\n", err)
+	fmt.Fprintf(sys.err, "smtpprobe: %s. Run 'smtpprobe -h' for the flags.\n", escapeControls(err.Error()))
 	return exitUsage
 }
 
@@ -116,6 +127,9 @@ func probeOne(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 	default:
 		pr := newPrinter(sys.out, useColour(sys.out, sys.getenv))
 		pr.report(rep)
+		if h := startTLSHint(rep, c); h != "" {
+			pr.field("Hint", h)
+		}
 		if d != nil {
 			pr.note(d.note())
 		}
