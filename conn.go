@@ -34,6 +34,7 @@ type Conn struct {
 	caps    *Capabilities
 	tls     *TLSInfo
 	broken  error   // set once the session cannot go on; every later call returns it
+	secrets []string // what to scrub from received text (secrets.go)
 	txn     mailTxn // the open mail transaction (mail.go)
 
 	w          ctxWatch   // the context of the steps (watch.go)
@@ -56,6 +57,10 @@ func NewConn(nc net.Conn, d *Dialer) *Conn {
 	c.d.Timeouts = c.d.Timeouts.withDefaults()
 	c.d.Limits = c.d.Limits.withDefaults()
 	c.tr = newTranscript(c.d.RevealSecrets, c.d.Logger)
+	c.addSecret(proxyPassword(c.d.Proxy))
+	if c.d.ProxyFromEnvironment {
+		c.addSecret(proxyPassword(getenvAny("ALL_PROXY", "all_proxy")))
+	}
 	c.lr = newLineReader(nc, c.d.Limits.MaxLineLength)
 	if h, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.host = h

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -37,7 +39,7 @@ type ReplyError struct {
 var ErrAuthFailed = errors.New("smtp: authentication refused")
 
 func (e *ReplyError) Error() string {
-	return "smtp " + e.Command + ": server replied " + e.Reply.String()
+	return "smtp " + e.Command + ": server replied " + clean(e.Reply.String())
 }
 
 // Temporary reports whether the reply was a 4xx transient failure.
@@ -75,14 +77,45 @@ type ProtocolError struct {
 }
 
 func (e *ProtocolError) Error() string {
-	s := "smtp " + e.Step + ": protocol error: " + e.Reason
+	s := "smtp " + e.Step + ": protocol error: " + clean(e.Reason)
 	if e.Line != "" {
 		s += ": " + strconv.Quote(truncate(e.Line, 80))
 	}
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		s += ": " + clean(e.Err.Error())
 	}
 	return s
+}
+
+// clean escapes in an error's text what a server may have put there to
+// drive a terminal or reorder the text: control bytes (a line break
+// included), bidi and other format characters, invalid UTF-8, as the
+// transcript does. Backslashes stay as they are, so that errors wrapping
+// errors are escaped once.
+func clean(s string) string {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b >= 0x7f {
+			return cleanSlow(s)
+		}
+	}
+	return s
+}
+
+func cleanSlow(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1,
+			r < 0x20 || r == 0x7f,
+			r >= 0x80 && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'):
+			writeEscaped(&b, s[i:i+size])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // Unwrap returns Err.
@@ -99,7 +132,7 @@ type OpError struct {
 	Err error
 }
 
-func (e *OpError) Error() string { return "smtp " + e.Op + ": " + e.Err.Error() }
+func (e *OpError) Error() string { return "smtp " + e.Op + ": " + clean(e.Err.Error()) }
 
 // Unwrap returns the cause.
 func (e *OpError) Unwrap() error { return e.Err }

@@ -224,10 +224,14 @@ func (c *Conn) readReplyHiding(ctx context.Context, step, hide string) (*Reply, 
 				strconv.Itoa(c.d.Limits.MaxReplyBytes) + " bytes (Limits.MaxReplyBytes)"})
 		}
 		line := string(raw) // one copy, shared by the transcript and the Reply
+		echoed := false
+		if len(c.secrets) > 0 {
+			line, echoed = c.scrub(line)
+		}
 		if shown, ok := hiddenLine(line, hide, c.tr.Reveal()); ok {
 			c.tr.add(Received, shown, c.tls != nil, true)
 		} else {
-			c.tr.add(Received, line, c.tls != nil, false)
+			c.tr.add(Received, line, c.tls != nil, echoed)
 		}
 		c.noteLine(raw, ending)
 		rl, err := parseReplyLine(line)
@@ -272,15 +276,19 @@ func (c *Conn) noteLine(raw []byte, ending lineEnding) {
 	}
 }
 
-// note records a remark of the library in the transcript.
+// note records a remark of the library in the transcript, scrubbed of
+// the secrets a server may have echoed into it.
 func (c *Conn) note(text string) {
-	c.tr.add(Note, text, c.tls != nil, false)
+	text, echoed := c.scrub(text)
+	c.tr.add(Note, text, c.tls != nil, echoed)
 }
 
 // protocolFailure records a fault that leaves the reply stream unreadable
 // and ends the session.
 func (c *Conn) protocolFailure(step string, pe *ProtocolError) error {
 	pe.Step = step
+	pe.Line, _ = c.scrub(pe.Line)
+	pe.Reason, _ = c.scrub(pe.Reason)
 	c.note("protocol error: " + pe.Reason)
 	c.fail(pe)
 	return pe

@@ -85,6 +85,9 @@ func (c *Conn) Auth(ctx context.Context, m sasl.Client) (*Reply, error) {
 	case c.tls == nil && !c.d.AllowInsecureAuth && carriesSecret(mech):
 		return nil, &OpError{Op: step, Err: ErrInsecureAuth}
 	}
+	if h, ok := m.(secretHolder); ok {
+		c.addSecret(h.secret())
+	}
 	a := &authRun{c: c, m: m, mech: mech, step: step}
 	return a.run(ctx, ir)
 }
@@ -170,6 +173,7 @@ func (a *authRun) responseLine(prefix, enc string, resp []byte) outLine {
 	l := outLine{text: prefix + enc}
 	if shown := a.redaction(resp); shown != "" {
 		l.shown = prefix + shown
+		a.c.addResponseSecrets(a.mech, resp)
 	}
 	return l
 }
@@ -274,7 +278,7 @@ func (a *authRun) decode(r *Reply) ([]byte, error) {
 		return nil, err
 	}
 	if !a.hidden {
-		a.note("334 decoded: " + string(b))
+		a.note("334 decoded: " + string(b)) // scrubbed of echoed secrets by note
 	}
 	return b, nil
 }
@@ -354,6 +358,4 @@ func (a *authRun) finish(ctx context.Context, r *Reply) (*Reply, error) {
 	return r, a.c.check(a.step, r, 235, 334) // out of step: the session ends
 }
 
-func (a *authRun) note(text string) {
-	a.c.tr.add(Note, text, a.c.tls != nil, false)
-}
+func (a *authRun) note(text string) { a.c.note(text) }

@@ -68,6 +68,8 @@ func (l *loginClient) Redaction() string {
 	return ""
 }
 
+func (l *loginClient) secret() string { return l.password }
+
 // isUsernamePrompt reports whether a prompt asks for a user name.
 func isUsernamePrompt(p []byte) bool {
 	p = bytes.ToLower(p)
@@ -79,6 +81,8 @@ type cramMD5Client struct {
 	username, password string
 	done               bool
 }
+
+func (c *cramMD5Client) secret() string { return c.password }
 
 // NewCRAMMD5Client returns a CRAM-MD5 client (RFC 2195): it answers the
 // server's challenge with the username and the HMAC-MD5 of the challenge
@@ -109,6 +113,8 @@ type xoauth2Client struct {
 	username, token string
 	failed          bool
 }
+
+func (x *xoauth2Client) secret() string { return x.token }
 
 // NewXOAuth2Client returns an XOAUTH2 client (Google's format): the user
 // and the OAuth 2.0 bearer token in the initial response. When the server

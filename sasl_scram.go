@@ -59,6 +59,8 @@ func NewSCRAMSHA256Client(username, password string) sasl.Client {
 	return &scramClient{mech: "SCRAM-SHA-256", hash: scram.SHA256, username: username, password: password}
 }
 
+func (s *scramClient) secret() string { return s.password }
+
 func (s *scramClient) Start() (string, []byte, error) {
 	// SCRAM prepares both as stored strings (RFC 5802 §2.2): unassigned
 	// code points are refused. The library's own error quotes the

@@ -35,7 +35,7 @@ func (e *TLSError) Error() string {
 	if e.Err == nil {
 		return "smtp " + e.Step + ": TLS failed"
 	}
-	return "smtp " + e.Step + ": " + e.Err.Error()
+	return "smtp " + e.Step + ": " + clean(e.Err.Error())
 }
 
 // Unwrap returns the cause.
@@ -298,7 +298,7 @@ func withCtxCause(ctx context.Context, err error) error {
 // STARTTLS 220, before the handshake.
 func (c *Conn) injection(step string, b []byte) error {
 	text := truncate(string(b), sniffLimit)
-	c.tr.add(Note, "server sent "+strconv.Itoa(len(b))+" bytes after its 220, before the TLS handshake: "+text, false, false)
+	c.note("server sent " + strconv.Itoa(len(b)) + " bytes after its 220, before the TLS handshake: " + text)
 	return c.protocolFailure(step, &ProtocolError{
 		Reason: "data after the STARTTLS 220, before the TLS handshake (response injection)",
 		Line:   text,
