@@ -33,9 +33,9 @@ type Conn struct {
 	banner  *Reply
 	caps    *Capabilities
 	tls     *TLSInfo
-	broken  error   // set once the session cannot go on; every later call returns it
+	broken  error    // set once the session cannot go on; every later call returns it
 	secrets []string // what to scrub from received text (secrets.go)
-	txn     mailTxn // the open mail transaction (mail.go)
+	txn     mailTxn  // the open mail transaction (mail.go)
 
 	w          ctxWatch   // the context of the steps (watch.go)
 	deadlineMu sync.Mutex // held while a deadline is moved, so a cancelled context's always wins

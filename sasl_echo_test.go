@@ -51,7 +51,7 @@ func TestEchoedSecretsScrubbed(t *testing.T) {
 				out := echoSession(t, handler, m.client(user, secret), reveal)
 				forms := map[string]string{
 					"secret": secret, "base64": base64.StdEncoding.EncodeToString([]byte(secret)),
-					"URL form": url.QueryEscape(secret),
+					"URL form":   url.QueryEscape(secret),
 					"PLAIN blob": base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + secret)),
 				}
 				for where, text := range out {
