@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 
 	"golang.org/x/net/proxy"
 )
@@ -27,6 +28,16 @@ type Dialer struct {
 	// ProxyFromEnvironment takes the proxy from ALL_PROXY (or all_proxy)
 	// and honours NO_PROXY, when neither NetDialer nor Proxy is set.
 	ProxyFromEnvironment bool
+	// Network is "tcp" (the default when empty), "tcp4" or "tcp6" to use
+	// only IPv4 or IPv6, or "unix" for a socket path (LMTP to Dovecot). An
+	// address "unix:/path" means a unix socket whatever Network says.
+	Network string
+	// LocalAddr is the local address (and port) to dial from; nil lets the
+	// system choose. It applies when NetDialer and the proxies are unset.
+	LocalAddr net.Addr
+	// ProxyHeader, when set, is sent right after the connection opens,
+	// before the banner (and before implicit TLS).
+	ProxyHeader *ProxyHeader
 	// LocalName is the name sent with EHLO, HELO and LHLO when the call
 	// names none. Empty means the address literal of the local address
 	// ("[192.0.2.1]", RFC 5321 §4.1.3); see Conn.LocalName.
@@ -99,14 +110,48 @@ func (d *Dialer) defaultPort() string {
 
 // open dials addr and wraps the connection, without reading anything.
 func (d *Dialer) open(ctx context.Context, addr, defaultPort string) (*Conn, error) {
-	host, hostport := splitTarget(addr, defaultPort)
-	nc, err := d.dialTCP(ctx, hostport)
+	var header []byte
+	if d.ProxyHeader != nil {
+		b, err := d.ProxyHeader.bytes()
+		if err != nil {
+			return nil, &OpError{Op: "connect", Err: err}
+		}
+		header = b
+	}
+	network, host, hostport := d.Network, "", ""
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok || network == "unix" {
+		network, hostport = "unix", path
+		if !ok {
+			hostport = addr
+		}
+	} else {
+		host, hostport = splitTarget(addr, defaultPort)
+	}
+	nc, err := d.dial(ctx, network, hostport)
 	if err != nil {
 		return nil, &OpError{Op: "connect", Err: err}
 	}
 	c := NewConn(nc, d)
 	c.host = host
+	if header != nil {
+		if err := c.sendProxyHeader(ctx, header); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// sendProxyHeader writes the PROXY header in one write and notes it.
+func (c *Conn) sendProxyHeader(ctx context.Context, header []byte) error {
+	if err := c.begin(ctx, "PROXY header", c.d.Timeouts.Connect); err != nil {
+		c.Close()
+		return err
+	}
+	c.note(c.d.ProxyHeader.note(header))
+	if _, err := c.nc.Write(header); err != nil {
+		return c.ioFailure(ctx, "PROXY header", err)
+	}
+	return nil
 }
 
 // splitTarget returns the host of addr and addr with a port.
@@ -121,14 +166,20 @@ func splitTarget(addr, defaultPort string) (host, hostport string) {
 	return h, net.JoinHostPort(h, defaultPort)
 }
 
-func (d *Dialer) dialTCP(ctx context.Context, hostport string) (net.Conn, error) {
+func (d *Dialer) dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if network == "" {
+		network = "tcp"
+	}
+	if network != "tcp" && network != "tcp4" && network != "tcp6" && network != "unix" {
+		return nil, fmt.Errorf("network %q is not tcp, tcp4, tcp6 or unix", network)
+	}
 	nd, err := d.netDialer()
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.Timeouts.withDefaults().Connect)
 	defer cancel()
-	nc, err := nd.DialContext(ctx, "tcp", hostport)
+	nc, err := nd.DialContext(ctx, network, address)
 	if err != nil && ctx.Err() != nil {
 		return nil, &ctxError{ctx: ctx.Err(), io: err}
 	}
@@ -137,7 +188,7 @@ func (d *Dialer) dialTCP(ctx context.Context, hostport string) (net.Conn, error)
 
 // netDialer picks the dialer: NetDialer, Proxy, the environment, or none.
 func (d *Dialer) netDialer() (proxy.ContextDialer, error) {
-	direct := &net.Dialer{}
+	direct := &net.Dialer{LocalAddr: d.LocalAddr}
 	switch {
 	case d.NetDialer != nil:
 		return d.NetDialer, nil

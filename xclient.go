@@ -1,0 +1,96 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrNotOffered is wrapped by the error of a command that needs an
+// extension, or a parameter of one, that the latest EHLO did not offer.
+// Nothing is written in that case; SendRaw sends anything regardless.
+var ErrNotOffered = errors.New("smtp: not offered by the server")
+
+// The attributes of XCLIENT and XFORWARD (Postfix's XCLIENT_README and
+// XFORWARD_README).
+var (
+	xclientNames  = [...]string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"}
+	xforwardNames = [...]string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"}
+)
+
+// XClient sends XCLIENT (Postfix's XCLIENT_README) with attrs, such as
+// {"ADDR": "192.0.2.7", "NAME": "client.example"}: a proxy or a test
+// tells an authorised server whom it speaks for. Names are upper case and
+// must be among those the server listed after XCLIENT in its EHLO reply;
+// values are xtext-encoded, except "[UNAVAILABLE]" and "[TEMPUNAVAIL]",
+// which are sent as they are. Attributes go in the order of their names.
+//
+// On success the server greets anew with 220, as after connect: the Conn
+// keeps that reply as its Banner and forgets the capabilities, since EHLO
+// is due again. A 4xx or 5xx (550 when the client is not authorised) is a
+// *ReplyError and the session goes on as before (inside a mail
+// transaction the server answers 503). A name the server did not offer,
+// or a value with CR, LF or NUL, is refused before anything is written.
+func (c *Conn) XClient(ctx context.Context, attrs map[string]string) (*Reply, error) {
+	line, err := c.attrLine("XCLIENT", xclientNames[:], attrs)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.command(ctx, "XCLIENT", c.d.Timeouts.Command, line, 220)
+	if err != nil {
+		return r, err
+	}
+	c.banner, c.caps = r, nil
+	return r, nil
+}
+
+// XForward sends XFORWARD (Postfix's XFORWARD_README) with attrs, the
+// attributes of the client a content filter received the next message
+// from: NAME, ADDR, PORT, PROTO, HELO, IDENT, SOURCE. They are checked and
+// encoded as for XClient; the reply is 250, and they apply to the next
+// mail transaction only.
+func (c *Conn) XForward(ctx context.Context, attrs map[string]string) (*Reply, error) {
+	line, err := c.attrLine("XFORWARD", xforwardNames[:], attrs)
+	if err != nil {
+		return nil, err
+	}
+	return c.command(ctx, "XFORWARD", c.d.Timeouts.Command, line, 250)
+}
+
+// attrLine builds "VERB NAME=value …" after checking names and values
+// against what the protocol and the server allow.
+func (c *Conn) attrLine(verb string, known []string, attrs map[string]string) (string, error) {
+	fail := func(err error) (string, error) { return "", &OpError{Op: verb, Err: err} }
+	if len(attrs) == 0 {
+		return fail(argError("attrs", "", "no attributes"))
+	}
+	if c.caps == nil || !c.caps.Has(verb) {
+		return fail(fmt.Errorf("%s: %w", verb, ErrNotOffered))
+	}
+	offered := c.caps.Param(verb)
+	names := make([]string, 0, len(attrs))
+	for name, value := range attrs {
+		switch {
+		case !slices.Contains(known, name):
+			return fail(argError("attrs", name, "not an attribute of "+verb+" ("+strings.Join(known, " ")+")"))
+		case !slices.Contains(offered, name):
+			return fail(fmt.Errorf("%s attribute %s: %w", verb, name, ErrNotOffered))
+		case hasLineBreak(value):
+			return fail(argError(name, value, "contains CR, LF or NUL"))
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString(verb)
+	for _, name := range names {
+		value := attrs[name]
+		if value != "[UNAVAILABLE]" && value != "[TEMPUNAVAIL]" {
+			value = xtextEncode(value)
+		}
+		b.WriteString(" " + name + "=" + value)
+	}
+	return b.String(), nil
+}
