@@ -36,6 +36,7 @@ type config struct {
 	mx, lmtp, showSecrets      bool
 	noPipelining               bool
 	jsonOut                    bool
+	interactive                bool // -i: a session typed line by line (shell.go)
 	checks, smugglingTo        string
 	checkIDs                   []scan.CheckID
 
@@ -136,6 +137,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.IntVar(&c.certCrit, "cert-crit", 7, "-nagios: CRITICAL when the certificate expires within these `days`")
 	fs.StringVar(&c.targets, "targets", "", "batch mode: read targets from a `file`, or - for stdin; JSON Lines out")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "batch mode: `N` probes at a time")
+	fs.BoolVar(&c.interactive, "i", false, "interactive session: send the lines you type, with built-in .starttls, .auth, .data … (.help lists them)")
 	return fs
 }
 
@@ -150,6 +152,7 @@ var flagGroups = [...]struct {
 	{"Output", []string{"json", "show-secrets"}},
 	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
 	{"Batch", []string{"targets", "concurrency"}},
+	{"Interactive", []string{"i"}},
 }
 
 // usage writes the help text: synopsis, flags by group, exit codes.
@@ -159,6 +162,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
   smtpprobe [flags] host[:port]  probe a server: banner, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT
   smtpprobe -targets FILE|- [flags]
                                  probe many targets, one Report a line as JSON
+  smtpprobe -i [flags] [host[:port]]
+                                 type a session: your lines go to the server, .help for built-ins
 
 The password comes from -password-file or $SMTPPROBE_PASSWORD.
 `)
@@ -231,7 +236,7 @@ func (c *config) demo() bool { return c.target == "" && c.targets == "" }
 
 // check refuses contradictory or malformed flags.
 func (c *config) check() error {
-	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios} {
+	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios, c.checkInteractive} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -428,10 +433,10 @@ func (c *config) readPassword(getenv func(string) string) error {
 	if c.password != "" && c.user == "" && c.auth == "" {
 		return nil // a password in the environment alone does not start AUTH
 	}
-	if c.auth != "" && c.user == "" && needsPassword(c.auth) && !c.demo() {
+	if c.auth != "" && c.user == "" && needsPassword(c.auth) && !c.demo() && !c.interactive {
 		return fmt.Errorf("-auth %s needs -user", c.auth)
 	}
-	if c.user != "" && c.password == "" && needsPassword(c.auth) && !c.demo() {
+	if c.user != "" && c.password == "" && needsPassword(c.auth) && !c.demo() && !c.interactive {
 		return errors.New("-user needs a password: -password-file FILE or $SMTPPROBE_PASSWORD")
 	}
 	return nil
