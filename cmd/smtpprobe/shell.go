@@ -227,7 +227,7 @@ func (sh *shell) command(ctx context.Context, line string) {
 		sh.startTLS(ctx)
 		return
 	case verb == "QUIT" && arg == "":
-		sh.quit(ctx)
+		sh.quitWith(ctx, line)
 		return
 	}
 	secret := sh.rawAuth || (verb == "AUTH" && strings.Contains(strings.TrimSpace(arg), " "))
@@ -377,7 +377,10 @@ func (sh *shell) end() bool {
 
 // quit sends QUIT, shows its reply and ends the session; the reply does
 // not change the exit status, which stays that of the last line played.
-func (sh *shell) quit(ctx context.Context) {
+func (sh *shell) quit(ctx context.Context) { sh.quitWith(ctx, "") }
+
+// quitWith is quit with the QUIT line as typed ("" for the Conn's own).
+func (sh *shell) quitWith(ctx context.Context, line string) {
 	if sh.over {
 		return
 	}
@@ -388,10 +391,15 @@ func (sh *shell) quit(ctx context.Context) {
 	sh.over = true
 	ctx = context.WithoutCancel(ctx) // QUIT even after an interrupt signal
 	_ = sh.step(ctx, func(ctx context.Context) error {
+		if line != "" {
+			_, err := sh.conn.SendRaw(ctx, line)
+			sh.conn.Close()
+			return err
+		}
 		_, err := sh.conn.Quit(ctx)
 		return err
 	})
-	sh.show(false)
+	sh.show(line != "")
 }
 
 // show writes the transcript entries recorded since the last call. echoed
