@@ -351,12 +351,12 @@ func (sh *shell) showTLS() {
 		sh.pr.field(fmt.Sprintf("Cert %d", i), fmt.Sprintf("%s, issued by %s", escapeControls(c.Subject), escapeControls(c.Issuer)))
 		names := strings.Join(append(append([]string(nil), c.DNSNames...), c.IPAddresses...), ", ")
 		if names != "" {
-			sh.more("names "+escapeControls(names))
+			sh.more("names " + escapeControls(names))
 		}
 		sh.more(fmt.Sprintf("valid %s to %s (%d days left), %s %d, %s",
 			c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), c.DaysLeft,
 			c.KeyType, c.KeyBits, c.SignatureAlgorithm))
-		sh.more("sha256 "+c.SHA256)
+		sh.more("sha256 " + c.SHA256)
 	}
 	for _, p := range t.Problems {
 		sh.pr.field("Problem", sh.pr.style(styleRed, escapeControls(p)))

@@ -78,8 +78,8 @@ var seedSessions = []struct {
 		sent:   "ehlo test\nAUTH PLAIN AHVzZXJAZG9tYWluLmNvbQBwYXNzd29yZA==\nQUIT\n",
 	},
 	{
-		name: "003 AUTH LOGIN typed in base64, prompts decoded",
-		cfg:  fakeserver.Config{Banner: []string{"mail.server.local ESMTP"}, AuthBeforeTLS: true, Users: map[string]string{"user@domain.com": "password"}},
+		name:  "003 AUTH LOGIN typed in base64, prompts decoded",
+		cfg:   fakeserver.Config{Banner: []string{"mail.server.local ESMTP"}, AuthBeforeTLS: true, Users: map[string]string{"user@domain.com": "password"}},
 		lines: []string{"ehlo test", "AUTH LOGIN", "dXNlckBkb21haW4uY29t", "cGFzc3dvcmQ="},
 		want: []string{"      C: AUTH LOGIN\n", "      S: 334 VXNlcm5hbWU6  (Username:)", "      C: [credentials redacted]",
 			"      S: 334 UGFzc3dvcmQ6  (Password:)", "      C: [credentials redacted]", "      S: 235 "},
