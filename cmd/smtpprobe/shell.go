@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/smtpprobe/probe"
-	"golang.org/x/term"
 )
 
 // The exit statuses of -i that the table of exitcodes.go lacks: the class
@@ -65,7 +64,7 @@ type shell struct {
 // the input, or the end of the session. It returns the exit status.
 func runShell(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 	sh := &shell{c: c, d: p.base.Dialer, target: c.target, errw: sys.err, secrets: map[int]string{}}
-	if f, ok := sys.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := sys.in.(*os.File); ok && isTerminalFile(f) {
 		k, err := newTTYInput(ctx, f, sys.out)
 		if err != nil {
 			fmt.Fprintln(sys.err, "smtpprobe:", err)
@@ -345,7 +344,10 @@ func (sh *shell) failed(err error) {
 		sh.status = exitTLS
 	case sh.conn.Err() != nil:
 		sh.status = exitError
-	default:
+	default: // the session goes on: nothing was sent, or a line was refused before
+		if errors.Is(err, errInterrupted) {
+			err = errInterrupted
+		}
 		sh.remark(err.Error())
 		sh.status = exitError
 		return

@@ -126,9 +126,6 @@ func (p *pipeInput) output() io.Writer { return p.out }
 
 func (p *pipeInput) close() { close(p.done) }
 
-// keyCtrlC is the byte a terminal in raw mode sends for Ctrl-C.
-const keyCtrlC = 3
-
 // keys is one read from the terminal, or the error that ended it.
 type keys struct {
 	b   []byte
@@ -150,16 +147,16 @@ type ttyInput struct {
 	ch    chan keys
 	done  chan struct{}
 
-	pending  []byte // keys read but not yet given to t
-	readErr  error  // the error that ended the terminal's input
-	sawCtrlC bool   // a Ctrl-C was given to t and not yet accounted for
+	pending []byte // keys read but not yet given to t
+	readErr error  // the error that ended the terminal's input
+	cleared bool   // the line is cleared for the Ctrl-C or Ctrl-D next in pending
 }
 
 // newTTYInput puts the terminal in into raw mode and reads lines from it;
 // everything the session shows is written to out, normally the same
 // terminal. The end of ctx ends a wait for keys.
 func newTTYInput(ctx context.Context, in *os.File, out io.Writer) (*ttyInput, error) {
-	fd := int(in.Fd())
+	fd, _ := fdOf(in)
 	state, err := term.MakeRaw(fd)
 	if err != nil {
 		return nil, fmt.Errorf("terminal: %w", err)
@@ -170,8 +167,10 @@ func newTTYInput(ctx context.Context, in *os.File, out io.Writer) (*ttyInput, er
 		io.Writer
 	}{k, out}, "")
 	if f, ok := out.(*os.File); ok {
-		if w, h, err := term.GetSize(int(f.Fd())); err == nil {
-			_ = k.t.SetSize(w, h)
+		if ofd, ok := fdOf(f); ok {
+			if w, h, err := term.GetSize(ofd); err == nil {
+				_ = k.t.SetSize(w, h)
+			}
 		}
 	}
 	go k.pump(in)
@@ -200,8 +199,23 @@ func (k *ttyInput) pump(in io.Reader) {
 	}
 }
 
-// Read gives term.Terminal the keys typed, up to and including the first
-// Ctrl-C, so that it is known whether its io.EOF means Ctrl-C or Ctrl-D.
+// Keys a terminal in raw mode sends.
+const (
+	keyCtrlC = 3
+	keyCtrlD = 4
+)
+
+// clearLine is Ctrl-E (to the end of the line) and Ctrl-U (erase to its
+// start): term.Terminal forgets the line typed so far.
+const clearLine = "\x05\x15"
+
+// Read gives term.Terminal the keys typed, but for Ctrl-C and Ctrl-D:
+// term.Terminal would end its line with io.EOF for both, keep the
+// partial line (a password typed halfway would show at the next prompt)
+// and read the same keys again at the next call. Instead the line is
+// cleared, then the read fails with errInterrupted for Ctrl-C and io.EOF
+// for Ctrl-D, which term.Terminal returns from its line reading as they
+// are.
 func (k *ttyInput) Read(p []byte) (int, error) {
 	for len(k.pending) == 0 {
 		if k.readErr != nil {
@@ -218,32 +232,32 @@ func (k *ttyInput) Read(p []byte) (int, error) {
 			return 0, context.Cause(k.ctx)
 		}
 	}
-	n := len(k.pending)
-	if i := bytes.IndexByte(k.pending, keyCtrlC); i >= 0 {
-		n = i + 1
+	i := bytes.IndexAny(k.pending, "\x03\x04")
+	switch {
+	case i > 0:
+		n := copy(p, k.pending[:i])
+		k.pending = k.pending[n:]
+		return n, nil
+	case i < 0:
+		n := copy(p, k.pending)
+		k.pending = k.pending[n:]
+		return n, nil
+	case !k.cleared:
+		k.cleared = true
+		return copy(p, clearLine), nil
 	}
-	n = copy(p, k.pending[:n])
-	if p[n-1] == keyCtrlC {
-		k.sawCtrlC = true
+	k.cleared = false
+	key := k.pending[0]
+	k.pending = k.pending[1:]
+	if key == keyCtrlC {
+		return 0, errInterrupted
 	}
-	k.pending = k.pending[n:]
-	return n, nil
-}
-
-// readLine reads with f and tells Ctrl-C from Ctrl-D: both end
-// term.Terminal's line with io.EOF.
-func (k *ttyInput) readLine(f func() (string, error)) (string, error) {
-	s, err := f()
-	if errors.Is(err, io.EOF) && k.sawCtrlC {
-		k.sawCtrlC = false
-		return "", errInterrupted
-	}
-	return s, err
+	return 0, io.EOF
 }
 
 func (k *ttyInput) line(prompt string) (string, error) {
 	k.t.SetPrompt(prompt)
-	return k.readLine(k.t.ReadLine)
+	return k.t.ReadLine()
 }
 
 func (k *ttyInput) bodyLine(prompt string) (string, error) {
@@ -253,9 +267,7 @@ func (k *ttyInput) bodyLine(prompt string) (string, error) {
 	return k.line(prompt)
 }
 
-func (k *ttyInput) secret(prompt string) (string, error) {
-	return k.readLine(func() (string, error) { return k.t.ReadPassword(prompt) })
-}
+func (k *ttyInput) secret(prompt string) (string, error) { return k.t.ReadPassword(prompt) }
 
 // run runs step in a goroutine and watches the keys meanwhile: Ctrl-C
 // cancels step's context; other keys are kept for the next prompt.
@@ -304,3 +316,24 @@ type noHistory struct{}
 func (noHistory) Add(string)    {}
 func (noHistory) Len() int      { return 0 }
 func (noHistory) At(int) string { return "" }
+
+// isTerminalFile reports whether f is a terminal.
+func isTerminalFile(f *os.File) bool {
+	fd, ok := fdOf(f)
+	return ok && term.IsTerminal(fd)
+}
+
+// fdOf returns f's descriptor. Unlike f.Fd it leaves the descriptor as
+// it is rather than in blocking mode, so that closing f still ends a read
+// in progress.
+func fdOf(f *os.File) (int, bool) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return -1, false
+	}
+	fd := -1
+	if err := sc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+		return -1, false
+	}
+	return fd, true
+}
