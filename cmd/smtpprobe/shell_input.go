@@ -147,9 +147,10 @@ type ttyInput struct {
 	ch    chan keys
 	done  chan struct{}
 
+	h       *history
 	pending []byte // keys read but not yet given to t
 	readErr error  // the error that ended the terminal's input
-	cleared bool   // the line is cleared for the Ctrl-C or Ctrl-D next in pending
+	key     byte   // Ctrl-C or Ctrl-D, when it ends the line being read
 }
 
 // newTTYInput puts the terminal in into raw mode and reads lines from it;
@@ -166,6 +167,8 @@ func newTTYInput(ctx context.Context, in *os.File, out io.Writer) (*ttyInput, er
 		io.Reader
 		io.Writer
 	}{k, out}, "")
+	k.h = &history{k: k}
+	k.t.History = k.h
 	if f, ok := out.(*os.File); ok {
 		if ofd, ok := fdOf(f); ok {
 			if w, h, err := term.GetSize(ofd); err == nil {
@@ -205,17 +208,12 @@ const (
 	keyCtrlD = 4
 )
 
-// clearLine is Ctrl-E (to the end of the line) and Ctrl-U (erase to its
-// start): term.Terminal forgets the line typed so far.
-const clearLine = "\x05\x15"
-
 // Read gives term.Terminal the keys typed, but for Ctrl-C and Ctrl-D:
 // term.Terminal would end its line with io.EOF for both, keep the
 // partial line (a password typed halfway would show at the next prompt)
-// and read the same keys again at the next call. Instead the line is
-// cleared, then the read fails with errInterrupted for Ctrl-C and io.EOF
-// for Ctrl-D, which term.Terminal returns from its line reading as they
-// are.
+// and read the same keys again at its next call. Instead it gets Ctrl-E
+// (the end of the line), "^C" for Ctrl-C, and Enter: the line ends as
+// in a shell, and line turns it into errInterrupted or io.EOF.
 func (k *ttyInput) Read(p []byte) (int, error) {
 	for len(k.pending) == 0 {
 		if k.readErr != nil {
@@ -242,32 +240,41 @@ func (k *ttyInput) Read(p []byte) (int, error) {
 		n := copy(p, k.pending)
 		k.pending = k.pending[n:]
 		return n, nil
-	case !k.cleared:
-		k.cleared = true
-		return copy(p, clearLine), nil
 	}
-	k.cleared = false
-	key := k.pending[0]
-	k.pending = k.pending[1:]
-	if key == keyCtrlC {
-		return 0, errInterrupted
+	k.key, k.pending = k.pending[0], k.pending[1:]
+	if k.key == keyCtrlC {
+		return copy(p, "\x05^C\r"), nil
 	}
-	return 0, io.EOF
+	return copy(p, "\x05\r"), nil
+}
+
+// finish turns a line ended by Ctrl-C or Ctrl-D into its error.
+func (k *ttyInput) finish(s string, err error) (string, error) {
+	key := k.key
+	k.key = 0
+	switch {
+	case err != nil:
+		return "", err
+	case key == keyCtrlC:
+		return "", errInterrupted
+	case key == keyCtrlD:
+		return "", io.EOF
+	}
+	return s, nil
 }
 
 func (k *ttyInput) line(prompt string) (string, error) {
 	k.t.SetPrompt(prompt)
-	return k.t.ReadLine()
+	return k.finish(k.t.ReadLine())
 }
 
 func (k *ttyInput) bodyLine(prompt string) (string, error) {
-	h := k.t.History
-	k.t.History = noHistory{}
-	defer func() { k.t.History = h }()
+	k.h.off = true
+	defer func() { k.h.off = false }()
 	return k.line(prompt)
 }
 
-func (k *ttyInput) secret(prompt string) (string, error) { return k.t.ReadPassword(prompt) }
+func (k *ttyInput) secret(prompt string) (string, error) { return k.finish(k.t.ReadPassword(prompt)) }
 
 // run runs step in a goroutine and watches the keys meanwhile: Ctrl-C
 // cancels step's context; other keys are kept for the next prompt.
@@ -309,13 +316,35 @@ func (k *ttyInput) close() {
 	_ = term.Restore(k.fd, k.state)
 }
 
-// noHistory keeps nothing: the lines of a message are no commands to
-// recall.
-type noHistory struct{}
+// history keeps the last commands typed for the arrow keys; not the lines
+// of a message, nor empty ones, nor those ended by Ctrl-C or Ctrl-D.
+type history struct {
+	k     *ttyInput
+	off   bool
+	lines []string // the latest last
+}
 
-func (noHistory) Add(string)    {}
-func (noHistory) Len() int      { return 0 }
-func (noHistory) At(int) string { return "" }
+// historySize is how many lines the history keeps.
+const historySize = 100
+
+func (h *history) Add(s string) {
+	if h.off || s == "" || h.k.key != 0 {
+		return
+	}
+	if len(h.lines) == historySize {
+		h.lines = h.lines[1:]
+	}
+	h.lines = append(h.lines, s)
+}
+
+func (h *history) Len() int { return len(h.lines) }
+
+func (h *history) At(i int) string {
+	if i < 0 || i >= len(h.lines) {
+		return ""
+	}
+	return h.lines[len(h.lines)-1-i]
+}
 
 // isTerminalFile reports whether f is a terminal.
 func isTerminalFile(f *os.File) bool {

@@ -197,6 +197,8 @@ func TestShellTerminal(t *testing.T) {
 	scr.expect("[tls] S: 250 ", "[tls] C: ")
 	scr.typed("\x1b[A\r") // the previous line again
 	scr.expect("NOOP\n", "[tls] S: 250 ", "[tls] C: ")
+	scr.typed("\x1b[A\x1b[A\x1b[A\x03") // NOOP, NOOP, then .save: neither the abandoned line nor the message
+	scr.expect(".save "+saved+"^C\n", "[tls] C: ")
 	scr.typed("\x04")
 	scr.expect("[tls] C: QUIT", "[tls] S: 221 ")
 	if c := waitExit(t, code); c != exitOK {
