@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/smtpprobe/probe"
@@ -208,12 +209,45 @@ func (sh *shell) play(ctx context.Context, line string) {
 	switch {
 	case sh.data:
 		sh.dataLine(ctx, line)
+	case strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#"):
+	case !sh.unasked(ctx):
 	case strings.HasPrefix(line, "."):
 		sh.builtin(ctx, line)
-	case strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#"):
 	default:
 		sh.command(ctx, line)
 	}
+}
+
+// unaskedWait is how long the shell listens, before a line, for what the
+// server sent while the session waited for the typist.
+const unaskedWait = time.Millisecond
+
+// unasked shows a reply the server sent unasked while the session was
+// idle, typically a 421 before it hangs up, so that it does not pass for
+// the reply to the next line. It reports whether the session goes on.
+func (sh *shell) unasked(ctx context.Context) bool {
+	var r *probe.Reply
+	err := sh.step(ctx, func(ctx context.Context) error {
+		b, err := sh.conn.Pending(ctx, unaskedWait)
+		if err != nil || len(b) == 0 {
+			return err
+		}
+		r, err = sh.conn.ReadReply(ctx)
+		return err
+	})
+	if r == nil && err == nil {
+		return true
+	}
+	if sh.conn.Transcript().Len() > sh.shown {
+		sh.remark("the server said, unasked:")
+		sh.show(false)
+	}
+	if err != nil {
+		sh.failed(err)
+	} else {
+		sh.replied(r)
+	}
+	return !sh.over
 }
 
 // command sends a line typed and shows the reply. STARTTLS, QUIT, EHLO,

@@ -295,7 +295,7 @@ func TestShellExitStatus(t *testing.T) {
 		code      int
 		stdout    []string
 		stderr    []string
-		notSent   string // a line the server must not receive
+		notSent   string // a line neither sent nor shown
 		noSession bool
 	}{
 		{name: "2xx", lines: []string{"EHLO x", "MAIL FROM:<>"}, code: exitOK, stdout: []string{"S: 250 2.1.0"}},
@@ -316,6 +316,12 @@ func TestShellExitStatus(t *testing.T) {
 			stdout: []string{"S: 421 4.3.2 Shutting down"}, stderr: []string{"the server closed the session (421)"}, notSent: "MAIL"},
 		{name: "the server hangs up", cfg: fakeserver.Config{Handlers: map[string]fakeserver.HandlerFunc{"NOOP": closeAfter("")}},
 			lines: []string{"EHLO x", "NOOP", "MAIL FROM:<>"}, code: exitError, stderr: []string{"the session is over: "}, notSent: "MAIL"},
+		{name: "421 while idle", cfg: fakeserver.Config{Handlers: map[string]fakeserver.HandlerFunc{"NOOP": closeAfter("250 2.0.0 Ok\r\n421 4.4.2 Idle timeout")}},
+			lines: []string{"EHLO x", "NOOP", "MAIL FROM:<>"}, code: exitReply4xx, stdout: []string{"S: 250 2.0.0 Ok", "S: 421 4.4.2 Idle timeout"},
+			stderr: []string{"the server said, unasked:", "the server closed the session (421)"}, notSent: "MAIL"},
+		{name: "hung up while idle", cfg: fakeserver.Config{Handlers: map[string]fakeserver.HandlerFunc{"NOOP": closeAfter("250 2.0.0 Ok")}},
+			lines: []string{"EHLO x", "NOOP", "MAIL FROM:<>"}, code: exitError, stdout: []string{"S: 250 2.0.0 Ok"},
+			stderr: []string{"the session is over: "}, notSent: "MAIL"},
 		{name: "connect refused", target: closedPort(t), lines: []string{"EHLO x"}, code: exitConnect, stderr: []string{"no session with 127.0.0.1:"}, noSession: true},
 		{name: "554 banner", cfg: fakeserver.Config{BannerCode: 554, Banner: []string{"go away"}}, lines: []string{"EHLO x"}, code: exitBanner,
 			stdout: []string{"S: 554 go away"}, notSent: "EHLO"},
@@ -344,6 +350,9 @@ func TestShellExitStatus(t *testing.T) {
 			}
 			assertContains(t, r.stdout, tt.stdout...)
 			assertContains(t, r.stderr, tt.stderr...)
+			if tt.notSent != "" && strings.Contains(r.stdout, "C: "+tt.notSent) {
+				t.Errorf("stdout shows %q sent:\n%s", tt.notSent, r.stdout)
+			}
 			if srv != nil && tt.notSent != "" {
 				if sent := clientBytes(t, srv); strings.Contains(sent, tt.notSent) {
 					t.Errorf("the server received %q:\n%s", tt.notSent, sent)
