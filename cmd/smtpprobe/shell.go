@@ -71,6 +71,7 @@ func runShell(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 			fmt.Fprintln(sys.err, "smtpprobe:", err)
 			return exitError
 		}
+		k.t.AutoCompleteCallback = completeBuiltin
 		sh.in, sh.tty, sh.errw = k, true, k.output()
 	} else {
 		sh.in = newPipeInput(ctx, sys.in, sys.out)

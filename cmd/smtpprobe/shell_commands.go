@@ -64,6 +64,28 @@ func (sh *shell) builtin(ctx context.Context, line string) {
 	}
 }
 
+// completeBuiltin completes the name of a built-in at Tab, when one
+// alone begins with what was typed; term.Terminal calls it at each key.
+func completeBuiltin(line string, pos int, key rune) (string, int, bool) {
+	if key != '\t' || pos != len(line) || !strings.HasPrefix(line, ".") || strings.ContainsRune(line, ' ') {
+		return "", 0, false
+	}
+	match := ""
+	for _, h := range shellHelp {
+		name, _, _ := strings.Cut(h.usage, " ")
+		if strings.HasPrefix(name, strings.ToLower(line)) {
+			if match != "" {
+				return "", 0, false
+			}
+			match = name
+		}
+	}
+	if match == "" {
+		return "", 0, false
+	}
+	return match + " ", len(match) + 1, true
+}
+
 // usage reports a built-in that could not run as typed.
 func (sh *shell) usage(s string) {
 	sh.remark(s)

@@ -170,11 +170,7 @@ func newTTYInput(ctx context.Context, in *os.File, out io.Writer) (*ttyInput, er
 	k.h = &history{k: k}
 	k.t.History = k.h
 	if f, ok := out.(*os.File); ok {
-		if ofd, ok := fdOf(f); ok {
-			if w, h, err := term.GetSize(ofd); err == nil {
-				_ = k.t.SetSize(w, h)
-			}
-		}
+		k.followSize(f)
 	}
 	go k.pump(in)
 	return k, nil

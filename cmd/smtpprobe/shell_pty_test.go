@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -171,6 +173,8 @@ func TestShellTerminal(t *testing.T) {
 	scr.typed(".starttls ehlo\r")
 	scr.expect("      C: STARTTLS", "      S: 220 2.0.0 Ready to start TLS", "TLS:       TLS 1.3 ", "verified for mail.example.test",
 		"[tls] C: EHLO ", "[tls] S: 250-AUTH PLAIN LOGIN CRAM-MD5", "[tls] S: 250 CHUNKING\n", "[tls] C: ")
+	scr.typed(".ca\t\r") // Tab completes the built-in
+	scr.expect(".caps \n", "Server:    mail.example.test\n", "AUTH:      PLAIN LOGIN CRAM-MD5\n", "[tls] C: ")
 	scr.typed(".auth login alice@example.test\r")
 	scr.expect("Password: ")
 	scr.typed(password + "\r")
