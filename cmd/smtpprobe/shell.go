@@ -131,11 +131,18 @@ func (sh *shell) connect(ctx context.Context) bool {
 	if sh.conn != nil {
 		sh.show(false)
 	}
+	var te *probe.TLSError
+	if info == nil && errors.As(err, &te) {
+		info = te.Info
+	}
 	if info != nil {
 		sh.tlsVerdict(info)
 	}
 	if err != nil {
 		sh.remark("no session with " + sh.target + ": " + err.Error())
+		if te != nil && te.Info != nil && !sh.c.insecure {
+			sh.remark("the certificate did not verify (with -insecure the session goes on whatever the certificate)")
+		}
 		if sh.conn != nil {
 			sh.conn.Close()
 		}
@@ -178,11 +185,13 @@ func (sh *shell) loop(ctx context.Context) {
 				sh.remark("^C: the message has begun; end it with a lone \".\"")
 			}
 			continue
+		case errors.Is(err, io.EOF) && sh.data:
+			// QUIT would be taken as a line of the message.
+			sh.remark("the input ended inside the message: the connection is closed without the final \".\", so the server drops it")
+			sh.status, sh.over = exitError, true
+			sh.conn.Close()
+			return
 		case errors.Is(err, io.EOF):
-			if sh.data {
-				sh.remark("the input ended inside a message: it is not ended with \".\", the server drops it")
-				sh.status = exitError
-			}
 			sh.quit(ctx)
 			return
 		case err != nil:
