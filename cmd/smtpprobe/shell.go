@@ -489,8 +489,9 @@ func (sh *shell) beside(e probe.Entry) string {
 }
 
 // remark writes a message of the shell's own: on the terminal, or on
-// stderr when reading a script.
+// stderr when reading a script; control bytes are escaped.
 func (sh *shell) remark(s string) {
+	s = escapeControls(s) // errors may quote what the server sent
 	if sh.tty {
 		sh.pr.printf("%s\n", sh.pr.style(styleBold, s))
 		return

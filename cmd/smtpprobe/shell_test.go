@@ -328,8 +328,8 @@ func TestShellExitStatus(t *testing.T) {
 			lines: []string{"EHLO x"}, code: exitTLS, stdout: []string{"TLS:       TLS 1.3", "NOT verified"},
 			stderr: []string{"no session with ", "with -insecure the session goes on"}, notSent: "EHLO"},
 		{name: "connect refused", target: closedPort(t), lines: []string{"EHLO x"}, code: exitConnect, stderr: []string{"no session with 127.0.0.1:"}, noSession: true},
-		{name: "554 banner", cfg: fakeserver.Config{BannerCode: 554, Banner: []string{"go away"}}, lines: []string{"EHLO x"}, code: exitBanner,
-			stdout: []string{"S: 554 go away"}, notSent: "EHLO"},
+		{name: "554 banner", cfg: fakeserver.Config{BannerCode: 554, Banner: []string{"go \x1b[2Jaway"}}, lines: []string{"EHLO x"}, code: exitBanner,
+			stdout: []string{`S: 554 go \x1b[2Jaway`}, stderr: []string{"no session with ", `go \x1b[2Jaway`}, notSent: "EHLO"},
 		{name: "-starttls, none offered", flags: []string{"-starttls"}, lines: []string{"MAIL FROM:<>"}, code: exitTLS,
 			stderr: []string{"the server does not offer STARTTLS, which -starttls requires"}, notSent: "MAIL"},
 		{name: "an untrusted certificate", cfg: fakeserver.Config{TLSCert: &pki.Valid}, lines: []string{"EHLO x", ".starttls", "MAIL FROM:<>"}, code: exitTLS,
@@ -355,6 +355,9 @@ func TestShellExitStatus(t *testing.T) {
 			}
 			assertContains(t, r.stdout, tt.stdout...)
 			assertContains(t, r.stderr, tt.stderr...)
+			if strings.Contains(r.stdout+r.stderr, "\x1b") {
+				t.Errorf("an escape byte reached the output:\n%q\n%q", r.stdout, r.stderr)
+			}
 			if tt.notSent != "" && strings.Contains(r.stdout, "C: "+tt.notSent) {
 				t.Errorf("stdout shows %q sent:\n%s", tt.notSent, r.stdout)
 			}
