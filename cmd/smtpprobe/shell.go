@@ -65,8 +65,12 @@ type shell struct {
 // the input, or the end of the session. It returns the exit status.
 func runShell(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 	sh := &shell{c: c, d: p.base.Dialer, target: c.target, errw: sys.err, secrets: map[int]string{}}
+	screen := sys.out
 	if f, ok := sys.in.(*os.File); ok && isTerminalFile(f) {
-		k, err := newTTYInput(ctx, f, sys.out)
+		if !isTerminal(screen) && isTerminal(sys.err) {
+			screen = sys.err // stdout is redirected: the typist still sees the session
+		}
+		k, err := newTTYInput(ctx, f, screen)
 		if err != nil {
 			fmt.Fprintln(sys.err, "smtpprobe:", err)
 			return exitError
@@ -77,7 +81,7 @@ func runShell(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 		sh.in = newPipeInput(ctx, sys.in, sys.out)
 	}
 	defer sh.in.close()
-	sh.pr = newPrinter(sh.in.output(), sh.tty && useColour(sys.out, sys.getenv))
+	sh.pr = newPrinter(sh.in.output(), sh.tty && useColour(screen, sys.getenv))
 	if d != nil {
 		sh.remark(d.shellNote())
 	}

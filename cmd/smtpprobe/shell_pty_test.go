@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -131,13 +132,19 @@ func (s *screen) typed(keys string) {
 // the channel.
 func startShell(t *testing.T, tty *os.File, args ...string) <-chan int {
 	t.Helper()
+	return startShellOut(t, tty, tty, args...)
+}
+
+// startShellOut is startShell with stdout going to out.
+func startShellOut(t *testing.T, tty *os.File, out io.Writer, args ...string) <-chan int {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	code := make(chan int, 1)
 	env := map[string]string{"TERM": "xterm-256color"}
 	go func() {
 		defer cancel()
 		code <- runContext(ctx, append([]string{"-i", "-timeout", "20s"}, args...),
-			stdio{in: tty, out: tty, err: tty, getenv: func(k string) string { return env[k] }})
+			stdio{in: tty, out: out, err: tty, getenv: func(k string) string { return env[k] }})
 	}()
 	return code
 }
@@ -273,4 +280,42 @@ func TestShellTerminalInterrupt(t *testing.T) {
 	if sent := clientBytes(t, srv); strings.Contains(sent, "AUTH") || strings.Contains(sent, "half") {
 		t.Errorf("the client sent:\n%s", sent)
 	}
+}
+
+// TestShellTerminalStdoutRedirected: with stdin a terminal and stdout
+// redirected, the session shows on stderr, where the typist sees it.
+func TestShellTerminalStdoutRedirected(t *testing.T) {
+	srv := fakeserver.NewTB(t, fakeserver.Config{})
+	scr, tty := newPTY(t)
+	var stdout lockedBuffer
+	code := startShellOut(t, tty, &stdout, srv.Addr())
+	scr.expect("      S: 220 ", "      C: ")
+	scr.typed("NOOP\r")
+	scr.expect("NOOP\n", "      S: 250 ", "      C: ")
+	scr.typed("\x04")
+	scr.expect("      C: QUIT", "      S: 221 ")
+	if c := waitExit(t, code); c != exitOK {
+		t.Errorf("exit %d", c)
+	}
+	if s := stdout.String(); s != "" {
+		t.Errorf("stdout = %q, want nothing", s)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
