@@ -326,13 +326,13 @@ func redactedLine(verb, arg string, response bool) string {
 // typed (dots are the typist's), and after the lone "." shows the reply.
 func (sh *shell) dataLine(ctx context.Context, line string) {
 	if line != "." {
-		if err := sh.step(ctx, func(ctx context.Context) error {
+		err := sh.step(ctx, func(ctx context.Context) error {
 			return sh.conn.WriteRaw(ctx, []byte(line+"\r\n"))
-		}); err != nil {
-			sh.show(true)
+		})
+		sh.show(true)
+		if err != nil {
 			sh.failed(err)
 		}
-		sh.show(true)
 		return
 	}
 	sh.data = false
