@@ -379,6 +379,10 @@ func TestShellFlags(t *testing.T) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
 		}
 	}
+	// -user and -auth alone are fine: .auth asks for the password.
+	if _, _, err := parseConfig([]string{"-i", "-user", "alice", "-auth", "login", "host"}, func(string) string { return "" }); err != nil {
+		t.Errorf("-i -user -auth: %v", err)
+	}
 	r := runCLI(t, "-h")
 	assertContains(t, r.stdout, "smtpprobe -i [flags] [host[:port]]", "Interactive:", "  -i ", "with -i: 0 last reply 2xx or 3xx, 4 a 4xx, 5 a 5xx")
 }
@@ -395,4 +399,22 @@ func TestShellDemo(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, demoPassword) {
 		t.Error("the demo password shows")
 	}
+}
+
+// TestShellAuthFromFlags: with -user and -password-file, .auth asks
+// nothing; with -auth it needs no mechanism either.
+func TestShellAuthFromFlags(t *testing.T) {
+	pki := newTestPKI(t)
+	srv := tlsServer(t, pki.Valid, nil)
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runScript(t, srv.Addr(), script(".auth", "MAIL FROM:<alice@example.test>"),
+		"-starttls", "-cafile", pki.caFile, "-server-name", fakeserver.DefaultHostname,
+		"-user", "alice@example.test", "-password-file", pw, "-auth", "cram-md5")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	assertContains(t, r.stdout, "[tls] C: AUTH CRAM-MD5", "[tls] S: 334 ", "(<", "[tls] C: [credentials redacted]", "[tls] S: 235 ", "[tls] S: 250 2.1.0")
 }
