@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	gosasl "github.com/emersion/go-sasl"
 	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/internal/fakeserver"
 )
@@ -417,4 +420,41 @@ func TestShellAuthFromFlags(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	assertContains(t, r.stdout, "[tls] C: AUTH CRAM-MD5", "[tls] S: 334 ", "(<", "[tls] C: [credentials redacted]", "[tls] S: 235 ", "[tls] S: 250 2.1.0")
+}
+
+// TestShellAuthMechanisms: .auth plays each mechanism with the secret on
+// the next line of the script, which never shows; a wrong one is a 5xx.
+func TestShellAuthMechanisms(t *testing.T) {
+	const user, password = "carol@example.test", "c0rrect-h0rse"
+	srv := fakeserver.NewTB(t, fakeserver.Config{AuthBeforeTLS: true, Users: map[string]string{user: password},
+		SASL: map[string]func(*fakeserver.Session) gosasl.Server{
+			"SCRAM-SHA-1":   fakeserver.SCRAM(sha1.New, fakeserver.SCRAMOptions{}),
+			"SCRAM-SHA-256": fakeserver.SCRAM(sha256.New, fakeserver.SCRAMOptions{}),
+			"XOAUTH2":       fakeserver.XOAuth2(),
+		}})
+	for _, tt := range []struct {
+		mech, secret string
+		code         int
+		want         []string
+	}{
+		{"plain", password, exitOK, []string{"C: AUTH PLAIN [credentials redacted]", "S: 235 "}},
+		{"login", password, exitOK, []string{"C: AUTH LOGIN", "(Username:)", "C: [password redacted]", "S: 235 "}},
+		{"cram-md5", password, exitOK, []string{"C: AUTH CRAM-MD5", "S: 334 ", "S: 235 "}},
+		{"scram-sha-1", password, exitOK, []string{"C: AUTH SCRAM-SHA-1 ", "(r=", "S: 334 [server signature redacted]", "S: 235 "}},
+		{"scram-sha-256", password, exitOK, []string{"C: AUTH SCRAM-SHA-256 ", "S: 235 "}},
+		{"xoauth2", password, exitOK, []string{"C: AUTH XOAUTH2 [token redacted]", "S: 235 "}},
+		{"scram-sha-256", "wrong", exitReply5xx, []string{"C: AUTH SCRAM-SHA-256 ", "S: 535 "}},
+		{"xoauth2", "wrong", exitReply5xx, []string{"C: AUTH XOAUTH2 [token redacted]", `S: 334 `, `("status"`, "S: 535 "}},
+	} {
+		t.Run(tt.mech+" "+tt.secret, func(t *testing.T) {
+			r := runScript(t, srv.Addr(), script("EHLO x", ".auth "+tt.mech+" "+user, tt.secret), "-plaintext-auth")
+			if r.code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tt.code, r.stdout, r.stderr)
+			}
+			assertContains(t, r.stdout, tt.want...)
+			if strings.Contains(r.stdout, tt.secret) || strings.Contains(r.stdout, base64.StdEncoding.EncodeToString([]byte(tt.secret))) {
+				t.Errorf("the secret shows:\n%s", r.stdout)
+			}
+		})
+	}
 }
