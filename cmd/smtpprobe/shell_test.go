@@ -458,3 +458,27 @@ func TestShellAuthMechanisms(t *testing.T) {
 		})
 	}
 }
+
+// TestShellLMTP: after the data LMTP answers once per recipient; the
+// shell reads every reply, for .data and for a DATA typed.
+func TestShellLMTP(t *testing.T) {
+	srv := fakeserver.NewTB(t, fakeserver.Config{LMTP: true})
+	r := runScript(t, srv.Addr(), script(
+		".ehlo",
+		"MAIL FROM:<>", "RCPT TO:<bob@example.test>", "RCPT TO:<carol@example.test>",
+		".data", "Subject: one", "", "first", ".",
+		"MAIL FROM:<>", "RCPT TO:<bob@example.test>", "RCPT TO:<carol@example.test>",
+		"DATA", "Subject: two", "", "second", ".",
+		"NOOP",
+	), "-lmtp")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	assertContains(t, r.stdout, "C: LHLO ", "C: DATA", "C: .\n", "S: 250 ", "S: 250 ", "C: DATA", "C: second", "C: .\n", "S: 250 ", "S: 250 ", "C: NOOP", "S: 250 ")
+	if r.stderr != "" {
+		t.Errorf("stderr = %q: a reply was left for later", r.stderr)
+	}
+	if _, err := srv.WaitMessages(2, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
