@@ -62,6 +62,7 @@ func writeExitCodes(w io.Writer) {
 		fmt.Fprintf(w, "  %3d  %s\n", e.code, e.meaning)
 	}
 	fmt.Fprintln(w, "  with -nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
+	fmt.Fprintln(w, "  with -i: 0 last reply 2xx or 3xx, 4 a 4xx, 5 a 5xx (QUIT's aside); 1, 3, 11, 12, 14 as above")
 }
 
 // exitCode is the exit code of a finished probe: the failing stage, with

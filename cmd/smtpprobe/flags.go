@@ -38,6 +38,7 @@ type config struct {
 	mx, lmtp, showSecrets      bool
 	noPipelining               bool
 	jsonOut                    bool
+	interactive                bool // -i: a session typed line by line (shell.go)
 	checks, smugglingTo        string
 	checkIDs                   []scan.CheckID
 
@@ -154,6 +155,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.targets, "targets", "", "batch mode: read targets from a `file`, or - for stdin; JSON Lines out")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "batch mode: `N` probes at a time")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	fs.BoolVar(&c.interactive, "i", false, "interactive session: send the lines you type, with built-in .starttls, .auth, .data … (.help lists them)")
 	return fs
 }
 
@@ -169,6 +171,7 @@ var flagGroups = [...]struct {
 	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
 	{"Batch", []string{"targets", "concurrency"}},
 	{"Other", []string{"version"}},
+	{"Interactive", []string{"i"}},
 }
 
 // usage writes the help text: synopsis, flags by group, exit codes.
@@ -179,6 +182,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
   smtpprobe -targets FILE|- [flags]
                                  probe many targets, one Report a line as JSON
   smtpprobe -version             print the version
+  smtpprobe -i [flags] [host[:port]]
+                                 type a session: your lines go to the server, .help for built-ins
 
 The password comes from -password-file or $SMTPPROBE_PASSWORD.
 `)
@@ -265,7 +270,7 @@ func (c *config) demo() bool { return !c.targetGiven && c.targets == "" }
 
 // check refuses contradictory or malformed flags.
 func (c *config) check() error {
-	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios} {
+	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios, c.checkInteractive} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -457,10 +462,10 @@ func (c *config) readPassword(getenv func(string) string) error {
 	if c.password != "" && c.user == "" && c.auth == "" {
 		return nil // a password in the environment alone does not start AUTH
 	}
-	if c.auth != "" && c.user == "" && needsPassword(c.auth) && !c.demo() {
+	if c.auth != "" && c.user == "" && needsPassword(c.auth) && !c.demo() && !c.interactive {
 		return fmt.Errorf("-auth %s needs -user", c.auth)
 	}
-	if c.user != "" && c.password == "" && needsPassword(c.auth) && !c.demo() {
+	if c.user != "" && c.password == "" && needsPassword(c.auth) && !c.demo() && !c.interactive {
 		return errors.New("-user needs a password: -password-file FILE or $SMTPPROBE_PASSWORD")
 	}
 	return nil

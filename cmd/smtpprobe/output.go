@@ -92,19 +92,34 @@ func (p *printer) transcript(t *probe.Transcript) {
 		return
 	}
 	for _, e := range t.Entries() {
-		mark := strings.Repeat(" ", len(tlsMark))
-		if e.TLS {
-			mark = p.style(styleGreen, tlsMark)
-		}
-		line := e.String() // control bytes escaped: a server cannot drive the terminal
-		switch e.Kind {
-		case probe.Sent:
-			line = p.style(styleCyan, line)
-		case probe.Note:
-			line = p.style(styleYellow, cliText(line))
-		}
-		p.printf("%s%s\n", mark, line)
+		p.entry(e, "")
 	}
+}
+
+// entry writes one transcript entry with its mark, and after it extra,
+// which must hold no control bytes.
+func (p *printer) entry(e probe.Entry, extra string) {
+	p.printf("%s%s%s\n", p.mark(e.TLS), p.entryText(e), extra)
+}
+
+// mark is "[tls] " for a line inside TLS, as many spaces otherwise.
+func (p *printer) mark(inTLS bool) string {
+	if inTLS {
+		return p.style(styleGreen, tlsMark)
+	}
+	return strings.Repeat(" ", len(tlsMark))
+}
+
+// entryText renders an entry, styled by who wrote it.
+func (p *printer) entryText(e probe.Entry) string {
+	line := e.String() // control bytes escaped: a server cannot drive the terminal
+	switch e.Kind {
+	case probe.Sent:
+		return p.style(styleCyan, line)
+	case probe.Note:
+		return p.style(styleYellow, cliText(line))
+	}
+	return line
 }
 
 // field writes one summary line.
@@ -166,13 +181,18 @@ func (p *printer) result(rep *scan.Report) string {
 // tlsLine is the TLS verdict in one line; "" when no session took place
 // to have one (nothing connected, or no greeting was read).
 func (p *printer) tlsLine(rep *scan.Report) string {
-	t := rep.TLS
 	switch {
-	case t == nil && rep.Error != nil && rep.Error.Stage == scan.StageTLS:
+	case rep.TLS == nil && rep.Error != nil && rep.Error.Stage == scan.StageTLS:
 		return p.style(styleRed, "not established (see Error)")
-	case t == nil && rep.Banner == nil:
+	case rep.TLS == nil && rep.Banner == nil:
 		return ""
-	case t == nil:
+	}
+	return p.tlsSummary(rep.TLS)
+}
+
+// tlsSummary is the TLS verdict in one line; nil is a plaintext session.
+func (p *printer) tlsSummary(t *probe.TLSInfo) string {
+	if t == nil {
 		return p.style(styleYellow, "none: the session was in plaintext")
 	}
 	s := t.VersionName + " " + t.CipherSuiteName

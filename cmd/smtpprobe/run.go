@@ -71,6 +71,9 @@ func runContext(ctx context.Context, args []string, sys stdio) int {
 	if c.targets != "" {
 		return runBatch(ctx, c, p, sys)
 	}
+	if c.interactive {
+		return runShell(ctx, c, p, d, sys)
+	}
 	return probeOne(ctx, c, p, d, sys)
 }
 
