@@ -198,6 +198,9 @@ func (f *fakeDNS) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		break
 	}
 	m.AuthenticatedData = secure && !r.CheckingDisabled
+	if opt := r.IsEdns0(); udp && opt != nil {
+		m.Truncate(int(opt.UDPSize())) // sets TC when the answer does not fit
+	}
 	_ = w.WriteMsg(m)
 }
 
