@@ -410,6 +410,6 @@ func (j *judge) requireTLS() {
 	j.rep.RequireTLS = rt
 	if rt.Advertised && !rt.Protected {
 		j.add(finding(FindingRequireTLSUnprotected, SeverityLow, "the MX hosts offer REQUIRETLS, but neither DANE nor MTA-STS enforce protects "+j.rep.Domain+
-			": a sender must bounce messages that require TLS", "RFC 8689 §4.1", nil))
+			": a sender must bounce messages that require TLS", "RFC 8689 §4.2.1", nil))
 	}
 }

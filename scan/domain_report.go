@@ -347,7 +347,7 @@ type RequireTLSReport struct {
 	// BeforeTLS: some address offers it already before STARTTLS.
 	BeforeTLS bool `json:"before_tls,omitempty"`
 	// Protected: the domain is protected by validated DANE or MTA-STS in
-	// enforce mode, as RFC 8689 §4 requires of the MX lookup.
+	// enforce mode, as RFC 8689 §4.2.1 requires of the MX lookup.
 	Protected bool `json:"protected"`
 	// Ready: all three hold (BeforeTLS false): a message sent with
 	// REQUIRETLS reaches the domain.
