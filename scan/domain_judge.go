@@ -29,8 +29,10 @@ func judgeDomain(rep *DomainReport, s *domainScan) {
 		j.host(&rep.MX[i])
 	}
 	j.protection()
-	j.mtaSTS()
-	j.tlsRPT()
+	if len(rep.MX) > 0 { // the policies protect mail to MX hosts: without any, nothing to judge
+		j.mtaSTS()
+		j.tlsRPT()
+	}
 	j.requireTLS()
 	v := verdictOf(rep.Findings)
 	for _, mx := range rep.MX {
@@ -373,12 +375,11 @@ func (j *judge) mtaSTS() {
 	}
 }
 
-// tlsRPT judges the reporting record; its absence matters little
-// without DANE or MTA-STS, and not at all with a null MX.
+// tlsRPT judges the reporting record.
 func (j *judge) tlsRPT() {
 	r := j.rep.TLSRPT
-	if r == nil || len(j.rep.MX) == 0 {
-		return // no mail to report on: a null MX, or no MX found
+	if r == nil {
+		return
 	}
 	ev := dnsEvidence(r.Lookup)
 	switch {
