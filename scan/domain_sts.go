@@ -199,8 +199,12 @@ func (s *domainScan) lookupTLSRPT(ctx context.Context) *TLSRPTReport {
 		return r
 	}
 	rec, err := policy.ParseTLSRPTRecord(txtStrings(a))
-	if err != nil {
-		r.Error, r.missing = err.Error(), errors.Is(err, policy.ErrNoRecord)
+	switch {
+	case errors.Is(err, policy.ErrNoRecord):
+		r.Error, r.missing = "no TLS-RPT record", true
+		return r
+	case err != nil:
+		r.Error = err.Error()
 		return r
 	}
 	r.RUA = rec.RUA
