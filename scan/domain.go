@@ -170,7 +170,7 @@ func (s *domainScan) concurrency() int {
 func (s *domainScan) lookupMX(ctx context.Context) []MXHost {
 	a := s.dns.query(ctx, s.rep.Domain, dns.TypeMX)
 	s.rep.MXLookup = a
-	if !a.Found() {
+	if !a.found() {
 		if a.Rcode != "NOERROR" || a.DNSSEC == DNSSECBogus {
 			return nil // judged from MXLookup: the domain does not exist or the lookup failed
 		}
@@ -223,7 +223,7 @@ func (s *domainScan) scanHost(ctx context.Context, mx *MXReport, sem chan struct
 				n++
 			}
 		}
-		if a.Found() && len(a.CNAMEs) > 0 && len(canonical) == 0 {
+		if a.found() && len(a.CNAMEs) > 0 && len(canonical) == 0 {
 			canonical = a.CNAMEs
 		}
 	}

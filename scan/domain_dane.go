@@ -32,14 +32,14 @@ func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []stri
 		a = s.dns.query(ctx, "_"+strconv.Itoa(s.rep.Port)+"._tcp."+base, dns.TypeTLSA)
 		r.Lookups = append(r.Lookups, a)
 		r.Base = base
-		if !a.NoData() || a.DNSSEC != DNSSECSecure {
+		if !a.noData() || a.DNSSEC != DNSSECSecure {
 			break
 		}
 	}
 	switch {
 	case !secure:
 		r.Status, r.Note = DANEInsecure, why
-		if a.Found() || a.DNSSEC == DNSSECBogus {
+		if a.found() || a.DNSSEC == DNSSECBogus {
 			r.Note += "; the TLSA records found are ignored"
 		}
 	case a.DNSSEC == DNSSECBogus:
@@ -48,7 +48,7 @@ func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []stri
 		r.Status, r.Note = DANELookupFailed, "the TLSA question got no answer: "+a.Error
 	case a.DNSSEC == DNSSECInsecure:
 		r.Status, r.Note = DANEInsecure, "the TLSA answer is not validated (an unsigned zone): DANE does not apply"
-	case !a.Found():
+	case !a.found():
 		r.Status, r.Note = DANENoRecords, "no TLSA records (validated denial): DANE does not apply"
 	default:
 		r.Status = DANEValidated
@@ -73,7 +73,7 @@ func (s *domainScan) hostSecure(mx *MXReport) (bool, string) {
 		if a.DNSSEC != DNSSECSecure {
 			return false, "the " + a.Type + " answer for " + mx.Host + " is not validated: DANE does not apply (RFC 7672 §2.2.2)"
 		}
-		found = found || a.Found()
+		found = found || a.found()
 	}
 	if !found {
 		return false, mx.Host + " has no address"

@@ -65,12 +65,13 @@ type DNSAnswer struct {
 	rrs []dns.RR // the answer records of Type, for the callers in this package
 }
 
-// Found reports an answer that holds records of the type asked.
-func (a *DNSAnswer) Found() bool { return a != nil && len(a.rrs) > 0 }
+// found reports an answer that holds usable records of the type asked
+// (a bogus answer's are evidence only).
+func (a *DNSAnswer) found() bool { return a != nil && len(a.rrs) > 0 }
 
-// NoData reports an answer that says the name has no records of the type
+// noData reports an answer that says the name has no records of the type
 // asked: NXDOMAIN, or NOERROR without them.
-func (a *DNSAnswer) NoData() bool {
+func (a *DNSAnswer) noData() bool {
 	return a != nil && (a.Rcode == "NXDOMAIN" || a.Rcode == "NOERROR") && len(a.rrs) == 0 && a.DNSSEC != DNSSECBogus
 }
 

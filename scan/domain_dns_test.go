@@ -143,7 +143,7 @@ func TestDNSQuery(t *testing.T) {
 		{"t.signed.test", dns.TypeTXT, DNSSECSecure, "NOERROR", true, 0},
 	} {
 		a := c.query(testCtx(t), tc.name, tc.qtype)
-		if a.DNSSEC != tc.status || a.Rcode != tc.rcode || a.Found() != tc.found || len(a.CNAMEs) != tc.cnames {
+		if a.DNSSEC != tc.status || a.Rcode != tc.rcode || a.found() != tc.found || len(a.CNAMEs) != tc.cnames {
 			t.Errorf("%s %s: %+v", tc.name, dns.TypeToString[tc.qtype], a)
 		}
 		if (a.DNSSEC == DNSSECError || a.DNSSEC == DNSSECBogus) != (a.Error != "") || a.summary() == "" {

@@ -107,12 +107,12 @@ func (j *judge) host(mx *MXReport) {
 	add := func(f Finding) { mx.Findings = append(mx.Findings, f) }
 	found := false
 	for _, a := range mx.AddressLookups {
-		found = found || a.Found()
+		found = found || a.found()
 		if a.DNSSEC == DNSSECBogus {
 			add(finding(FindingDNSSECBogus, SeverityHigh, "the "+a.Type+" answer for "+mx.Host+" fails DNSSEC validation",
 				"RFC 4035 §5.5; RFC 7672 §2.1.1", dnsEvidence(a)))
 		}
-		if len(a.CNAMEs) > 0 && a.Found() {
+		if len(a.CNAMEs) > 0 && a.found() {
 			add(finding(FindingMXCNAME, SeverityLow, "the MX host "+mx.Host+" is an alias of "+a.Canonical(),
 				"RFC 5321 §5.1; RFC 2181 §10.3", dnsEvidence(a)))
 		}
@@ -172,7 +172,7 @@ func (j *judge) dane(mx *MXReport, add func(Finding)) {
 	case DANELookupFailed:
 		add(finding(FindingDANELookupFailed, SeverityHigh, "the TLSA question for "+mx.Host+" got no answer: a DANE sender defers delivery", "RFC 7672 §2.2", ev))
 	case DANEInsecure:
-		if len(d.Lookups) > 0 && (d.Lookups[len(d.Lookups)-1].Found() || d.Lookups[len(d.Lookups)-1].DNSSEC == DNSSECBogus) {
+		if len(d.Lookups) > 0 && (d.Lookups[len(d.Lookups)-1].found() || d.Lookups[len(d.Lookups)-1].DNSSEC == DNSSECBogus) {
 			add(finding(FindingDANETLSAIgnored, SeverityInfo, "TLSA records at "+tlsaNames(d)+" are ignored: "+d.Note, "RFC 7672 §2.2", ev))
 		}
 	case DANEValidated:

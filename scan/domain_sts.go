@@ -64,7 +64,7 @@ func (s *domainScan) lookupSTS(ctx context.Context) *MTASTSReport {
 	r := &MTASTSReport{}
 	a := s.dns.query(ctx, "_mta-sts."+s.rep.Domain, dns.TypeTXT)
 	r.RecordLookup = a
-	if !a.Found() && !a.NoData() {
+	if !a.found() && !a.noData() {
 		r.state, r.Error = stsLookupFailed, "the TXT question got no usable answer: "+a.Error
 		return r
 	}
@@ -194,7 +194,7 @@ func (s *domainScan) lookupTLSRPT(ctx context.Context) *TLSRPTReport {
 	r := &TLSRPTReport{}
 	a := s.dns.query(ctx, "_smtp._tls."+s.rep.Domain, dns.TypeTXT)
 	r.Lookup = a
-	if !a.Found() && !a.NoData() {
+	if !a.found() && !a.noData() {
 		r.Error = "the TXT question got no usable answer: " + a.Error
 		return r
 	}

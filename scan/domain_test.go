@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -90,6 +91,12 @@ func TestDomainDANEVerdicts(t *testing.T) {
 			DANEBogus, VerdictFail, []FindingID{FindingDANEBogus, FindingNoProtection}},
 		{"lookup failed", func(t *testing.T, w *domainWorld) { w.tlsa(t, failing, w.pki.Valid) },
 			DANELookupFailed, VerdictFail, []FindingID{FindingDANELookupFailed, FindingNoProtection}},
+		{"DANE-TA, the CA itself", func(t *testing.T, w *domainWorld) {
+			w.dns.add(t, nil, "_"+strconv.Itoa(w.smtp.Port())+"._tcp.mail.example.test. 300 IN TLSA 2 0 0 "+hex.EncodeToString(w.pki.CACert().Raw))
+		}, DANEValidated, VerdictOK, nil},
+		{"DANE-TA of another CA", func(t *testing.T, w *domainWorld) {
+			w.dns.add(t, nil, "_"+strconv.Itoa(w.smtp.Port())+"._tcp.mail.example.test. 300 IN TLSA 2 0 0 "+hex.EncodeToString(other.CACert().Raw))
+		}, DANEValidated, VerdictFail, []FindingID{FindingDANEMismatch}},
 		{"no records", func(*testing.T, *domainWorld) {},
 			DANENoRecords, VerdictWarning, []FindingID{FindingNoProtection}},
 		{"unsigned zone", func(t *testing.T, w *domainWorld) {
@@ -129,7 +136,7 @@ func TestDomainBogusQueriesWithCD(t *testing.T) {
 		t.Fatalf("questions %v lack %q with and without CD", qs, name)
 	}
 	l := rep.MX[0].DANE.Lookups[0]
-	if l.DNSSEC != DNSSECBogus || l.AD || l.Rcode != "SERVFAIL" || len(l.Records) != 1 || l.Found() {
+	if l.DNSSEC != DNSSECBogus || l.AD || l.Rcode != "SERVFAIL" || len(l.Records) != 1 || l.found() {
 		t.Errorf("lookup %+v", l)
 	}
 	if rep.MX[0].Addresses[0].DANE != nil {
