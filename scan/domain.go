@@ -179,7 +179,10 @@ func (s *domainScan) lookupMX(ctx context.Context) []MXHost {
 	}
 	var hosts []MXHost
 	for _, rr := range a.rrs {
-		mx := rr.(*dns.MX)
+		mx, ok := rr.(*dns.MX)
+		if !ok {
+			continue // collect keeps records of the type asked; never another
+		}
 		if isNullMX(mx.Mx) {
 			if len(a.rrs) == 1 {
 				s.rep.NullMX = true

@@ -53,7 +53,11 @@ func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []stri
 	default:
 		r.Status = DANEValidated
 		for _, rr := range a.rrs {
-			t := tlsaOf(rr.(*dns.TLSA))
+			rec, ok := rr.(*dns.TLSA)
+			if !ok {
+				continue // collect keeps records of the type asked; never another
+			}
+			t := tlsaOf(rec)
 			r.tlsa = append(r.tlsa, t)
 			r.Records = append(r.Records, t.String()+" "+t.Describe())
 		}

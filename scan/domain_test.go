@@ -210,6 +210,15 @@ func TestDomainMXLookup(t *testing.T) {
 				t.Errorf("DANE through a CNAME: %+v", d)
 			}
 		}},
+		{"hostile MX names", func(t *testing.T, w *domainWorld) string {
+			w.dns.add(t, nil, `evil.example.test. 300 IN MX 10 a\032b\000\013.example.test.`,
+				"evil.example.test. 300 IN MX 20 "+strings.Repeat("x", 63)+"."+strings.Repeat("y", 63)+".example.test.")
+			return "evil.example.test"
+		}, VerdictFail, []FindingID{FindingMXNoAddress, FindingMXNoAddress, FindingNoProtection, FindingTLSRPTMissing}, func(t *testing.T, rep *DomainReport) {
+			if len(rep.MX) != 2 || !strings.HasPrefix(rep.MX[0].Host, `a\ b\000`) {
+				t.Errorf("MX %+v", rep.MX)
+			}
+		}},
 		{"duplicate MX", func(t *testing.T, w *domainWorld) string {
 			w.dns.add(t, nil, "dup.example.test. 300 IN MX 20 mail.example.test.", "dup.example.test. 300 IN MX 10 MAIL.example.test.")
 			return "dup.example.test"
