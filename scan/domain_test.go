@@ -219,6 +219,16 @@ func TestDomainMXLookup(t *testing.T) {
 				t.Errorf("MX %+v", rep.MX)
 			}
 		}},
+		{"DANE on one MX of two", func(t *testing.T, w *domainWorld) string {
+			w.dns.add(t, nil, "part.example.test. 300 IN MX 10 mail.example.test.", "part.example.test. 300 IN MX 20 mx2.part.example.test.",
+				"mx2.part.example.test. 300 IN A 127.0.0.1")
+			w.tlsa(t, nil, w.pki.Valid, w.pki.WrongName)
+			return "part.example.test"
+		}, VerdictWarning, []FindingID{FindingDANEPartial, FindingTLSRPTMissing}, func(t *testing.T, rep *DomainReport) {
+			if !slices.Equal(rep.Protection, []Protection{ProtectionNone}) || rep.MX[1].DANE.Status != DANENoRecords {
+				t.Errorf("protection %v, second MX %+v", rep.Protection, rep.MX[1].DANE)
+			}
+		}},
 		{"duplicate MX", func(t *testing.T, w *domainWorld) string {
 			w.dns.add(t, nil, "dup.example.test. 300 IN MX 20 mail.example.test.", "dup.example.test. 300 IN MX 10 MAIL.example.test.")
 			return "dup.example.test"
