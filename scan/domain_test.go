@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"slices"
@@ -455,5 +456,25 @@ func TestDomainReportJSON(t *testing.T) {
 	ev := rep.MX[0].Findings[0].Evidence
 	if len(ev) == 0 || ev[0].Kind != probe.Note || !strings.Contains(ev[0].Text, "TLSA: NOERROR ad (secure) 3 1 1 ") {
 		t.Errorf("evidence %+v", ev)
+	}
+}
+
+func TestDomainDANEEEIgnoresNamesAndDates(t *testing.T) {
+	for _, pick := range []func(*fakeserver.PKI) tls.Certificate{
+		func(p *fakeserver.PKI) tls.Certificate { return p.Expired },
+		func(p *fakeserver.PKI) tls.Certificate { return p.WrongName },
+		func(p *fakeserver.PKI) tls.Certificate { return p.SelfSigned },
+	} {
+		w := newWorld(t, fakeserver.Config{})
+		cert := pick(w.pki)
+		w.smtp.Close()
+		w.smtp = startServer(t, fakeserver.Config{TLSCert: &cert})
+		w.tlsa(t, nil, cert, w.pki.Valid)
+		w.dns.add(t, nil, `_smtp._tls.example.test. 300 IN TXT "v=TLSRPTv1; rua=mailto:tls@example.test"`)
+		rep := w.scan(t, nil)
+		a := rep.MX[0].Addresses[0]
+		if rep.Verdict != VerdictOK || a.WebPKIValid || !a.DANE.Authenticated || len(rep.AllFindings()) != 0 {
+			t.Errorf("%s: verdict %s, WebPKI %v, DANE %+v, findings %v", a.TLS.Subject, rep.Verdict, a.WebPKIValid, a.DANE, idsOf(rep.AllFindings()))
+		}
 	}
 }
