@@ -77,8 +77,9 @@ const (
 // of each host through a validating resolver (DANE, RFC 7672), the
 // MTA-STS record and policy (RFC 8461), the TLS-RPT record (RFC 8460) and
 // REQUIRETLS readiness (RFC 8689). It judges each address, each host and
-// the domain (see Verdict) and lists findings for each (see
-// DomainFindingID).
+// the domain (see Verdict) and lists findings for each: the FindingIDs
+// from FindingDomainNotFound to FindingRequireTLSUnprotected, whose table
+// says when each is made.
 //
 // Domain never panics and always returns a complete report; a domain
 // that cannot be scanned (an invalid name, no resolver) gives
