@@ -83,7 +83,7 @@ const (
 //
 // Domain never panics and always returns a complete report; a domain
 // that cannot be scanned (an invalid name, no resolver) gives
-// VerdictError with Report.Error set. An IPv6 address this host has no
+// VerdictError with DomainReport.Error set. An IPv6 address this host has no
 // route to is VerdictUntested, not a failure. The whole scan is bounded
 // by ctx; each DNS question by DNSTimeout, each session by the Dialer's
 // timeouts, the policy fetch by HTTPTimeout.
