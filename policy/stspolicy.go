@@ -246,9 +246,9 @@ func (p *Policy) MatchMX(host string) bool {
 		return false
 	}
 	for _, pat := range p.MX {
-		pat = strings.ToLower(pat)
-		if rest, ok := strings.CutPrefix(pat, "*"); ok {
-			label, found := strings.CutSuffix(h, rest)
+		pat = strings.ToLower(strings.TrimSuffix(pat, "."))
+		if rest, ok := strings.CutPrefix(pat, "*."); ok {
+			label, found := strings.CutSuffix(h, "."+rest)
 			if found && label != "" && !strings.Contains(label, ".") {
 				return true
 			}

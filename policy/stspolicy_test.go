@@ -226,4 +226,12 @@ func TestPolicyMatchMX(t *testing.T) {
 	if (&Policy{Mode: ModeNone}).MatchMX("mail.example.com") {
 		t.Error("a policy without patterns matched")
 	}
+	// A Policy built by hand, not parsed: "*" must be a whole label, a
+	// pattern's trailing dot is ignored as the host's is.
+	hand := &Policy{MX: []string{"*example.com", "*", "mx.example.org."}}
+	for host, want := range map[string]bool{"fooexample.com": false, "localhost": false, "mx.example.org": true} {
+		if got := hand.MatchMX(host); got != want {
+			t.Errorf("hand-built MatchMX(%q) = %v, want %v", host, got, want)
+		}
+	}
 }

@@ -179,6 +179,7 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `Usage:
   smtpprobe                      without any argument: probe a built-in test server (a demo of every stage)
   smtpprobe [flags] host[:port]  probe a server: banner, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT
+  smtpprobe -domain DOMAIN [flags] scan a mail domain: every MX and address, DANE, MTA-STS (-domain x -h)
   smtpprobe -targets FILE|- [flags]
                                  probe many targets, one Report a line as JSON
   smtpprobe -version             print the version

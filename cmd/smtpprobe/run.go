@@ -34,6 +34,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // runContext is run bounded by ctx (cancelled on an interrupt).
 func runContext(ctx context.Context, args []string, sys stdio) int {
+	if wantsDomain(args) {
+		return runDomain(ctx, args, sys) // a domain scan has flags of its own (domain.go)
+	}
 	c, fs, err := parseConfig(args, sys.getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		usage(sys.out, fs)

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// testResolver is a validating resolver on 127.0.0.1 that answers, with
+// AD set, from the records given: enough for the command's domain scan.
+func testResolver(t *testing.T, records ...string) string {
+	t.Helper()
+	zone := map[string][]dns.RR{}
+	for _, s := range records {
+		rr, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := strings.ToLower(rr.Header().Name) + "/" + strconv.Itoa(int(rr.Header().Rrtype))
+		zone[k] = append(zone[k], rr)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		q := r.Question[0]
+		m.Answer = zone[strings.ToLower(q.Name)+"/"+strconv.Itoa(int(q.Qtype))]
+		m.AuthenticatedData = true
+		_ = w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.ActivateAndServe() })
+	<-started
+	t.Cleanup(func() {
+		_ = srv.Shutdown()
+		wg.Wait()
+	})
+	return pc.LocalAddr().String()
+}
+
+// domainSetup is a DANE-protected example.test whose MX runs a fakeserver.
+func domainSetup(t *testing.T, tlsaMatches bool) (resolver string, port int) {
+	t.Helper()
+	pki := newTestPKI(t)
+	srv := tlsServer(t, pki.Valid, nil)
+	leaf, err := x509.ParseCertificate(pki.Valid.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	if !tlsaMatches {
+		sum[0] ^= 0xff
+	}
+	tlsa := "_" + strconv.Itoa(srv.Port()) + "._tcp.mail.example.test. 60 IN TLSA 3 1 1 "
+	resolver = testResolver(t,
+		"example.test. 60 IN MX 10 mail.example.test.",
+		"mail.example.test. 60 IN A 127.0.0.1",
+		tlsa+hex.EncodeToString(sum[:]),
+		tlsa+strings.Repeat("ab", 32), // a next key, so that no rollover warning comes
+		`_smtp._tls.example.test. 60 IN TXT "v=TLSRPTv1; rua=mailto:tls@example.test"`,
+	)
+	return resolver, srv.Port()
+}
+
+func TestDomainTable(t *testing.T) {
+	resolver, port := domainSetup(t, true)
+	res := runCLI(t, "-domain", "example.test", "-resolver", resolver, "-port", strconv.Itoa(port))
+	if res.code != exitOK {
+		t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	assertContains(t, res.stdout, "Domain example.test: OK (protection: dane; resolver "+resolver,
+		"MX lookup: NOERROR 10 mail.example.test. (secure)",
+		"MX HOST", "PREF", "ADDRESS", "TLS", "WEBPKI", "DANE", "MTA-STS", "REQUIRETLS", "VERDICT",
+		"mail.example.test", "10", "2 TLSA", "-", "ok",
+		"127.0.0.1", "TLS 1.3", "invalid", "match", "no", "ok",
+		"MTA-STS: no record", "TLS-RPT: mailto:tls@example.test", "REQUIRETLS: advertised no, protected yes, ready no")
+	if strings.Contains(res.stdout, "Findings:") {
+		t.Errorf("findings on a clean domain:\n%s", res.stdout)
+	}
+}
+
+func TestDomainMismatchOutputs(t *testing.T) {
+	resolver, port := domainSetup(t, false)
+	args := []string{"-domain", "example.test", "-resolver", resolver, "-port", strconv.Itoa(port)}
+	res := runCLI(t, append(args, "-transcripts")...)
+	if res.code != exitDomainFail {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	assertContains(t, res.stdout, "Domain example.test: FAIL", "MISMATCH", "fail", "Findings:",
+		"[high] dane-mismatch: mail.example.test [127.0.0.1]: no TLSA record matches", "(RFC 7672 §2.2, §3)",
+		"--- mail.example.test [127.0.0.1]", "C: STARTTLS", "C: QUIT")
+
+	res = runCLI(t, append(args, "-json")...)
+	var rep struct {
+		SchemaVersion int    `json:"schema_version"`
+		Verdict       string `json:"verdict"`
+		MX            []struct {
+			Addresses []struct {
+				DANE struct{ Authenticated bool } `json:"dane"`
+			} `json:"addresses"`
+		} `json:"mx"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil || res.code != exitDomainFail {
+		t.Fatalf("exit %d, %v:\n%s", res.code, err, res.stdout)
+	}
+	if rep.SchemaVersion != 1 || rep.Verdict != "fail" || rep.MX[0].Addresses[0].DANE.Authenticated {
+		t.Errorf("JSON %+v", rep)
+	}
+
+	res = runCLI(t, append(args, "-nagios")...)
+	if res.code != nagiosCritical || !strings.HasPrefix(res.stdout, "SMTP-DOMAIN CRITICAL - example.test fail, 1 MX, 1 of 1 addresses tested, protection dane; dane-mismatch: ") ||
+		!strings.Contains(res.stdout, "| time=") || strings.Count(strings.TrimSpace(res.stdout), "\n") != 0 {
+		t.Errorf("exit %d: %q", res.code, res.stdout)
+	}
+}
+
+func TestDomainNagiosVerdicts(t *testing.T) {
+	resolver, port := domainSetup(t, true)
+	res := runCLI(t, "-domain", "example.test", "-resolver", resolver, "-port", strconv.Itoa(port), "-nagios")
+	if res.code != nagiosOK || !strings.HasPrefix(res.stdout, "SMTP-DOMAIN OK - example.test ok") {
+		t.Errorf("exit %d: %q", res.code, res.stdout)
+	}
+	res = runCLI(t, "-domain", "nowhere.example.test", "-resolver", resolver, "-nagios")
+	if res.code != nagiosCritical || !strings.Contains(res.stdout, "mx-no-address: the MX host nowhere.example.test has no address") {
+		t.Errorf("exit %d: %q", res.code, res.stdout)
+	}
+	res = runCLI(t, "-domain", "bad name.test", "-resolver", resolver, "-nagios")
+	if res.code != nagiosUnknown || !strings.HasPrefix(res.stdout, "SMTP-DOMAIN UNKNOWN - ") {
+		t.Errorf("exit %d: %q", res.code, res.stdout)
+	}
+}
+
+func TestDomainArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-domain", "example.test", "-h"}, exitOK, "Usage:\n  smtpprobe -domain example.com"},
+		{[]string{"-domain=", "-resolver", "127.0.0.1"}, exitUsage, "-domain needs a mail domain"},
+		{[]string{"-domain", "a.test", "-json", "-nagios"}, nagiosUnknown, "SMTP UNKNOWN - bad arguments"},
+		{[]string{"-domain", "a.test", "extra"}, exitUsage, "takes no other argument"},
+		{[]string{"-domain", "a.test", "-port", "0"}, exitUsage, "-port 0"},
+		{[]string{"-domain", "a.test", "-concurrency", "0"}, exitUsage, "-concurrency 0"},
+		{[]string{"-domain", "a.test", "-timeout", "0s"}, exitUsage, "positive duration"},
+		{[]string{"-domain", "a.test", "-ehlo", "a b"}, exitUsage, "-ehlo"},
+		{[]string{"-domain", "a.test", "-cafile", "/nonexistent/ca.pem"}, exitUsage, "-cafile"},
+		{[]string{"-domain", "a.test", "-nosuchflag"}, exitUsage, "nosuchflag"},
+		{[]string{"-domain", "exa\x00mple.test", "-resolver", "127.0.0.1:1"}, exitUsage, "Domain exa\x00mple.test: ERROR"},
+		{[]string{"-domain", strings.Repeat("x", 64) + ".test", "-resolver", "127.0.0.1:1"}, exitUsage, "at most 63"},
+	} {
+		res := runCLI(t, tc.args...)
+		if res.code != tc.code || !strings.Contains(res.stdout+res.stderr, tc.out) {
+			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", tc.args, res.code, tc.code, tc.out, res.stdout, res.stderr)
+		}
+	}
+}
+
+func TestWantsDomain(t *testing.T) {
+	for args, want := range map[string]bool{
+		"-domain x":         true,
+		"--domain=x":        true,
+		"-json -domain x":   true,
+		"host -- -domain":   false,
+		"-domainx":          false,
+		"mail.example.test": false,
+		"":                  false,
+	} {
+		if got := wantsDomain(strings.Fields(args)); got != want {
+			t.Errorf("wantsDomain(%q) = %v", args, got)
+		}
+	}
+}
