@@ -21,21 +21,22 @@ import (
 // interrupts whatever call runs under it. End every Conn with Quit or
 // Close: that releases the connection and the watch.
 type Conn struct {
-	d       Dialer // a copy, with defaults applied to Timeouts and Limits
-	nc      net.Conn
-	raw     net.Conn // the connection under TLS, as given or dialled
-	lr      *lineReader
-	wbuf    []byte
-	tr      *Transcript
-	host    string         // the dialled host, for the TLS ServerName
-	literal string         // the local address literal, the default EHLO name (ehlo.go)
-	held    *handshakeConn // under the *tls.Conn: may still hold the handshake's last flight
-	banner  *Reply
-	caps    *Capabilities
-	tls     *TLSInfo
-	broken  error    // set once the session cannot go on; every later call returns it
-	secrets []string // what to scrub from received text (secrets.go)
-	txn     mailTxn  // the open mail transaction (mail.go)
+	d        Dialer // a copy, with defaults applied to Timeouts and Limits
+	nc       net.Conn
+	raw      net.Conn // the connection under TLS, as given or dialled
+	lr       *lineReader
+	wbuf     []byte
+	tr       *Transcript
+	host     string         // the dialled host, for the TLS ServerName
+	literal  string         // the local address literal, the default EHLO name (ehlo.go)
+	held     *handshakeConn // under the *tls.Conn: may still hold the handshake's last flight
+	banner   *Reply
+	caps     *Capabilities
+	tls      *TLSInfo
+	broken   error    // set once the session cannot go on; every later call returns it
+	secrets  []string // what to scrub from received text (secrets.go)
+	quitSent bool     // QUIT left with the final "." (Envelope.Quit)
+	txn      mailTxn  // the open mail transaction (mail.go)
 
 	w          ctxWatch   // the context of the steps (watch.go)
 	deadlineMu sync.Mutex // held while a deadline is moved, so a cancelled context's always wins

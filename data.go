@@ -31,6 +31,7 @@ type dotWriter struct {
 	lineStart bool // the next byte begins a line
 	cr        bool // a CR was read; an LF right after it belongs to it
 	closed    bool
+	trailer   string // written after the final ".": a pipelined QUIT
 }
 
 // newDotWriter returns a writer that turns what it is given into SMTP
@@ -129,7 +130,7 @@ func (d *dotWriter) Close() error {
 	}
 	d.closed = true
 	d.endBody()
-	d.w.WriteString(".\r\n")
+	d.w.WriteString(".\r\n" + d.trailer)
 	return d.w.Flush()
 }
 
@@ -199,7 +200,7 @@ func (c *Conn) data(ctx context.Context, msg io.Reader, n int) (*Reply, []*Reply
 	if err != nil {
 		return r, nil, err
 	}
-	if err := c.sendBody(ctx, msg); err != nil {
+	if err := c.sendBody(ctx, msg, false); err != nil {
 		return r, nil, err
 	}
 	replies, err := c.readFinal(ctx, stepDataEnd, n)
@@ -295,11 +296,11 @@ func (c *Conn) readReplies(ctx context.Context, step string, n int) ([]*Reply, e
 }
 
 // sendBody streams msg as message data followed by ".\r\n".
-func (c *Conn) sendBody(ctx context.Context, msg io.Reader) error {
+func (c *Conn) sendBody(ctx context.Context, msg io.Reader, quit bool) error {
 	if err := c.begin(ctx, stepBody, c.d.Timeouts.DataBlock); err != nil {
 		return err
 	}
-	sink := &bodySink{c: c, ctx: ctx, record: c.d.RecordBody}
+	sink := &bodySink{c: c, ctx: ctx, record: c.d.RecordBody, quit: quit}
 	dw := newDotWriterSize(sink, bodyBufferSize(msg))
 	if msg != nil {
 		// io.Copy needs no buffer of its own when msg is an io.WriterTo.
@@ -310,6 +311,9 @@ func (c *Conn) sendBody(ctx context.Context, msg io.Reader) error {
 	dw.endBody()
 	// The rest of the body and the final ".\r\n" leave together.
 	sink.ending, sink.bodyLeft = true, dw.w.Buffered()
+	if quit {
+		dw.trailer = "QUIT\r\n"
+	}
 	if err := dw.Close(); err != nil {
 		return c.bodyFailure(sink, err)
 	}
@@ -354,6 +358,7 @@ type bodySink struct {
 	ending   bool
 	bodyLeft int
 	ended    bool // the final "." is recorded
+	quit     bool // QUIT follows the "." in the same write
 }
 
 func (s *bodySink) Write(p []byte) (int, error) {
@@ -408,6 +413,9 @@ func (s *bodySink) recordEnd() {
 			strconv.FormatInt(s.lines, 10)+" lines (not recorded)", c.tls != nil, false)
 	}
 	c.tr.add(Sent, ".", c.tls != nil, false)
+	if s.quit {
+		c.tr.add(Sent, "QUIT", c.tls != nil, false)
+	}
 }
 
 // account counts bytes and lines; with record it also records each

@@ -35,6 +35,11 @@ type Envelope struct {
 	// NoPipelining sends one command at a time even when the server
 	// advertised PIPELINING.
 	NoPipelining bool
+	// Quit ends the session with the message: with PIPELINING (RFC 2920
+	// §3.1) QUIT leaves in the same write as the final ".", saving a round
+	// trip; otherwise it follows the final reply. Either way its reply is
+	// SendResult.Quit and the Conn is closed.
+	Quit bool
 }
 
 // SendResult is what happened to one Envelope.
@@ -57,6 +62,8 @@ type SendResult struct {
 	// no recipient (or no sender) was accepted, and Send closed the data
 	// at once with "." instead of sending the body (RFC 2920 §3.1).
 	EmptyDataSent bool `json:"empty_data_sent,omitempty"`
+	// Quit is the reply to QUIT, with Envelope.Quit.
+	Quit *Reply `json:"quit,omitempty"`
 }
 
 // QueueID returns the queue identifier of the final reply, or "".
@@ -138,11 +145,38 @@ func (c *Conn) Send(ctx context.Context, env Envelope) (*SendResult, error) {
 	for i, to := range env.To {
 		res.Recipients[i].Address = to
 	}
+	quit := env.Quit
+	// QUIT may leave with the "." only when the server pipelines.
+	env.Quit = quit && c.caps != nil && c.caps.Pipelining
 	if c.caps != nil && c.caps.Pipelining && !env.NoPipelining {
 		res.Pipelined = true
-		return res, c.sendPipelined(ctx, env, plan, res)
+		err = c.sendPipelined(ctx, env, plan, res)
+	} else {
+		err = c.sendLockStep(ctx, env, plan, res)
 	}
-	return res, c.sendLockStep(ctx, env, plan, res)
+	if quit {
+		c.endWithQuit(ctx, res)
+	}
+	return res, err
+}
+
+// endWithQuit reads the reply to a QUIT sent with the final "." (or sends
+// QUIT now, when it was not) and closes the Conn. The message's outcome
+// stands whatever QUIT gets.
+func (c *Conn) endWithQuit(ctx context.Context, res *SendResult) {
+	defer c.Close()
+	if c.broken != nil {
+		return
+	}
+	if c.quitSent {
+		r, err := c.readReply(ctx, "QUIT")
+		res.Quit = r
+		if err == nil {
+			c.check("QUIT", r, 221)
+		}
+		return
+	}
+	res.Quit, _ = c.command(ctx, "QUIT", c.d.Timeouts.Command, "QUIT", 221)
 }
 
 // envelopePlan holds the checked command lines of an Envelope.
@@ -218,7 +252,7 @@ func (c *Conn) sendLockStep(ctx context.Context, env Envelope, plan envelopePlan
 	if err != nil {
 		return err
 	}
-	return c.sendMessage(ctx, env.Body, res)
+	return c.sendMessage(ctx, env.Body, res, env.Quit && !env.UseBDAT)
 }
 
 // sendPipelined writes MAIL, the RCPTs and DATA (not with BDAT) at once,
@@ -310,7 +344,7 @@ func (c *Conn) finishPipelinedData(ctx context.Context, env Envelope, res *SendR
 		return c.closeEmptyData(ctx, res, envErr)
 	}
 	c.txn.accepted = res.accepted()
-	return c.sendMessage(ctx, env.Body, res)
+	return c.sendMessage(ctx, env.Body, res, env.Quit && !env.UseBDAT)
 }
 
 // closeEmptyData ends a DATA the server accepted without a valid envelope
@@ -329,11 +363,16 @@ func (c *Conn) closeEmptyData(ctx context.Context, res *SendResult, envErr error
 }
 
 // sendMessage streams the body after a 354 and reads the final replies.
-func (c *Conn) sendMessage(ctx context.Context, body io.Reader, res *SendResult) error {
-	if err := c.sendBody(ctx, body); err != nil {
+func (c *Conn) sendMessage(ctx context.Context, body io.Reader, res *SendResult, quit bool) error {
+	if err := c.sendBody(ctx, body, quit); err != nil {
 		return err
 	}
-	replies, err := c.readFinal(ctx, stepDataEnd, c.finalReplyCount(0))
+	c.quitSent = quit
+	read := c.readFinal
+	if quit {
+		read = c.readReplies // what follows is QUIT's reply, judged then
+	}
+	replies, err := read(ctx, stepDataEnd, c.finalReplyCount(0))
 	c.txn = mailTxn{}
 	res.setFinal(replies, err, c.d.LMTP)
 	return err

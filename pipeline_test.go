@@ -3,6 +3,7 @@ package probe
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -640,6 +641,59 @@ func TestSend421AtRcpt(t *testing.T) {
 				if got != want {
 					t.Errorf("recipient %d: RCPT reply %d, want %d", i, got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestSendQuit: with Envelope.Quit and PIPELINING, QUIT leaves in the same
+// write as the final "." (one round trip less), both replies are read and
+// the Conn is closed; without PIPELINING QUIT follows the final reply.
+func TestSendQuit(t *testing.T) {
+	for _, pipelining := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pipelining %v", pipelining), func(t *testing.T) {
+			ctx := testCtx(t)
+			cfg := fakeserver.Config{}
+			if !pipelining {
+				cfg.EhloLines = []string{"8BITMIME"}
+			}
+			srv := startServer(t, cfg)
+			c, err := hostileDial(t, ctx, srv, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Ehlo(ctx, ""); err != nil {
+				t.Fatal(err)
+			}
+			res, err := c.Send(ctx, Envelope{From: "a@example.test", To: []string{"b@example.test"},
+				Body: strings.NewReader("Subject: x\r\n\r\nhi\r\n"), Quit: true})
+			if err != nil || !res.Final.Positive() || res.Quit == nil || res.Quit.Code != 221 {
+				t.Fatalf("Send = %+v, %v", res, err)
+			}
+			if c.Err() == nil {
+				t.Error("the Conn is still open")
+			}
+			wire := string(clientBytes(t, c, srv).ClientBytes)
+			if !strings.HasSuffix(wire, "hi\r\n.\r\nQUIT\r\n") {
+				t.Fatalf("client sent %q", wire)
+			}
+			tr := c.Transcript().String()
+			if n := strings.Count(tr, "S: 250 2.0.0 Ok: queued"); n != 1 {
+				t.Errorf("%d final replies in the transcript", n)
+			}
+			// With PIPELINING QUIT left before the final reply came.
+			if before := strings.Index(tr, "C: QUIT") < strings.Index(tr, "S: 250 2.0.0 Ok: queued"); before != pipelining {
+				t.Errorf("QUIT before the final reply: %v, want %v\n%s", before, pipelining, tr)
+			}
+			entries := c.Transcript().Entries()
+			var sent []string
+			for _, e := range entries {
+				if e.Kind == Sent {
+					sent = append(sent, e.Text)
+				}
+			}
+			if n := len(sent); n < 2 || sent[n-2] != "." || sent[n-1] != "QUIT" {
+				t.Errorf("transcript ends %q", sent)
 			}
 		})
 	}

@@ -99,14 +99,13 @@ type Report struct {
 	Auth *AuthResult    `json:"auth,omitempty"`
 
 	// SendResult reports the mail transaction: Mail, Recipients, Data
-	// (the 354, nil with BDAT), Final (the reply to the end of the data)
-	// and Pipelined. Its fields appear in the JSON at the top level.
+	// (the 354, nil with BDAT), Final (the reply to the end of the data),
+	// Pipelined, and Quit, the reply to QUIT (also without a transaction).
+	// Its fields appear in the JSON at the top level.
 	probe.SendResult
 	// QueueID is the queue identifier the server gave the message, as
 	// SendResult.QueueID finds it in Final; kept for readers of the JSON.
 	QueueID string `json:"queue_id,omitempty"`
-	// Quit is the reply to QUIT.
-	Quit *probe.Reply `json:"quit,omitempty"`
 
 	// Findings lists what deserves attention (see FindingID and CheckID).
 	Findings []Finding `json:"findings"`

@@ -360,6 +360,10 @@ func applyStartTLSPolicy(ctx context.Context, c *probe.Conn, o *Options, start f
 
 // quit sends QUIT when the session can still take it.
 func (r *runner) quit(ctx context.Context) {
+	if r.rep.Quit != nil { // it left with the final "." (see Envelope.Quit)
+		r.end(r.begin(StageQuit), r.rep.Quit, nil)
+		return
+	}
 	if !r.greeted() || r.c.Err() != nil {
 		return
 	}

@@ -40,7 +40,9 @@ func (r *runner) transaction(ctx context.Context) bool {
 // send delivers the message with Send and returns the failed stage: the
 // first of MAIL, RCPT and DATA that got no positive reply.
 func (r *runner) send(ctx context.Context) (Stage, error) {
-	res, err := r.c.Send(ctx, r.o.envelope(r.c))
+	env := r.o.envelope(r.c)
+	env.Quit = true // the session ends with the message: QUIT rides with the "."
+	res, err := r.c.Send(ctx, env)
 	if res == nil { // refused before anything was sent
 		return StageMail, err
 	}
