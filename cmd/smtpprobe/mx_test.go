@@ -99,7 +99,7 @@ func TestMXFlag(t *testing.T) {
 		"Target:    example.test:"+port+" (127.0.0.1:"+port+")\n",
 		"MX:        mx1.example.test (10), mx2.example.test (20), mx3.example.test (30); 3 attempts\n",
 		"Result:    OK, reached EHLO in ")
-	if strings.Contains(r.stdout, "421") {
+	if strings.Contains(r.stdout, "S: 421") {
 		t.Errorf("the transcript is of the last attempt only, yet holds mx2's 421:\n%s", r.stdout)
 	}
 	recs, err := srv.WaitSessions(2, 5*time.Second)
