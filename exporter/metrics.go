@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"encoding/hex"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -209,7 +210,11 @@ func (c *collector) tls(ch chan<- prometheus.Metric, info *probe.TLSInfo) {
 		emit(ch, d.sslLastChainExpiry, float64(last.Unix()))
 	}
 	leaf := info.Chain[0]
-	emit(ch, d.sslLastChainInfo, 1, leaf.SHA256, leaf.Subject, leaf.Issuer, strings.Join(leaf.DNSNames, ","), leaf.Serial)
+	serial := leaf.Serial
+	if certs := info.State.PeerCertificates; len(certs) > 0 && certs[0].SerialNumber != nil {
+		serial = hex.EncodeToString(certs[0].SerialNumber.Bytes()) // blackbox's form: whole bytes
+	}
+	emit(ch, d.sslLastChainInfo, 1, leaf.SHA256, leaf.Subject, leaf.Issuer, strings.Join(leaf.DNSNames, ","), serial)
 }
 
 // findings emits the findings by id and severity, and each check's status.
