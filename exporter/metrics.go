@@ -20,7 +20,7 @@ type descs struct {
 	sslEarliest, sslLastChainExpiry, sslLastChainInfo, tlsVersion, tlsCipher *prometheus.Desc
 
 	phaseDuration, phaseReply, stageReached, errorInfo *prometheus.Desc
-	startTLSOffered, tlsVerified, authSuccess         *prometheus.Desc
+	startTLSOffered, tlsVerified, authSuccess          *prometheus.Desc
 	findings, checkStatus, bannerMatch                 *prometheus.Desc
 }
 
