@@ -148,11 +148,11 @@ func ParseConfig(data []byte, getenv func(string) string) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty module file: want a modules: map")
 		}
-		return nil, fmt.Errorf("yaml: %w", err)
+		return nil, yamlError(err)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("yaml: %w", err)
+		return nil, yamlError(err)
 	}
 	lines := positions(&root)
 	if len(c.Modules) == 0 {
@@ -174,6 +174,22 @@ func ParseConfig(data []byte, getenv func(string) string) (*Config, error) {
 	}
 	return &c, nil
 }
+
+// yamlError puts the errors of the YAML decoder on one line, each with
+// its line number.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return oneLineTypeError{te}
+	}
+	return err
+}
+
+// oneLineTypeError is a *yaml.TypeError on one line.
+type oneLineTypeError struct{ *yaml.TypeError }
+
+func (e oneLineTypeError) Error() string { return strings.Join(e.Errors, "; ") }
+func (e oneLineTypeError) Unwrap() error { return e.TypeError }
 
 // fieldError is a bad value of one key; the loader turns the key into the
 // line it is on.
