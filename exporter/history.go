@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -93,7 +93,7 @@ func (h *history) get(id uint64) (entry, bool) {
 // debugText is what debug=true answers and the history keeps: the
 // outcome, the transcript, the report as JSON and the metrics. The
 // library redacts credentials from transcripts and reports.
-func debugText(o *outcome, reg *prometheus.Registry) string {
+func debugText(o *outcome, mfs []*dto.MetricFamily, gatherErr error) string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Module: %s\nTarget: %s\n", o.module, o.target)
 	if o.target.ip.IsValid() {
@@ -119,9 +119,8 @@ func debugText(o *outcome, reg *prometheus.Registry) string {
 		b.WriteString("\n")
 	}
 	b.WriteString("\nMetrics:\n")
-	mfs, err := reg.Gather()
-	if err != nil {
-		fmt.Fprintf(&b, "(gathering failed: %v)\n", err)
+	if gatherErr != nil {
+		fmt.Fprintf(&b, "(gathering failed: %v)\n", gatherErr)
 	}
 	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
 	for _, mf := range mfs {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/smtpprobe/probe"
 	"github.com/smtpprobe/probe/scan"
@@ -97,7 +97,8 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	e.self.probed(name, out.success(), out.dur)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&collector{d: e.descs, o: out})
-	debug := debugText(out, reg)
+	mfs, gatherErr := reg.Gather() // once, for the answer and the history
+	debug := debugText(out, mfs, gatherErr)
 	e.history.add(out, debug)
 	e.log.Debug("probe", "module", name, "target", t.String(), "success", out.success(),
 		"duration", out.dur, "reason", out.reason)
@@ -106,7 +107,21 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(debug))
 		return
 	}
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	if gatherErr != nil {
+		http.Error(w, "the metrics did not gather: "+oneLine(gatherErr.Error()), http.StatusInternalServerError)
+		return
+	}
+	format := expfmt.Negotiate(r.Header)
+	w.Header().Set("Content-Type", string(format))
+	enc := expfmt.NewEncoder(w, format)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return // the scraper went away
+		}
+	}
+	if c, ok := enc.(expfmt.Closer); ok {
+		_ = c.Close()
+	}
 }
 
 // timeout is the time the probe may take: the scrape's timeout less the
