@@ -35,6 +35,7 @@ type entry struct {
 type history struct {
 	mu   sync.Mutex
 	ring []entry
+	max  int    // the ring's size, fixed
 	next int    // where the next entry goes
 	seq  uint64 // ids given so far
 }
@@ -46,11 +47,11 @@ func newHistory(n int) *history {
 	case n < 0:
 		n = 0
 	}
-	return &history{ring: make([]entry, 0, n)}
+	return &history{ring: make([]entry, 0, n), max: n}
 }
 
 func (h *history) add(o *outcome, text string) {
-	if cap(h.ring) == 0 {
+	if h.max == 0 {
 		return
 	}
 	if len(text) > maxDebug {
@@ -61,7 +62,7 @@ func (h *history) add(o *outcome, text string) {
 	h.seq++
 	e := entry{ID: h.seq, Time: o.start, Module: o.module, Target: o.target.String(),
 		Success: o.success(), Duration: o.dur, Reason: o.reason, text: text}
-	if len(h.ring) < cap(h.ring) {
+	if len(h.ring) < h.max {
 		h.ring = append(h.ring, e)
 		return
 	}
