@@ -65,7 +65,8 @@ type Module struct {
 	// SmugglingTo is the recipient of the smtp-smuggling check's messages.
 	SmugglingTo string `yaml:"smuggling_to"`
 	// Timeout bounds the whole probe; the scrape's own timeout, less the
-	// exporter's offset, bounds it too. 0 means 10 s.
+	// exporter's offset, bounds it too. 0 leaves the scrape's alone, or
+	// 10 s for a request without X-Prometheus-Scrape-Timeout-Seconds.
 	Timeout time.Duration `yaml:"timeout"`
 	// StepTimeout bounds each step (connect, banner, each command, the
 	// handshake); 0 leaves the library's per-step defaults.
