@@ -79,18 +79,13 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		e.refuse(w, http.StatusBadRequest, refusedBadRequest, err.Error())
 		return
 	}
-	select {
-	case e.sem <- struct{}{}:
-	default:
+	out, busy, err := e.bounded(r.Context(), name, mod, t, timeout, allow)
+	switch {
+	case busy:
 		e.refuse(w, http.StatusServiceUnavailable, refusedOverload,
 			fmt.Sprintf("%d probes in flight, the most this exporter runs at once: try again later", cap(e.sem)))
 		return
-	}
-	e.self.inFlight.Inc()
-	out, err := e.probe(r.Context(), name, mod, t, timeout, allow)
-	e.self.inFlight.Dec()
-	<-e.sem
-	if err != nil {
+	case err != nil:
 		e.refuse(w, http.StatusForbidden, refusedForbidden, err.Error())
 		return
 	}
@@ -98,14 +93,17 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&collector{d: e.descs, o: out})
 	mfs, gatherErr := reg.Gather() // once, for the answer and the history
-	debug := debugText(out, mfs, gatherErr)
-	e.history.add(out, debug)
 	e.log.Debug("probe", "module", name, "target", t.String(), "success", out.success(),
 		"duration", out.dur, "reason", out.reason)
-	if q.Get("debug") == "true" {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte(debug))
-		return
+	debug := q.Get("debug") == "true"
+	if debug || e.history.max > 0 {
+		text := debugText(out, mfs, gatherErr)
+		e.history.add(out, text)
+		if debug {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = w.Write([]byte(text))
+			return
+		}
 	}
 	if gatherErr != nil {
 		http.Error(w, "the metrics did not gather: "+oneLine(gatherErr.Error()), http.StatusInternalServerError)
@@ -122,6 +120,23 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	if c, ok := enc.(expfmt.Closer); ok {
 		_ = c.Close()
 	}
+}
+
+// bounded runs the probe if fewer than MaxConcurrent are in flight, and
+// reports busy otherwise.
+func (e *Exporter) bounded(ctx context.Context, name string, mod *Module, t target, timeout time.Duration, allow *AllowList) (out *outcome, busy bool, err error) {
+	select {
+	case e.sem <- struct{}{}:
+	default:
+		return nil, true, nil
+	}
+	e.self.inFlight.Inc()
+	defer func() {
+		e.self.inFlight.Dec()
+		<-e.sem
+	}()
+	out, err = e.probe(ctx, name, mod, t, timeout, allow)
+	return out, false, err
 }
 
 // timeout is the time the probe may take: the scrape's timeout less the
