@@ -152,12 +152,17 @@ func (c *collector) session(ch chan<- prometheus.Metric, rep *scan.Report) {
 			code[p.Name] = p.Reply.Code
 		}
 	}
-	// A completed EHLO was answered 250; its reply lives in Capabilities.
+	// A completed EHLO was answered 250: its reply lives in Capabilities.
 	if rep.Capabilities != nil && code[scan.StageEhlo] == 0 {
 		code[scan.StageEhlo] = 250
 	}
 	if rep.CapabilitiesTLS != nil && code[scan.StageEhloTLS] == 0 {
 		code[scan.StageEhloTLS] = 250
+	}
+	// STARTTLS that led to a handshake was answered 220 (implicit TLS has
+	// no reply).
+	if p := rep.Phase(scan.StageTLS); p != nil && !rep.ImplicitTLS && rep.TLS != nil && code[scan.StageTLS] == 0 {
+		code[scan.StageTLS] = 220
 	}
 	for _, name := range order {
 		emit(ch, d.phaseDuration, took[name].Seconds(), string(name))
