@@ -34,6 +34,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // runContext is run bounded by ctx (cancelled on an interrupt).
 func runContext(ctx context.Context, args []string, sys stdio) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return serve(ctx, args[1:], sys) // serve.go: the Prometheus exporter
+	}
 	if wantsDomain(args) {
 		return runDomain(ctx, args, sys) // a domain scan has flags of its own (domain.go)
 	}
