@@ -123,3 +123,27 @@ func TestEarlyReplyDuringBody(t *testing.T) {
 		})
 	}
 }
+
+// TestClientHelloAnswered421: a server that answers the ClientHello with a
+// 421 in plaintext is closing, and is reported so (a *ReplyError matching
+// ErrServerClosed), not as response injection.
+func TestClientHelloAnswered421(t *testing.T) {
+	ctx := testCtx(t)
+	p := newPKI(t)
+	srv := startServer(t, fakeserver.Config{TLSCert: &p.Valid, Handlers: map[string]fakeserver.HandlerFunc{
+		"STARTTLS": fakeserver.AnswerClientHello(fakeserver.Reply{Code: 421, Lines: []string{"4.7.0 TLS not available now"}})}})
+	c := dialEhlo(t, ctx, srv, hostileDialer())
+	var err error
+	timed(t, hostileBound, func() { _, err = c.StartTLS(ctx, nil) })
+	var re *ReplyError
+	var pe *ProtocolError
+	if !errors.As(err, &re) || re.Reply.Code != 421 || !errors.Is(err, ErrServerClosed) || errors.As(err, &pe) {
+		t.Fatalf("StartTLS = %v (%T), want the server's 421", err, err)
+	}
+	if c.Err() == nil {
+		t.Error("the session goes on after the server closed it")
+	}
+	if tr := c.Transcript().String(); !strings.Contains(tr, "S: 421 4.7.0 TLS not available now") {
+		t.Errorf("the 421 is not in the transcript:\n%s", tr)
+	}
+}
