@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,16 +33,8 @@ type domainConfig struct {
 // wantsDomain reports -domain among the flags (before any "--"): the
 // command then scans a mail domain instead of probing one server.
 func wantsDomain(args []string) bool {
-	for _, a := range args {
-		if a == "--" {
-			return false
-		}
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && name == "domain" {
-			return true
-		}
-	}
-	return false
+	_, _, found := flagBeforeParse(args, "domain")
+	return found
 }
 
 func newDomainFlags(c *domainConfig) *flag.FlagSet {
@@ -124,14 +114,11 @@ func (c *domainConfig) options() (scan.DomainOptions, error) {
 		Port: c.port, HTTPSPort: c.httpsPort, Concurrency: c.concurrency}
 	o.Dialer.LocalName = c.ehlo
 	if c.caFile != "" {
-		pem, err := os.ReadFile(c.caFile)
+		pool, err := loadCAFile(c.caFile)
 		if err != nil {
-			return o, fmt.Errorf("-cafile: %w", err)
+			return o, err
 		}
-		o.RootCAs = x509.NewCertPool()
-		if !o.RootCAs.AppendCertsFromPEM(pem) {
-			return o, fmt.Errorf("-cafile %s: no PEM certificate in it", c.caFile)
-		}
+		o.RootCAs = pool
 		o.Dialer.TLSConfig = &tls.Config{RootCAs: o.RootCAs}
 	}
 	return o, nil

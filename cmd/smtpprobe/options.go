@@ -87,14 +87,11 @@ func (c *config) tlsConfig() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{ServerName: c.serverName, InsecureSkipVerify: c.insecure}
 	if c.caFile != "" {
-		pem, err := os.ReadFile(c.caFile)
+		pool, err := loadCAFile(c.caFile)
 		if err != nil {
-			return nil, fmt.Errorf("-cafile: %w", err)
+			return nil, err
 		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("-cafile %s: no PEM certificate in it", c.caFile)
-		}
+		cfg.RootCAs = pool
 	}
 	return cfg, nil
 }
@@ -158,4 +155,17 @@ func (p *plan) message(now time.Time) []byte {
 		strconv.FormatInt(now.UnixNano(), 36), local)
 	b.WriteString("This is a test message sent by smtpprobe to check delivery.\r\n")
 	return b.Bytes()
+}
+
+// loadCAFile reads the PEM certificates of -cafile into a pool.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cafile: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-cafile %s: no PEM certificate in it", path)
+	}
+	return pool, nil
 }

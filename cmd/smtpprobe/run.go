@@ -98,16 +98,23 @@ func usageError(sys stdio, nagios bool, err error) int {
 // wantsNagios reports -nagios among the flags, before they are parsed, so
 // that a bad command line gets the plugin's UNKNOWN status.
 func wantsNagios(args []string) bool {
+	val, hasVal, found := flagBeforeParse(args, "nagios")
+	return found && (!hasVal || val == "true" || val == "1" || val == "t" || val == "TRUE" || val == "True")
+}
+
+// flagBeforeParse finds the flag name among args (before any "--") as
+// -name, --name or -name=value, before the flags are parsed.
+func flagBeforeParse(args []string, name string) (val string, hasVal, found bool) {
 	for _, a := range args {
 		if a == "--" {
-			return false
+			break
 		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && name == "nagios" {
-			return !hasVal || val == "true" || val == "1" || val == "t" || val == "TRUE" || val == "True"
+		n, v, has := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && n == name {
+			return v, has, true
 		}
 	}
-	return false
+	return "", false, false
 }
 
 // probeOne probes the single target and prints the outcome as asked.

@@ -135,18 +135,8 @@ func (sh *shell) connect(ctx context.Context) bool {
 	if sh.conn != nil {
 		sh.show(false)
 	}
-	var te *probe.TLSError
-	if info == nil && errors.As(err, &te) {
-		info = te.Info
-	}
-	if info != nil {
-		sh.tlsVerdict(info)
-	}
+	sh.tlsOutcome(info, err, "no session with "+sh.target+": ")
 	if err != nil {
-		sh.remark("no session with " + sh.target + ": " + err.Error())
-		if te != nil && te.Info != nil && !sh.c.insecure {
-			sh.remark("the certificate did not verify (with -insecure the session goes on whatever the certificate)")
-		}
 		if sh.conn != nil {
 			sh.conn.Close()
 		}

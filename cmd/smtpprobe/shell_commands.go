@@ -132,17 +132,8 @@ func (sh *shell) startTLS(ctx context.Context) bool {
 		return err
 	})
 	sh.show(false)
-	var te *probe.TLSError
-	if info == nil && errors.As(err, &te) {
-		info = te.Info
-	}
-	if info != nil {
-		sh.tlsVerdict(info)
-	}
+	sh.tlsOutcome(info, err, "")
 	if err != nil {
-		if te != nil && te.Info != nil && !sh.c.insecure {
-			sh.remark("the certificate did not verify (with -insecure the session goes on whatever the certificate)")
-		}
 		sh.failed(err)
 		return false
 	}
@@ -447,4 +438,26 @@ func (sh *shell) transcript() (*probe.Transcript, error) {
 	}
 	out := new(probe.Transcript)
 	return out, out.UnmarshalJSON(b)
+}
+
+// tlsOutcome shows what a TLS start gave: the verdict on the certificate
+// (also when it failed verification) and, on error, prefix and the error
+// when prefix is set, and the way past an untrusted certificate.
+func (sh *shell) tlsOutcome(info *probe.TLSInfo, err error, prefix string) {
+	var te *probe.TLSError
+	if info == nil && errors.As(err, &te) {
+		info = te.Info
+	}
+	if info != nil {
+		sh.tlsVerdict(info)
+	}
+	if err == nil {
+		return
+	}
+	if prefix != "" {
+		sh.remark(prefix + err.Error())
+	}
+	if te != nil && te.Info != nil && !sh.c.insecure {
+		sh.remark("the certificate did not verify (with -insecure the session goes on whatever the certificate)")
+	}
 }
