@@ -83,8 +83,9 @@ const RTT = 50 * time.Millisecond
 // minSubmissionRTTs is the protocol's minimum for the submission of
 // BenchmarkRoundTrips, TCP connect excluded: banner 1, EHLO 1, STARTTLS 1,
 // TLS 1.3 handshake 1, EHLO 1, AUTH 1, MAIL+5 RCPT+DATA pipelined 1,
-// body and final "." 1, QUIT 1.
-const minSubmissionRTTs = 9
+// body, final "." and QUIT 1 (RFC 2920 lets QUIT follow the "." in the
+// same group; a client that waits for the final reply first needs 9).
+const minSubmissionRTTs = 8
 
 // BenchmarkRoundTrips times a submission to 5 recipients (STARTTLS, AUTH
 // PLAIN, 4 KiB) through a proxy that delays each direction by RTT/2, and
@@ -98,7 +99,10 @@ func BenchmarkRoundTrips(b *testing.B) {
 	}
 	defer p.Close()
 	spec := NewSpec(true, 5, 4096)
-	for _, c := range clients() {
+	run := client{"probe-run", func(ctx context.Context, addr string, spec Spec) error {
+		return RunSession(ctx, addr, target.cfg, spec)
+	}}
+	for _, c := range append(clients(), run) {
 		b.Run(c.name, func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // Spec is one session, run the same way by every client.
@@ -87,6 +88,25 @@ func ProbeSession(ctx context.Context, addr string, cfg *tls.Config, spec Spec) 
 	}
 	_, err = c.Quit(ctx)
 	return err
+}
+
+// RunSession runs spec through scan.Run, as a monitoring agent or a test
+// of a mail stack would: STARTTLS required, AUTH PLAIN, the message, and
+// QUIT, which leaves with the final "." (Envelope.Quit).
+func RunSession(ctx context.Context, addr string, cfg *tls.Config, spec Spec) error {
+	o := scan.Options{Target: addr, Dialer: probe.Dialer{TLSConfig: cfg}, StartTLS: scan.StartTLSNever,
+		Envelope: probe.Envelope{From: spec.From, To: spec.To, Body: bytes.NewReader(spec.Body)}}
+	if spec.Secure {
+		o.StartTLS, o.Username, o.Password, o.AuthMechanism = scan.StartTLSRequired, User, Password, "PLAIN"
+	}
+	rep := scan.Run(ctx, o)
+	if err := rep.Err(); err != nil {
+		return err
+	}
+	if rep.Quit == nil || rep.Quit.Code != 221 {
+		return fmt.Errorf("scan: QUIT got %v", rep.Quit)
+	}
+	return nil
 }
 
 // NetSMTPSession runs spec with net/smtp, one command at a time: the
