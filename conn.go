@@ -23,7 +23,8 @@ import (
 type Conn struct {
 	d        Dialer // a copy, with defaults applied to Timeouts and Limits
 	nc       net.Conn
-	raw      net.Conn // the connection under TLS, as given or dialled
+	raw      net.Conn    // the connection under TLS, as given or dialled
+	peek     *socketPeek // looks at raw for early replies (data.go); made when first needed
 	lr       *lineReader
 	wbuf     []byte
 	tr       *Transcript

@@ -357,8 +357,9 @@ type bodySink struct {
 	// comes the final ".\r\n", which is recorded as "." and not counted.
 	ending   bool
 	bodyLeft int
-	ended    bool // the final "." is recorded
-	quit     bool // QUIT follows the "." in the same write
+	ended    bool  // the final "." is recorded
+	quit     bool  // QUIT follows the "." in the same write
+	sent     int64 // bytes written so far
 }
 
 func (s *bodySink) Write(p []byte) (int, error) {
@@ -367,8 +368,11 @@ func (s *bodySink) Write(p []byte) (int, error) {
 	}
 	written := 0
 	for written < len(p) {
-		if s.err = s.c.earlyReply(s.ctx); s.err != nil {
-			return written, s.err
+		// Once part of the body is out, the server may have answered it.
+		if s.sent > 0 {
+			if s.err = s.c.earlyReply(s.ctx); s.err != nil {
+				return written, s.err
+			}
 		}
 		block := p[written:min(len(p), written+dataBlockSize)]
 		if err := s.c.refreshDeadline(s.ctx, s.c.d.Timeouts.DataBlock); err != nil {
@@ -378,6 +382,7 @@ func (s *bodySink) Write(p []byte) (int, error) {
 		s.accountBlock(block)
 		n, err := s.c.nc.Write(block)
 		written += n
+		s.sent += int64(n)
 		if err != nil {
 			// A server that stopped reading, or closed, may have said why.
 			if s.err = s.c.earlyReply(s.ctx); s.err == nil {
@@ -459,13 +464,17 @@ func (c *Conn) refreshDeadline(ctx context.Context, timeout time.Duration) error
 }
 
 // earlyReply looks, without waiting, for a reply that arrived while the
-// body was still on its way: before each block, the final "." included. Such a reply
+// body was still on its way: before each block but the first, the final
+// "." included, and after a write that failed. Such a reply
 // answers no command (RFC 5321 §4.1.1.4: the reply comes after the end of
 // the data); it ends the transfer and the session, the "." unsent: a 4xx or
 // 5xx is the *ReplyError of the body, anything else a *ProtocolError,
 // never the message's success.
 func (c *Conn) earlyReply(ctx context.Context) error {
-	if len(c.lr.buffered()) == 0 && !arrived(c.raw) {
+	if c.peek == nil {
+		c.peek = newSocketPeek(c.raw)
+	}
+	if len(c.lr.buffered()) == 0 && !c.peek.arrived() {
 		return nil
 	}
 	if err := c.refreshDeadline(ctx, c.d.Timeouts.Command); err != nil {
