@@ -35,6 +35,11 @@ type Envelope struct {
 	// NoPipelining sends one command at a time even when the server
 	// advertised PIPELINING.
 	NoPipelining bool
+	// NoData stops after the RCPTs, before DATA: Send then tests who the
+	// server takes mail from and for (a relay test, a recipient check)
+	// and leaves the transaction open for Data, Bdat or Rset. Body,
+	// UseBDAT and Quit are ignored.
+	NoData bool
 	// Quit ends the session with the message: with PIPELINING (RFC 2920
 	// §3.1) QUIT leaves in the same write as the final ".", saving a round
 	// trip; otherwise it follows the final reply. Either way its reply is
@@ -145,7 +150,7 @@ func (c *Conn) Send(ctx context.Context, env Envelope) (*SendResult, error) {
 	for i, to := range env.To {
 		res.Recipients[i].Address = to
 	}
-	quit := env.Quit
+	quit := env.Quit && !env.NoData
 	// QUIT may leave with the "." only when the server pipelines.
 	env.Quit = quit && c.caps != nil && c.caps.Pipelining
 	if c.caps != nil && c.caps.Pipelining && !env.NoPipelining {
@@ -244,7 +249,10 @@ func (c *Conn) sendLockStep(ctx context.Context, env Envelope, plan envelopePlan
 		return err
 	}
 	c.txn.accepted = res.accepted()
-	if env.UseBDAT {
+	switch {
+	case env.NoData:
+		return nil
+	case env.UseBDAT:
 		return c.sendChunks(ctx, env, res)
 	}
 	r, err = c.startData(ctx)
@@ -264,7 +272,7 @@ func (c *Conn) sendPipelined(ctx context.Context, env Envelope, plan envelopePla
 	for _, l := range plan.rcpts {
 		lines = append(lines, outLine{text: l})
 	}
-	if !env.UseBDAT {
+	if !env.UseBDAT && !env.NoData {
 		lines = append(lines, outLine{text: "DATA"})
 	}
 	if err := c.writeBatch(ctx, "MAIL", c.d.Timeouts.Mail, lines); err != nil {
@@ -274,7 +282,7 @@ func (c *Conn) sendPipelined(ctx context.Context, env Envelope, plan envelopePla
 	if err != nil {
 		return err
 	}
-	if env.UseBDAT {
+	if env.UseBDAT || env.NoData {
 		if err := c.checkNothingMore("RCPT"); err != nil {
 			return err
 		}
@@ -285,6 +293,9 @@ func (c *Conn) sendPipelined(ctx context.Context, env Envelope, plan envelopePla
 			return err
 		}
 		c.txn.accepted = res.accepted()
+		if env.NoData {
+			return nil
+		}
 		return c.sendChunks(ctx, env, res)
 	}
 	return c.finishPipelinedData(ctx, env, res, mailErr, firstRefusal)

@@ -698,3 +698,48 @@ func TestSendQuit(t *testing.T) {
 		})
 	}
 }
+
+// TestSendNoData: with NoData, Send stops after the RCPTs (pipelined or
+// not), leaves the transaction open, and a refusal of every recipient is
+// still ErrNoRecipients.
+func TestSendNoData(t *testing.T) {
+	for _, noPipelining := range []bool{false, true} {
+		ctx := testCtx(t)
+		srv := startServer(t, fakeserver.Config{RejectRecipients: map[string]fakeserver.Reply{
+			"nobody@example.test": {Code: 550, Lines: []string{"5.1.1 no such user"}}}})
+		c, err := hostileDial(t, ctx, srv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Ehlo(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		env := Envelope{From: "a@example.test", To: []string{"nobody@example.test", "b@example.test"},
+			NoData: true, NoPipelining: noPipelining, Quit: true}
+		res, err := c.Send(ctx, env)
+		if err != nil || res.Data != nil || res.Final != nil || !res.Recipients[1].Accepted() || res.Pipelined == noPipelining {
+			t.Fatalf("Send = %+v, %v", res, err)
+		}
+		if _, err := c.Rset(ctx); err != nil { // the transaction was left open, the Conn too
+			t.Fatal(err)
+		}
+		env.To = env.To[:1]
+		if _, err := c.Send(ctx, env); !errors.Is(err, ErrNoRecipients) {
+			t.Errorf("all refused: %v, want ErrNoRecipients", err)
+		}
+		c.Close()
+		if verbs := strings.Join(clientVerbs(t, srv), " "); strings.Contains(verbs, "DATA") {
+			t.Errorf("sent %s", verbs)
+		}
+	}
+}
+
+// clientVerbs are the command verbs the server's first session got.
+func clientVerbs(t *testing.T, srv *fakeserver.Server) []string {
+	t.Helper()
+	recs, err := srv.WaitSessions(1, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs[0].Verbs()
+}

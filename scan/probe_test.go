@@ -658,7 +658,8 @@ func TestRunTransactionForms(t *testing.T) {
 		{"pipelined DATA", reject, Options{Envelope: probe.Envelope{To: to}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"}, true},
 		{"lock-step DATA", reject, Options{Envelope: probe.Envelope{To: to, NoPipelining: true}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"}, false},
 		{"BDAT", reject, Options{Envelope: probe.Envelope{To: to, UseBDAT: true}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "BDAT", "QUIT"}, true},
-		{"stepwise to RCPT", reject, Options{QuitAfter: StageRcpt, Envelope: probe.Envelope{To: to}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "QUIT"}, false},
+		{"to RCPT, pipelined", reject, Options{QuitAfter: StageRcpt, Envelope: probe.Envelope{To: to}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "QUIT"}, true},
+		{"to RCPT, lock-step", reject, Options{QuitAfter: StageRcpt, Envelope: probe.Envelope{To: to, NoPipelining: true}}, []string{"EHLO", "MAIL", "RCPT", "RCPT", "QUIT"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

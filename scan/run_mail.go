@@ -2,8 +2,6 @@ package scan
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +22,8 @@ func (r *runner) transaction(ctx context.Context) bool {
 		stage Stage
 		err   error
 	)
-	if r.o.QuitAfter == StageMail || r.o.QuitAfter == StageRcpt {
-		stage, err = r.mailAndRcpt(ctx)
+	if r.o.QuitAfter == StageMail {
+		stage, err = r.mailOnly(ctx)
 	} else {
 		stage, err = r.send(ctx)
 	}
@@ -41,7 +39,8 @@ func (r *runner) transaction(ctx context.Context) bool {
 // first of MAIL, RCPT and DATA that got no positive reply.
 func (r *runner) send(ctx context.Context) (Stage, error) {
 	env := r.o.envelope(r.c)
-	env.Quit = true // the session ends with the message: QUIT rides with the "."
+	env.NoData = r.o.QuitAfter == StageRcpt
+	env.Quit = !env.NoData // the session ends with the message: QUIT rides with the "."
 	res, err := r.c.Send(ctx, env)
 	if res == nil { // refused before anything was sent
 		return StageMail, err
@@ -57,6 +56,9 @@ func (r *runner) send(ctx context.Context) (Stage, error) {
 	r.reached(StageRcpt)
 	if err != nil {
 		return StageData, err
+	}
+	if env.NoData {
+		return "", nil
 	}
 	r.reached(StageData)
 	return "", nil
@@ -84,48 +86,15 @@ func unanswered(rs []probe.RecipientResult) bool {
 	return false
 }
 
-// mailAndRcpt sends MAIL and, unless QuitAfter stops there, each RCPT,
-// one at a time; it returns the failed stage.
-func (r *runner) mailAndRcpt(ctx context.Context) (Stage, error) {
+// mailOnly sends MAIL alone, for QuitAfter StageMail.
+func (r *runner) mailOnly(ctx context.Context) (Stage, error) {
 	reply, err := r.c.Mail(ctx, r.o.From, r.o.MailOptions)
 	r.rep.Mail = orReply(reply, err)
 	if err != nil {
 		return StageMail, err
 	}
 	r.reached(StageMail)
-	if !r.next(StageRcpt) {
-		return "", nil
-	}
-	var first *probe.ReplyError
-	for i, to := range r.o.To {
-		reply, err := r.c.Rcpt(ctx, to, r.o.rcptOptions(i))
-		r.rep.Recipients = append(r.rep.Recipients, probe.RecipientResult{Address: to, Rcpt: orReply(reply, err)})
-		var re *probe.ReplyError
-		switch {
-		case err == nil:
-		case r.c.Err() != nil || !errors.As(err, &re):
-			return StageRcpt, err
-		case first == nil:
-			first = re
-		}
-	}
-	if first != nil && accepted(r.rep.Recipients) == 0 {
-		return StageRcpt, fmt.Errorf("%w; first refusal: %w", probe.ErrNoRecipients, first)
-	}
-	r.reached(StageRcpt)
 	return "", nil
-}
-
-// rcptOptions are the parameters of recipient i: none, the one for all,
-// or its own.
-func (o *Options) rcptOptions(i int) *probe.RcptOptions {
-	if len(o.RcptOptions) > 1 {
-		return o.RcptOptions[i]
-	}
-	if len(o.RcptOptions) == 1 {
-		return o.RcptOptions[0]
-	}
-	return nil
 }
 
 // lastTransactionReply is the latest reply of the transaction.
