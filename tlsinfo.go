@@ -45,7 +45,7 @@ type TLSInfo struct {
 	NotYetValid        bool     `json:"not_yet_valid"`                  // a certificate was not yet valid then
 	ValidityError      string   `json:"validity_error,omitempty"`       // which, and by how much
 	InsecureSkipVerify bool     `json:"insecure_skip_verify,omitempty"` // the config asked not to verify: the verdicts did not stop the session
-	Verified           bool     `json:"verified"`                       // trusted, name matches, in date, and the config's Verify hooks accepted
+	Verified           bool     `json:"verified"`                       // trusted, name matches, in date, and the config's VerifyPeerCertificate/VerifyConnection accepted
 	Problems           []string `json:"problems,omitempty"`             // each failure's reason: trust, hostname, validity, caller's checks
 
 	State tls.ConnectionState `json:"-"` // as crypto/tls reports it
