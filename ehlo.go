@@ -8,22 +8,18 @@ import (
 )
 
 // Capabilities is what a server announced in its reply to EHLO (or LHLO).
+// The booleans mirror the keywords of Extensions.
 type Capabilities struct {
-	// Domain is the first word of the first line: "mail.example.com".
-	Domain string `json:"domain"`
-	// Greeting is the rest of the first line: "Hello [10.0.0.1]".
-	Greeting string `json:"greeting,omitempty"`
-	// Extensions holds every line after the first, in order.
-	Extensions []Extension `json:"extensions"`
+	Domain     string      `json:"domain"`             // first word of the first line: "mail.example.com"
+	Greeting   string      `json:"greeting,omitempty"` // rest of the first line: "Hello [10.0.0.1]"
+	Extensions []Extension `json:"extensions"`         // every line after the first, in order
 	// Auth lists the SASL mechanisms, upper-case, in order of first
 	// appearance: the union of "AUTH x y" and the legacy "AUTH=x y".
 	Auth []string `json:"auth,omitempty"`
 	// Size is the SIZE limit in bytes; 0 when none was advertised, when
 	// the server declared no limit, or when the value was unreadable.
-	Size int64 `json:"size,omitempty"`
-	// FromHELO reports that the server refused EHLO and these come from a
-	// HELO fallback: there are no extensions.
-	FromHELO bool `json:"from_helo,omitempty"`
+	Size     int64 `json:"size,omitempty"`
+	FromHELO bool  `json:"from_helo,omitempty"` // EHLO was refused; HELO gave these: no extensions
 
 	Pipelining          bool `json:"pipelining,omitempty"`          // PIPELINING, RFC 2920
 	StartTLS            bool `json:"starttls,omitempty"`            // STARTTLS, RFC 3207
@@ -40,10 +36,8 @@ type Capabilities struct {
 
 // Extension is one line of an EHLO reply after the first.
 type Extension struct {
-	// Keyword is the extension's name, upper-case: "SIZE", "AUTH".
-	Keyword string `json:"keyword"`
-	// Params holds the words after the keyword, as sent.
-	Params []string `json:"params,omitempty"`
+	Keyword string   `json:"keyword"`          // upper-case: "SIZE", "AUTH"
+	Params  []string `json:"params,omitempty"` // the words after it, as sent
 	// Line is the line as sent, when it differs from Keyword and Params
 	// joined by spaces (for instance the legacy "AUTH=PLAIN LOGIN").
 	Line string `json:"line,omitempty"`
@@ -293,8 +287,8 @@ func (c *Capabilities) applySize(params []string) string {
 	return ""
 }
 
-// Ehlo sends EHLO (LHLO on an LMTP Conn) with name, or Dialer.LocalName,
-// or "localhost", and returns the capabilities it announced.
+// Ehlo sends EHLO (LHLO on an LMTP Conn) with name, or LocalName when
+// name is empty, and returns the capabilities announced.
 func (c *Conn) Ehlo(ctx context.Context, name string) (*Capabilities, error) {
 	verb := "EHLO"
 	if c.d.LMTP {
@@ -324,10 +318,10 @@ func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
 	return r, nil
 }
 
-// LocalName returns the name the Conn gives in EHLO, HELO and LHLO when
-// the call names none: Dialer.LocalName, else the address literal of the
-// local address ("[192.0.2.1]"), as RFC 5321 §4.1.3 allows. Test messages
-// use it for their Message-ID, so that header and session agree.
+// LocalName returns the name EHLO, HELO and LHLO give when the call names
+// none: Dialer.LocalName, else the local address literal ("[192.0.2.1]",
+// RFC 5321 §4.1.3), or "localhost" on a socket without an IP. A message
+// can use it in its Message-ID, so that header and session agree.
 func (c *Conn) LocalName() string { return c.localName("") }
 
 // Hello sends EHLO and falls back to HELO when, and only when, the server
