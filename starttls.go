@@ -11,23 +11,21 @@ import (
 	"time"
 )
 
-// TLSError reports that the TLS layer failed: the handshake itself, or the
-// verification of what the server presented. The Conn is closed.
+// TLSError reports that the TLS handshake failed, or the verification of
+// what the server presented. The Conn is closed.
 type TLSError struct {
-	// Step is "STARTTLS handshake" or "STARTTLS verify" after STARTTLS,
-	// "TLS handshake" or "TLS verify" for implicit TLS.
+	// Step is "STARTTLS handshake" or "STARTTLS verify", or "TLS handshake"
+	// or "TLS verify" for implicit TLS.
 	Step string
-	// Info is the TLS report when verification failed; its verdicts and
-	// Problems say why. Verification runs inside the handshake, as soon as
-	// the server has presented its certificates, and its failure stops the
-	// handshake there, before any client certificate is sent. Info is nil
-	// when the handshake failed for any other reason.
+	// Info is the TLS report when verification failed: its verdicts say
+	// why. Verification stops the handshake as soon as the server has
+	// presented its certificates, before any client certificate is sent.
+	// Info is nil when the handshake failed for another reason.
 	Info *TLSInfo
-	// Err is the cause: the crypto/tls error of a failed handshake; for a
-	// failed verification the x509 errors behind each verdict
-	// (x509.UnknownAuthorityError, x509.HostnameError,
-	// x509.CertificateInvalidError …, each reachable with errors.As), or
-	// the error of the caller's VerifyPeerCertificate or VerifyConnection.
+	// Err is the cause: the crypto/tls error, or the x509 errors behind
+	// each failed verdict (x509.UnknownAuthorityError, x509.HostnameError
+	// …, each reachable with errors.As), or the error of the caller's
+	// VerifyPeerCertificate or VerifyConnection.
 	Err error
 }
 
@@ -49,32 +47,23 @@ func (e *TLSError) Timeout() bool { return deadlinePassed(e.Err) }
 // already inside TLS. Nothing is written in that case.
 var ErrTLSActive = errors.New("smtp: STARTTLS refused: TLS is already active")
 
-// StartTLS sends STARTTLS, whether or not the server advertised it, and on
-// a 220 performs the TLS handshake, bounded by Timeouts.Handshake and ctx.
+// StartTLS sends STARTTLS, advertised or not, and on a 220 performs the TLS
+// handshake, bounded by Timeouts.Handshake and ctx. cfg nil means the
+// Dialer's TLSConfig, or a zero config; it is cloned, never changed, and
+// honoured in full (versions, client certificates, RootCAs, Time, session
+// cache, VerifyPeerCertificate, VerifyConnection …). Its ServerName defaults
+// to the dialled host unless that is an IP literal.
 //
-// cfg nil means the Dialer's TLSConfig, or a zero config; it is cloned,
-// never changed. Its ServerName defaults to the dialled host unless that is
-// an IP literal. Everything else in it (versions, cipher suites, client
-// certificates, RootCAs, Time, ClientSessionCache, VerifyPeerCertificate,
-// VerifyConnection) is honoured.
+// A reply other than 220 is a *ReplyError and the plaintext session goes on
+// (except after 421 or 221). Bytes the server sent after its 220, before the
+// handshake, are noted, never read as a reply, and fail the call with a
+// *ProtocolError. A failed handshake, or a certificate that does not verify
+// when cfg asks for verification, is a *TLSError. Both close the Conn.
 //
-// A reply other than 220 is a *ReplyError and leaves the plaintext session
-// usable, except after 421 or 221, which end it. If the server sent
-// anything after its 220 before the handshake, StartTLS records those bytes
-// in a note, returns a *ProtocolError and closes the Conn: they are never
-// read as a reply. A failed handshake, or a certificate that does not
-// verify when cfg asks for verification, is a *TLSError and closes the
-// Conn; in the second case its Info says why, and the handshake was stopped
-// before the client presented any certificate of its own.
-//
-// On success the Conn reads and writes through TLS and forgets what it
-// learned in plaintext (RFC 3207 §4.2): Capabilities is nil until the next
-// EHLO. The returned TLSInfo, also given by TLS, carries the certificate
-// verdicts even when cfg.InsecureSkipVerify is set.
-//
-// On a Conn already inside TLS (after StartTLS or DialTLS) StartTLS writes
-// nothing and returns an *OpError wrapping ErrTLSActive, even when the
-// server advertises STARTTLS again; the session goes on.
+// On success the Conn forgets what it learned in plaintext (RFC 3207 §4.2):
+// Capabilities is nil until the next EHLO. The TLSInfo, also given by TLS,
+// carries the verdicts even under InsecureSkipVerify. On a Conn already in
+// TLS, StartTLS writes nothing and returns an *OpError wrapping ErrTLSActive.
 func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
 	const step = "STARTTLS"
 	if c.tls != nil {
@@ -94,9 +83,8 @@ func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) 
 }
 
 // DialTLS connects to addr ("host:port", or "host" for port 465) with
-// implicit TLS (RFC 8314): the TLS handshake first, with the Dialer's
-// TLSConfig, then the banner. Errors are as for StartTLS and Dial; on error
-// the connection is closed.
+// implicit TLS (RFC 8314): the handshake with TLSConfig, then the banner.
+// Errors are as for StartTLS and Dial; on error the connection is closed.
 func (d *Dialer) DialTLS(ctx context.Context, addr string) (*Conn, error) {
 	c, err := d.open(ctx, addr, "465")
 	if err != nil {
@@ -120,14 +108,11 @@ func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
 	return d.DialTLS(ctx, addr)
 }
 
-// Handshake runs the TLS client handshake on the connection as it is now,
-// with no command before it: implicit TLS on a Conn from Connect (then
-// ReadBanner), or TLS after a STARTTLS the caller sent by other means
-// (SendRaw, WriteRaw), as a test of command injection does. cfg, the
-// verdicts, the errors and the state afterwards are as for StartTLS. Bytes
-// received and not yet read are discarded: they belong to the plaintext
-// session (see Pending). On a Conn already inside TLS it writes nothing
-// and returns an *OpError wrapping ErrTLSActive.
+// Handshake runs the TLS handshake on the connection as it stands, with no
+// command before it: implicit TLS after Connect (then ReadBanner), or TLS
+// after a STARTTLS sent by SendRaw or WriteRaw, as an injection test does.
+// It is otherwise as StartTLS. Bytes received and not yet read belong to
+// the plaintext session and are discarded (see Pending).
 func (c *Conn) Handshake(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
 	if c.tls != nil {
 		return nil, &OpError{Op: "TLS", Err: ErrTLSActive}
