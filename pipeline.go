@@ -16,46 +16,30 @@ var ErrNoRecipients = errors.New("smtp: no recipient was accepted")
 
 // Envelope is one message for Send: who from, who to, and the content.
 type Envelope struct {
-	// From is the reverse-path; "" is the null sender <>.
-	From string
-	// To are the recipients, in order. At least one is needed.
-	To []string
-	// Body is the message (headers and body). Nil sends an empty message.
-	Body io.Reader
-	// MailOptions are the parameters of MAIL FROM, or nil.
-	MailOptions *MailOptions
-	// RcptOptions are the parameters of RCPT TO: none, one for every
-	// recipient, or one per recipient in the order of To (nil entries
-	// send none).
-	RcptOptions []*RcptOptions
-	// UseBDAT sends the message with BDAT (CHUNKING) instead of DATA, in
-	// chunks of ChunkSize bytes (DefaultChunkSize when 0).
-	UseBDAT   bool
-	ChunkSize int
-	// NoPipelining sends one command at a time even when the server
-	// advertised PIPELINING.
-	NoPipelining bool
+	From        string       // the reverse-path; "" is the null sender <>
+	To          []string     // the recipients, in order; at least one
+	Body        io.Reader    // headers and body; nil sends an empty message
+	MailOptions *MailOptions // or nil
+	// RcptOptions holds none, one for every recipient, or one per
+	// recipient in the order of To (a nil entry sends no parameters).
+	RcptOptions  []*RcptOptions
+	UseBDAT      bool // send with BDAT (CHUNKING) instead of DATA
+	ChunkSize    int  // BDAT chunk size; DefaultChunkSize when 0
+	NoPipelining bool // one command at a time even if PIPELINING is offered
 }
 
 // SendResult is what happened to one Envelope.
 type SendResult struct {
-	// Mail is the reply to MAIL FROM.
-	Mail *Reply `json:"mail,omitempty"`
-	// Recipients holds one result per recipient, in the order of To.
-	Recipients []RecipientResult `json:"recipients,omitempty"`
-	// Data is the reply to DATA (354 when the body could follow); nil with
-	// BDAT or when DATA was not sent.
-	Data *Reply `json:"data,omitempty"`
-	// Final is the reply to the end of the message data (the "." or BDAT
-	// LAST): on LMTP the first that failed, or else the first. Nil when
-	// the message was not sent.
-	Final *Reply `json:"final,omitempty"`
-	// Pipelined reports that MAIL, RCPT and DATA went in one write
-	// (RFC 2920).
-	Pipelined bool `json:"pipelined,omitempty"`
-	// EmptyDataSent reports that the server answered DATA with 354 although
-	// no recipient (or no sender) was accepted, and Send closed the data
-	// at once with "." instead of sending the body (RFC 2920 §3.1).
+	Mail       *Reply            `json:"mail,omitempty"`       // the reply to MAIL FROM
+	Recipients []RecipientResult `json:"recipients,omitempty"` // one per recipient, in the order of To
+	Data       *Reply            `json:"data,omitempty"`       // the reply to DATA; nil with BDAT or when not sent
+	// Final is the reply to the end of the data ("." or BDAT LAST): on
+	// LMTP the first that failed, else the first. Nil if nothing was sent.
+	Final     *Reply `json:"final,omitempty"`
+	Pipelined bool   `json:"pipelined,omitempty"` // MAIL, RCPT and DATA went in one write
+	// EmptyDataSent reports that DATA got 354 although no recipient (or no
+	// sender) was accepted, and Send ended the data at once with "."
+	// instead of the body (RFC 2920 §3.1).
 	EmptyDataSent bool `json:"empty_data_sent,omitempty"`
 }
 
@@ -63,16 +47,12 @@ type SendResult struct {
 func (s *SendResult) QueueID() string { return s.Final.QueueID() }
 
 // RecipientResult is what happened to one recipient. Its JSON form is
-// {"address", "accepted", "reply", "final"}: Rcpt is "reply", and
-// "accepted" is Accepted, given for readers of the JSON alone.
+// {"address", "accepted", "reply", "final"}, "accepted" being Accepted.
 type RecipientResult struct {
-	// Address is the recipient as given.
-	Address string `json:"address"`
-	// Rcpt is the reply to its RCPT TO, nil when it was not sent.
-	Rcpt *Reply `json:"reply,omitempty"`
-	// Final is the reply to the end of the data that concerns this
-	// recipient: on LMTP its own reply, on SMTP the common one. Nil when
-	// the recipient was refused or the message was not sent.
+	Address string `json:"address"`         // as given
+	Rcpt    *Reply `json:"reply,omitempty"` // the reply to its RCPT TO; nil if not sent
+	// Final is the reply to the end of the data for this recipient: its
+	// own on LMTP, the common one on SMTP; nil if refused or not sent.
 	Final *Reply `json:"final,omitempty"`
 }
 
@@ -105,30 +85,22 @@ func (e *noRecipientsError) Unwrap() []error { return []error{ErrNoRecipients, e
 // Send delivers one message: MAIL, a RCPT per recipient, then DATA and the
 // body (or BDAT chunks). Everything is checked before anything is written.
 //
-// When the server advertised PIPELINING (and env.NoPipelining is false),
-// MAIL, every RCPT and DATA go out in one write, and the replies are read
-// and matched to the commands strictly in order (RFC 2920): one round trip
-// up to the 354. The body follows only when DATA got 354 and MAIL and at
-// least one RCPT were accepted; when DATA got 354 regardless, Send ends
-// the data at once with "." (EmptyDataSent) and reports the failure.
-// Otherwise each command waits for its reply, and DATA is not sent when
-// no recipient was accepted. With UseBDAT, MAIL and the RCPTs are
-// pipelined and the chunks follow once a recipient was accepted.
+// When the server offers PIPELINING (and NoPipelining is false), MAIL, the
+// RCPTs and DATA go in one write and their replies are matched strictly in
+// order (RFC 2920). The body follows only when DATA got 354 after MAIL and
+// at least one RCPT were accepted; a 354 regardless is answered with "."
+// at once (EmptyDataSent). Without pipelining DATA is not sent when no
+// recipient was accepted. With UseBDAT, MAIL and the RCPTs are pipelined and
+// the chunks follow once a recipient is accepted.
 //
-// Pipelined replies are checked for signs of being out of step with the
-// commands (a server that sent a reply nobody asked for): a reply whose
-// code cannot answer its command (3xx, or any 2xx but 250–252, to MAIL or
-// RCPT; 2xx to DATA), or bytes that arrived after the last reply of the
-// batch (after the 354, which no server may follow with anything before
-// the data). Either one is a *ProtocolError and ends the session, since no
-// later reply can be trusted. An extra reply that arrives later than the
-// batch and looks like a fitting answer cannot be told from the real one.
+// A pipelined reply that cannot answer its command (3xx, or a 2xx but
+// 250–252, to MAIL or RCPT; 2xx to DATA), or bytes after the batch's last
+// reply, mean the server is out of step: a *ProtocolError that ends the
+// session. (A stray reply arriving after the batch cannot be told apart.)
 //
-// The result holds every reply read, also on error. Some recipients
-// refused is not an error: see Recipients. No recipient accepted is an
-// error matching ErrNoRecipients; a refused MAIL, DATA or end of data is a
-// *ReplyError naming that step. On LMTP each accepted recipient gets its
-// own final reply.
+// The result holds every reply read, also on error. Refused recipients are
+// not an error (see Recipients); none accepted matches ErrNoRecipients; a
+// refused MAIL, DATA or end of data is a *ReplyError naming that step.
 func (c *Conn) Send(ctx context.Context, env Envelope) (*SendResult, error) {
 	plan, err := planEnvelope(env)
 	if err != nil {
@@ -459,15 +431,11 @@ func firstLine(p []byte) string {
 
 // Pipeline writes every line in one write and reads one reply per line, in
 // order, whatever their codes: a tool to see how a server handles
-// pipelining (RFC 2920), or the lack of it. Lines with CR, LF or NUL are
-// refused before anything is written. The replies read so far are
-// returned with any error; when the server sends fewer replies than lines
-// the call fails at the deadline (Timeouts.Command per reply, or the
-// context's) with an *OpError whose Timeout is true. Bytes already
-// received after the last reply mean a reply no line asked for: a
-// *ProtocolError, and the session ends. MAIL, RSET and accepted RCPT
-// lines count for the final replies of an LMTP Conn, as Mail, Rset and
-// Rcpt do.
+// pipelining (RFC 2920), or the lack of it. The replies read so far are
+// returned with any error. Too few replies fail at the deadline
+// (Timeouts.Command per reply) with an *OpError whose Timeout is true;
+// bytes after the last reply are a *ProtocolError that ends the session.
+// MAIL, RSET and accepted RCPT lines count for LMTP's final replies.
 func (c *Conn) Pipeline(ctx context.Context, lines ...string) ([]*Reply, error) {
 	if len(lines) == 0 {
 		return nil, nil
