@@ -9,7 +9,7 @@ import (
 // DefaultChunkSize is the BDAT chunk size Bdat uses when given 0 or less.
 const DefaultChunkSize = 64 << 10
 
-// MaxChunkSize is the largest BDAT chunk Bdat sends; a larger chunkSize is
+// maxChunkSize is the largest BDAT chunk Bdat sends; a larger chunkSize is
 // lowered to it.
 const maxChunkSize = 64 << 20
 
@@ -27,36 +27,27 @@ const (
 )
 
 // Bdat sends msg with BDAT (CHUNKING, RFC 3030) in chunks of chunkSize
-// bytes (DefaultChunkSize when 0 or less): "BDAT <n>" followed by exactly
-// n bytes of msg, as they are (no line-ending change, no dot-stuffing:
-// BDAT is binary-clean), the last chunk as "BDAT <n> LAST", or "BDAT 0
-// LAST" when msg ends on a chunk boundary. It returns the reply to the
-// last chunk. Memory is bounded by chunkSize (at most MaxChunkSize).
+// bytes (DefaultChunkSize when 0 or less; at most 64 MiB), which bounds the
+// memory used: "BDAT <n>" and exactly n bytes of msg as they are (BDAT is
+// binary-clean: no dot-stuffing, no line-ending change), the last as "BDAT
+// <n> LAST" ("BDAT 0 LAST" when msg ends on a chunk boundary). It returns the
+// reply to the last chunk. The transcript records each BDAT line and notes
+// "chunk: N bytes (not recorded)", or with RecordBody the bytes, cut at CRLF.
 //
-// When the server advertised PIPELINING, up to 8 chunks are sent before
-// their replies are read; otherwise each chunk waits for its 250. After a
-// chunk is refused no more are sent (RFC 3030 §2): the replies already due
-// are read and the *ReplyError of the first refusal is returned; the
-// transaction is then in an undefined state and the caller should send
-// RSET. When BDAT LAST had already gone out, its reply is read too (on
-// LMTP one per recipient only if the first is positive: a refused LAST is
-// taken as the single answer of the failed transaction), so the session
-// stays in step; BdatLMTP returns those replies with the error. Replies
-// beyond those already received end the session, as for Data. If reading msg fails the Conn is closed. On an LMTP Conn the last
-// chunk is answered once per accepted recipient, as for Data; use BdatLMTP
-// to get each reply.
-//
-// The transcript records each "BDAT" line and, for the chunk, a note
-// "chunk: N bytes (not recorded)", or with Dialer.RecordBody its bytes cut
-// at each CRLF.
+// With PIPELINING up to 8 chunks go out before their replies are read;
+// otherwise each waits for its 250. After a refusal no more chunks are sent
+// (RFC 3030 §2): the replies already due are read, to stay in step, and the
+// *ReplyError of the first refusal is returned; send RSET next. Bytes
+// beyond the replies due end the session, and a failed read of msg closes
+// the Conn, as for Data. On LMTP the last chunk is answered as Data's "."
+// is (a refused LAST is the single answer of the transaction).
 func (c *Conn) Bdat(ctx context.Context, msg io.Reader, chunkSize int) (*Reply, error) {
 	replies, err := c.bdat(ctx, msg, chunkSize, c.finalReplyCount(0))
 	return pickReply(replies, err)
 }
 
-// BdatLMTP is Bdat for LMTP: it reads n replies to the last chunk (n <= 0:
-// the recipients accepted since Mail, at least one) and returns them in
-// the order of the recipients, as DataLMTP does.
+// BdatLMTP is Bdat for LMTP, returning the replies to the last chunk as
+// DataLMTP does, also with an error.
 func (c *Conn) BdatLMTP(ctx context.Context, msg io.Reader, chunkSize, n int) ([]*Reply, error) {
 	return c.bdat(ctx, msg, chunkSize, c.finalReplyCount(n))
 }
