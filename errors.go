@@ -19,14 +19,12 @@ var ErrInvalidLine = errors.New("smtp: line contains CR, LF or NUL")
 // Conn returns after the server sent one: the server has closed the session.
 var ErrServerClosed = errors.New("smtp: server closed the session (421)")
 
-// ReplyError is a reply of another class than the step needed: a 4xx or
-// 5xx where it needed success, or for instance a 250 where DATA needed 354.
+// ReplyError is a 4xx or 5xx reply where the step needed success.
 type ReplyError struct {
 	// Command is the step that failed: "banner", "EHLO", "MAIL", "RCPT",
 	// "AUTH PLAIN" … It never holds credentials.
 	Command string
-	// Reply is the server's reply.
-	Reply *Reply
+	Reply   *Reply
 
 	auth bool // the reply refused an AUTH exchange: it matches ErrAuthFailed
 }
@@ -57,22 +55,20 @@ func (e *ReplyError) Is(target error) bool {
 	return false
 }
 
-// ProtocolError reports that the server broke the protocol in a way the
-// Conn cannot read past, or that a rule of the library stopped the step
-// (for instance bytes sent after the STARTTLS 220).
+// ProtocolError reports that the server broke the protocol: a reply its
+// command cannot get (a 2xx included), bytes no command asked for, a reply
+// the reader cannot parse or that passes Limits, or a rule of the library
+// that stopped the step (bytes after the STARTTLS 220).
 type ProtocolError struct {
-	// Step is the step during which it happened ("banner", "EHLO" …).
-	Step string
-	// Reason says what was wrong.
-	Reason string
-	// Line is the offending line as received, when there is one.
-	Line string
-	// Reply is the reply read in full despite the fault (for instance one
-	// whose continuation lines carry another code), or nil.
+	Step   string // "banner", "EHLO" …
+	Reason string // what was wrong
+	Line   string // the offending line as received, if any
+	// Reply is the reply read in full despite the fault (one whose
+	// continuation lines carry another code, say), or nil.
 	Reply *Reply
 	// Err is the error of the SASL mechanism that refused what the server
 	// sent (a challenge after it had finished, a wrong SCRAM signature),
-	// or nil; errors.As and errors.Is see it.
+	// or nil.
 	Err error
 }
 
@@ -122,14 +118,12 @@ func cleanSlow(s string) string {
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
 // OpError reports that a step failed because the connection did: a network
-// error, a deadline, a cancelled context, a refused argument, or a Conn
-// that an earlier error had already broken.
+// error, a deadline, a cancelled context, a refused argument, or a Conn that
+// an earlier error had already broken. errors.Is(err,
+// os.ErrDeadlineExceeded) and errors.Is(err, context.Canceled) see through.
 type OpError struct {
-	// Op is the step that failed: "connect", "banner", "EHLO" …
-	Op string
-	// Err is the cause. errors.Is(err, os.ErrDeadlineExceeded) and
-	// errors.Is(err, context.Canceled) see through it.
-	Err error
+	Op  string // the step: "connect", "banner", "EHLO" …
+	Err error  // the cause
 }
 
 func (e *OpError) Error() string { return "smtp " + e.Op + ": " + clean(e.Err.Error()) }

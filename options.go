@@ -2,10 +2,9 @@ package probe
 
 import "time"
 
-// Timeouts bounds each step of a session. A zero field takes its default,
-// from RFC 5321 §4.5.3.2 where the RFC gives one. The deadline of every read
-// and write is the earlier of the step's timeout and the context's deadline,
-// so a whole probe is bounded by its context.
+// Timeouts bounds each step of a session; a zero field takes its default,
+// RFC 5321 §4.5.3.2's where it gives one. Each read and write is bounded by
+// the earlier of its step's timeout and the context's deadline.
 type Timeouts struct {
 	Connect   time.Duration // TCP (and proxy) connect: 30 s
 	Greeting  time.Duration // the 220 banner: 5 min
@@ -36,24 +35,18 @@ func (t Timeouts) withDefaults() Timeouts {
 	return t
 }
 
-// Limits caps what a server can make the client read. A zero field takes
+// Limits caps what a server can make the client read; a zero field takes
 // its default. Past a limit the step fails with a *ProtocolError and the
-// Conn is closed, since the rest of the reply is unread.
+// Conn is closed, the rest of the reply being unread (past MaxAuthRounds the
+// AUTH is cancelled instead). A reply is kept twice, in the Reply and in
+// the transcript, so MaxReplyBytes bounds what one reply costs.
 type Limits struct {
-	// MaxLineLength is the longest reply line accepted, in bytes without
-	// the line ending: 16384 by default. RFC 5321 allows 512 with the CRLF;
-	// longer lines that fit are read and noted in the transcript.
+	// MaxLineLength is the longest reply line, line ending excluded: 16384
+	// by default. Lines over RFC 5321's 512 octets are read and noted.
 	MaxLineLength int
-	// MaxReplyLines is the most lines one reply may have: 1000 by default.
-	MaxReplyLines int
-	// MaxReplyBytes is the most bytes the lines of one reply may add up
-	// to, line endings excluded: 1 MiB by default. A reply is kept twice
-	// (in the Reply and in the transcript), so this bounds the memory a
-	// server can make one reply take.
-	MaxReplyBytes int
-	// MaxAuthRounds is the most 334 challenges one AUTH may answer: 16 by
-	// default.
-	MaxAuthRounds int
+	MaxReplyLines int // lines in one reply: 1000
+	MaxReplyBytes int // bytes of one reply's lines, line endings excluded: 1 MiB
+	MaxAuthRounds int // 334 challenges one AUTH may answer: 16
 }
 
 func (l Limits) withDefaults() Limits {

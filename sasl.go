@@ -52,24 +52,23 @@ func (c *Conn) AuthLogin(ctx context.Context, username, password string) (*Reply
 	return c.Auth(ctx, NewLoginClient(username, password, false))
 }
 
-// Auth runs the AUTH command (RFC 4954) with any SASL client: the initial
-// response on the AUTH line ("=" when empty, or after an empty 334 when the
-// line would pass 512 octets), then one response to each 334 challenge,
-// each round bounded by Timeouts.Command. Each decoded challenge is noted
-// in the transcript, except SCRAM's server-final: its server signature, with
-// the salt and nonces, would allow an offline dictionary attack on the
-// password, so unless RevealSecrets is set that challenge is recorded as
-// "334 [server signature redacted]". It returns the final reply: 235 is success; a 4xx or
-// 5xx is a *ReplyError whose Command is "AUTH <MECH>".
+// Auth runs AUTH (RFC 4954) with any SASL client: the initial response on
+// the AUTH line ("=" when empty; after an empty 334 if the line would pass
+// 512 octets), then one response per 334 challenge, each round bounded by
+// Timeouts.Command. It returns the final reply: 235 is success; a 4xx or
+// 5xx is a *ReplyError for "AUTH <MECH>" that matches ErrAuthFailed.
 //
-// A challenge that is not base64, more than Limits.MaxAuthRounds
-// challenges, or a 3xx other than 334 cancel the exchange with "*" and
-// fail with a *ProtocolError. A challenge the client refuses (for instance
-// one more than the mechanism has answers for, or a wrong SCRAM server
-// signature) cancels it too and fails with an *OpError wrapping the
-// client's error. Credentials are redacted in the transcript where they
-// are written (see Redactor), and a mechanism that carries any is refused
-// on a Conn without TLS (ErrInsecureAuth) unless AllowInsecureAuth is set.
+// A challenge that is not base64, one past Limits.MaxAuthRounds, or one the
+// client refuses (a wrong SCRAM signature …) is cancelled with "*" and
+// fails with a *ProtocolError wrapping the client's error, if any; the
+// session goes on. Any other code, or a 235 from a SCRAM server that did
+// not prove itself, is a *ProtocolError that ends it.
+//
+// Each challenge is noted decoded, except SCRAM's server-final, whose
+// signature would allow an offline dictionary attack: "334 [server
+// signature redacted]" unless RevealSecrets. Credentials are redacted where
+// written (see Redactor); a mechanism that carries any is refused without
+// TLS (ErrInsecureAuth) unless AllowInsecureAuth.
 func (c *Conn) Auth(ctx context.Context, m sasl.Client) (*Reply, error) {
 	mech, ir, err := m.Start()
 	mech = strings.ToUpper(mech)
