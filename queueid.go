@@ -6,8 +6,8 @@ import "strings"
 const maxQueueIDLength = 128
 
 // QueueID returns the identifier a server gave the message in its reply to
-// the end of the data, or "" when the reply is not 2xx or holds none it
-// recognises. The forms it knows, tried in this order:
+// the end of the data, or "" when the reply is not 2xx or holds none of the
+// forms it knows, tried in this order:
 //
 //	Postfix and many others  250 2.0.0 Ok: queued as 6A4C1D5153E          6A4C1D5153E
 //	Exchange                 250 2.6.0 <m@h> [InternalId=123, …] Queued …  123
@@ -18,9 +18,7 @@ const maxQueueIDLength = 128
 //	Gmail                    250 2.0.0 OK  1700000000 a1si123 - gsmtp      a1si123
 //	others                   250 Ok 0100018c…  /  250 ok: <id>             0100018c… / id
 //
-// For qmail the timestamp and the qp number together identify the
-// message in its logs. The last form takes the word after "ok" only when
-// it holds a digit, so "250 Ok" or "250 OK, message accepted" give "".
+// The last form needs a digit in the word after "ok": "250 Ok" gives "".
 func (r *Reply) QueueID() string {
 	if !r.Positive() {
 		return ""

@@ -10,15 +10,13 @@ import (
 
 // Reply is one SMTP reply: a three-digit code and one or more lines of text.
 type Reply struct {
-	// Code is the reply code, such as 220, 250, 334 or 535.
-	Code int `json:"code"`
-	// Enhanced is the RFC 3463 status code the server put at the start of
-	// the first line ("2.7.0"), or in qmail's "(#5.7.0)" form at the end of
-	// the last line. It is zero when the server sent none. In JSON it is
-	// the string "2.7.0", left out when zero.
+	Code int `json:"code"` // 220, 250, 334, 535 …
+	// Enhanced is the RFC 3463 code at the start of the first line
+	// ("2.7.0"), or in qmail's "(#5.7.0)" at the end of the last; zero when
+	// none was sent. In JSON the string "2.7.0", left out when zero.
 	Enhanced EnhancedCode `json:"enhanced,omitzero"`
-	// Lines holds the text of each line with the code and the separator
-	// removed. The enhanced code, if any, stays in the text.
+	// Lines holds the text of each line without the code and separator;
+	// the enhanced code stays in the text.
 	Lines []string `json:"lines"`
 }
 
