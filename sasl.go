@@ -17,21 +17,18 @@ import (
 var ErrInsecureAuth = errors.New("smtp: AUTH with credentials refused on a connection without TLS (see Dialer.AllowInsecureAuth)")
 
 // Redactor is implemented by a sasl.Client that knows which of its
-// responses carry credentials. After each call to Start and Next, Auth asks
-// Redaction what the transcript shows in place of the response just made:
-// "" means the response is recorded as sent. A client without it has every
-// non-empty response redacted, unless its mechanism is EXTERNAL or
-// ANONYMOUS. With Dialer.RevealSecrets the real lines are recorded anyway.
+// responses carry credentials. After each Start and Next, Auth records
+// Redaction() in place of the response, or the response itself when it is
+// "". A client without it has every non-empty response redacted, unless
+// its mechanism is EXTERNAL or ANONYMOUS. RevealSecrets records them all.
 type Redactor interface {
-	// Redaction returns the stand-in for the latest response, such as
-	// "[password redacted]", or "" when it carries no secret.
-	Redaction() string
+	Redaction() string // the stand-in, such as "[password redacted]", or ""
 }
 
-// AuthPlain authenticates with the PLAIN mechanism (RFC 4616): the
-// authorization identity (usually ""), the username and the password in
-// one initial response. A field holding NUL is refused before anything is
-// written. The transcript shows "AUTH PLAIN [credentials redacted]".
+// AuthPlain authenticates with PLAIN (RFC 4616): the authorization
+// identity (usually ""), the username and the password in one initial
+// response, recorded as "AUTH PLAIN [credentials redacted]". A field
+// holding NUL is refused before anything is written.
 func (c *Conn) AuthPlain(ctx context.Context, identity, username, password string) (*Reply, error) {
 	fields := [...]struct{ name, value string }{
 		{"identity", identity}, {"username", username}, {"password", password},
@@ -44,9 +41,8 @@ func (c *Conn) AuthPlain(ctx context.Context, identity, username, password strin
 	return c.Auth(ctx, sasl.NewPlainClient(identity, username, password))
 }
 
-// AuthLogin authenticates with the LOGIN mechanism: the username after the
-// first 334 prompt and the password after the second, whatever the
-// prompts say. The transcript shows the username and "[password redacted]".
+// AuthLogin authenticates with LOGIN: the username after the first 334
+// and the password (redacted) after the second, whatever the prompts say.
 // For the username as initial response use Auth with NewLoginClient.
 func (c *Conn) AuthLogin(ctx context.Context, username, password string) (*Reply, error) {
 	return c.Auth(ctx, NewLoginClient(username, password, false))

@@ -21,13 +21,11 @@ type loginClient struct {
 	prompts            []string
 }
 
-// NewLoginClient returns a LOGIN client for use with Conn.Auth, tolerant
-// of what servers do: it answers the prompts by their order, not by their
-// text (the username first, then the password), and redacts the password
-// in the transcript. With initialResponse the username is sent on the AUTH
-// line, as some servers expect; if such a server still asks for the
-// username (a prompt that mentions "user" and not "pass"), it gets the
-// username again, once.
+// NewLoginClient returns a LOGIN client for Conn.Auth that answers the
+// prompts by their order, not their text: the username, then the password
+// (redacted). With initialResponse the username goes on the AUTH line; if
+// the server still asks for it (a prompt with "user" and not "pass"), it
+// gets it again, once.
 func NewLoginClient(username, password string, initialResponse bool) sasl.Client {
 	return &loginClient{username: username, password: password, initial: initialResponse}
 }
@@ -117,10 +115,9 @@ type xoauth2Client struct {
 func (x *xoauth2Client) secret() string { return x.token }
 
 // NewXOAuth2Client returns an XOAUTH2 client (Google's format): the user
-// and the OAuth 2.0 bearer token in the initial response. When the server
-// reports an error in a 334 challenge (a JSON status, noted decoded in the
-// transcript) the client sends the empty response the format asks for, and
-// the server's final reply is the error. The token is redacted.
+// and the OAuth 2.0 bearer token, redacted, in the initial response. To an
+// error in a 334 challenge (JSON, noted decoded) it sends the empty response
+// the format asks for, and the server's final reply is the error.
 func NewXOAuth2Client(username, token string) sasl.Client {
 	return &xoauth2Client{username: username, token: token}
 }

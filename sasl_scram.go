@@ -41,14 +41,12 @@ type scramClient struct {
 	state int // 0 before server-first, 1 before server-final, 2 done
 }
 
-// NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802). The user
-// name and password go through SASLprep; the client nonce comes from
-// crypto/rand; the server's signature is verified, and a wrong or missing
-// one is an error wrapping ErrServerSignature. An iteration count above
-// 2^20 is refused, to bound the work a server can ask for; a low one is
-// accepted, since a probe reports what the server does. The proof and the
-// server's signature are redacted in the transcript. Channel binding is
-// not offered.
+// NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802), without
+// channel binding. The user name and password go through SASLprep. A wrong
+// or missing server signature is an error wrapping ErrServerSignature. An
+// iteration count above 2^20 is refused, to bound the work a server can ask
+// for; a low one is accepted, since a probe reports what the server does.
+// The proof and the server's signature are redacted.
 func NewSCRAMSHA1Client(username, password string) sasl.Client {
 	return &scramClient{mech: "SCRAM-SHA-1", hash: scram.SHA1, username: username, password: password}
 }

@@ -21,18 +21,16 @@ var (
 )
 
 // XClient sends XCLIENT (Postfix's XCLIENT_README) with attrs, such as
-// {"ADDR": "192.0.2.7", "NAME": "client.example"}: a proxy or a test
-// tells an authorised server whom it speaks for. Names are upper case and
-// must be among those the server listed after XCLIENT in its EHLO reply;
-// values are xtext-encoded, except "[UNAVAILABLE]" and "[TEMPUNAVAIL]",
-// which are sent as they are. Attributes go in the order of their names.
+// {"ADDR": "192.0.2.7", "NAME": "client.example"}: a proxy or a test tells
+// an authorised server whom it speaks for. Names, upper case, must be among
+// those the latest EHLO listed after XCLIENT (ErrNotOffered otherwise);
+// they go sorted, their values xtext-encoded except "[UNAVAILABLE]" and
+// "[TEMPUNAVAIL]". A bad name or value is refused before anything is written.
 //
-// On success the server greets anew with 220, as after connect: the Conn
-// keeps that reply as its Banner and forgets the capabilities, since EHLO
-// is due again. A 4xx or 5xx (550 when the client is not authorised) is a
-// *ReplyError and the session goes on as before (inside a mail
-// transaction the server answers 503). A name the server did not offer,
-// or a value with CR, LF or NUL, is refused before anything is written.
+// On success the server greets anew with 220: the Conn keeps it as its
+// Banner and forgets the capabilities, since EHLO is due again. A 4xx or
+// 5xx (550: not authorised; 503: inside a mail transaction) is a
+// *ReplyError and the session goes on as before.
 func (c *Conn) XClient(ctx context.Context, attrs map[string]string) (*Reply, error) {
 	line, err := c.attrLine("XCLIENT", xclientNames[:], attrs)
 	if err != nil {
@@ -46,11 +44,10 @@ func (c *Conn) XClient(ctx context.Context, attrs map[string]string) (*Reply, er
 	return r, nil
 }
 
-// XForward sends XFORWARD (Postfix's XFORWARD_README) with attrs, the
-// attributes of the client a content filter received the next message
-// from: NAME, ADDR, PORT, PROTO, HELO, IDENT, SOURCE. They are checked and
-// encoded as for XClient; the reply is 250, and they apply to the next
-// mail transaction only.
+// XForward sends XFORWARD (Postfix's XFORWARD_README) with attrs (NAME,
+// ADDR, PORT, PROTO, HELO, IDENT, SOURCE): whom a content filter got the
+// next message from. They are checked and encoded as for XClient; the reply
+// is 250, and they apply to the next mail transaction only.
 func (c *Conn) XForward(ctx context.Context, attrs map[string]string) (*Reply, error) {
 	line, err := c.attrLine("XFORWARD", xforwardNames[:], attrs)
 	if err != nil {
