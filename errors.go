@@ -10,13 +10,12 @@ import (
 	"unicode/utf8"
 )
 
-// ErrInvalidLine is wrapped by the error returned when a command or an
-// argument contains CR, LF or NUL. Nothing is written in that case; use
-// WriteRaw to send such bytes on purpose.
+// ErrInvalidLine is wrapped by the error for a command or argument with CR,
+// LF or NUL; nothing is written (WriteRaw sends such bytes on purpose).
 var ErrInvalidLine = errors.New("smtp: line contains CR, LF or NUL")
 
-// ErrServerClosed matches, with errors.Is, a 421 reply and every error a
-// Conn returns after the server sent one: the server has closed the session.
+// ErrServerClosed matches a 421 reply and every error a Conn returns after
+// one: the server has closed the session.
 var ErrServerClosed = errors.New("smtp: server closed the session (421)")
 
 // ReplyError is a 4xx or 5xx reply where the step needed success.
@@ -29,11 +28,9 @@ type ReplyError struct {
 	auth bool // the reply refused an AUTH exchange: it matches ErrAuthFailed
 }
 
-// ErrAuthFailed matches, with errors.Is, the *ReplyError of an AUTH
-// exchange the server ended with a 4xx or 5xx (535 credentials invalid,
-// 534 mechanism too weak, 454 temporary failure …): the server refused to
-// authenticate. The SCRAM mechanisms' ErrServerSignature is the client
-// refusing the server instead.
+// ErrAuthFailed matches the *ReplyError of an AUTH the server ended with a
+// 4xx or 5xx (535 invalid credentials, 534, 454 …): it refused to
+// authenticate. (ErrServerSignature is the client refusing the server.)
 var ErrAuthFailed = errors.New("smtp: authentication refused")
 
 func (e *ReplyError) Error() string {

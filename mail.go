@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// ErrInvalidArgument is matched, with errors.Is, by every *ArgError: an
-// address or an ESMTP parameter that would break the command's syntax.
+// ErrInvalidArgument is matched by every *ArgError: an address or ESMTP
+// parameter that would break the command's syntax.
 var ErrInvalidArgument = errors.New("smtp: invalid address or parameter")
 
 // ArgError reports an address or parameter refused before anything was

@@ -9,9 +9,8 @@ import (
 	"time"
 )
 
-// ErrNoRecipients is matched, with errors.Is, by the error Send returns
-// when the server accepted none of the recipients. The same error also
-// matches the *ReplyError of the first refusal with errors.As.
+// ErrNoRecipients is matched by Send's error when no recipient was
+// accepted; errors.As finds the *ReplyError of the first refusal in it.
 var ErrNoRecipients = errors.New("smtp: no recipient was accepted")
 
 // Envelope is one message for Send: who from, who to, and the content.

@@ -11,9 +11,9 @@ import (
 	"github.com/emersion/go-sasl"
 )
 
-// ErrInsecureAuth is wrapped by the error Auth returns when a mechanism
-// that carries a password, hash or token is asked for on a Conn without
-// TLS. Nothing is written in that case; Dialer.AllowInsecureAuth permits it.
+// ErrInsecureAuth is wrapped by Auth's error for a mechanism that carries a
+// password, hash or token on a Conn without TLS (unless AllowInsecureAuth);
+// nothing is written.
 var ErrInsecureAuth = errors.New("smtp: AUTH with credentials refused on a connection without TLS (see Dialer.AllowInsecureAuth)")
 
 // Redactor is implemented by a sasl.Client that knows which of its

@@ -12,9 +12,8 @@ import (
 	"github.com/xdg-go/stringprep"
 )
 
-// ErrServerSignature is wrapped by the error Auth returns when a SCRAM
-// server's signature is wrong or missing: the server did not prove that it
-// knows the password.
+// ErrServerSignature is wrapped by Auth's error when a SCRAM server's
+// signature is wrong or missing: it did not prove it knows the password.
 var ErrServerSignature = errors.New("smtp: SCRAM server signature is wrong or missing")
 
 // errSASLprep is wrapped by the error of a SCRAM client whose user name or

@@ -43,8 +43,8 @@ func (e *TLSError) Unwrap() error { return e.Err }
 // deadline or by the context's. A cancelled context is no timeout.
 func (e *TLSError) Timeout() bool { return deadlinePassed(e.Err) }
 
-// ErrTLSActive is wrapped by the error StartTLS returns on a Conn that is
-// already inside TLS. Nothing is written in that case.
+// ErrTLSActive is wrapped by the error of StartTLS or Handshake on a Conn
+// already in TLS; nothing is written.
 var ErrTLSActive = errors.New("smtp: STARTTLS refused: TLS is already active")
 
 // StartTLS sends STARTTLS, advertised or not, and on a 220 performs the TLS

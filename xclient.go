@@ -8,9 +8,8 @@ import (
 	"strings"
 )
 
-// ErrNotOffered is wrapped by the error of a command that needs an
-// extension, or a parameter of one, that the latest EHLO did not offer.
-// Nothing is written in that case; SendRaw sends anything regardless.
+// ErrNotOffered is wrapped by the error of a command needing an extension
+// (or parameter) the latest EHLO did not offer; nothing is written.
 var ErrNotOffered = errors.New("smtp: not offered by the server")
 
 // The attributes of XCLIENT and XFORWARD (Postfix's XCLIENT_README and
