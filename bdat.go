@@ -26,28 +26,23 @@ const (
 	stepBdatLast = "BDAT LAST" // the last chunk and its reply (LMTP: replies)
 )
 
-// Bdat sends msg with BDAT (CHUNKING, RFC 3030) in chunks of chunkSize
-// bytes (DefaultChunkSize when 0 or less; at most 64 MiB), which bounds the
-// memory used: "BDAT <n>" and exactly n bytes of msg as they are (BDAT is
-// binary-clean: no dot-stuffing, no line-ending change), the last as "BDAT
-// <n> LAST" ("BDAT 0 LAST" when msg ends on a chunk boundary). It returns the
-// reply to the last chunk. The transcript records each BDAT line and notes
-// "chunk: N bytes (not recorded)", or with RecordBody the bytes, cut at CRLF.
+// Bdat sends msg with BDAT (RFC 3030) in chunks of chunkSize bytes
+// (DefaultChunkSize when <= 0, at most 64 MiB), which bounds the memory
+// used: "BDAT <n>" and n bytes as they are (no dot-stuffing, no line-ending
+// change), the last as "BDAT <n> LAST" (or "BDAT 0 LAST"), whose reply it
+// returns. The transcript notes "chunk: N bytes (not recorded)" per chunk,
+// or its bytes with RecordBody.
 //
-// With PIPELINING up to 8 chunks go out before their replies are read;
-// otherwise each waits for its 250. After a refusal no more chunks are sent
-// (RFC 3030 §2): the replies already due are read, to stay in step, and the
-// *ReplyError of the first refusal is returned; send RSET next. Bytes
-// beyond the replies due end the session, and a failed read of msg closes
-// the Conn, as for Data. On LMTP the last chunk is answered as Data's "."
-// is (a refused LAST is the single answer of the transaction).
+// With PIPELINING up to 8 chunks go out before their replies are read. After
+// a refusal no more chunks go (RFC 3030 §2): the replies already due are
+// read and the first refusal's *ReplyError returned; send RSET next. Extra
+// bytes, a failed read of msg and LMTP are handled as by Data.
 func (c *Conn) Bdat(ctx context.Context, msg io.Reader, chunkSize int) (*Reply, error) {
 	replies, err := c.bdat(ctx, msg, chunkSize, c.finalReplyCount(0))
 	return pickReply(replies, err)
 }
 
-// BdatLMTP is Bdat for LMTP, returning the replies to the last chunk as
-// DataLMTP does, also with an error.
+// BdatLMTP is Bdat returning the final replies as DataLMTP does.
 func (c *Conn) BdatLMTP(ctx context.Context, msg io.Reader, chunkSize, n int) ([]*Reply, error) {
 	return c.bdat(ctx, msg, chunkSize, c.finalReplyCount(n))
 }

@@ -146,26 +146,19 @@ func indexLineBreak(p []byte) int {
 	return lf
 }
 
-// Data sends DATA, expects 354, streams msg as message data (line endings
-// made CRLF, leading dots doubled) and returns the reply to the final ".".
-// Memory does not grow with the message; each block written gets a fresh
-// Timeouts.DataBlock deadline, the final reply Timeouts.DataEnd. Errors name
-// the steps "DATA" (until the 354), "DATA body" and "DATA end".
+// Data sends DATA, expects 354, streams msg (line endings made CRLF,
+// leading dots doubled) under a fresh Timeouts.DataBlock per block, and
+// returns the reply to the final ".", awaited for Timeouts.DataEnd. Errors
+// name the steps "DATA", "DATA body" and "DATA end". The transcript notes
+// "message body: N bytes, L lines (not recorded)", or every line with
+// RecordBody. Bytes that came with the 354 are a *ProtocolError: the body
+// is not sent. A failed read of msg closes the Conn without the ".", so the
+// server drops the partial message.
 //
-// The transcript notes the body as "message body: N bytes, L lines (not
-// recorded)", or with Dialer.RecordBody records each line as sent; the
-// final "." is always recorded. If reading msg fails, the Conn is closed
-// without the "." so that the server drops the partial message. Bytes that
-// came with the 354 are a *ProtocolError: the body is not sent and the
-// session ends.
-//
-// On LMTP the server answers the "." once per recipient accepted since MAIL
-// (RFC 2033 §4.2): Data reads every reply, to stay in step, and returns the
-// first that failed (with its *ReplyError), or else the first. The Conn
-// counts the recipients accepted by Rcpt, Send and Pipeline since the last
-// MAIL or RSET, not those sent with SendRaw or WriteRaw (give DataLMTP their
-// number). Bytes left once the counted replies are read mean the count was
-// wrong: a *ProtocolError for "DATA end", and the session ends.
+// On LMTP the "." gets one reply per recipient accepted (by Rcpt, Send or
+// Pipeline, not SendRaw) since the last MAIL or RSET (RFC 2033 §4.2): Data
+// reads them all and returns the first that failed, or else the first.
+// Bytes left after them mean the count was wrong: a *ProtocolError.
 func (c *Conn) Data(ctx context.Context, msg io.Reader) (*Reply, error) {
 	r, replies, err := c.data(ctx, msg, c.finalReplyCount(0))
 	if replies == nil {
@@ -174,11 +167,9 @@ func (c *Conn) Data(ctx context.Context, msg io.Reader) (*Reply, error) {
 	return pickReply(replies, err)
 }
 
-// DataLMTP is Data for LMTP (RFC 2033) returning every final reply, in the
-// order of the accepted recipients: n of them, or when n <= 0 as many as
-// Data counts (at least one). The error is the *ReplyError of the first
-// that is not 2xx; the others are still read. When DATA itself is refused
-// the replies are nil and the error holds the DATA reply.
+// DataLMTP is Data returning all the final replies, n of them (n <= 0:
+// those Data counts), in the order of the recipients. The error is that of
+// the first not 2xx; a refused DATA gives nil replies.
 func (c *Conn) DataLMTP(ctx context.Context, msg io.Reader, n int) ([]*Reply, error) {
 	_, replies, err := c.data(ctx, msg, c.finalReplyCount(n))
 	return replies, err

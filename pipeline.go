@@ -81,25 +81,18 @@ func (e *noRecipientsError) Error() string {
 
 func (e *noRecipientsError) Unwrap() []error { return []error{ErrNoRecipients, e.first} }
 
-// Send delivers one message: MAIL, a RCPT per recipient, then DATA and the
-// body (or BDAT chunks). Everything is checked before anything is written.
-//
-// When the server offers PIPELINING (and NoPipelining is false), MAIL, the
-// RCPTs and DATA go in one write and their replies are matched strictly in
-// order (RFC 2920). The body follows only when DATA got 354 after MAIL and
-// at least one RCPT were accepted; a 354 regardless is answered with "."
-// at once (EmptyDataSent). Without pipelining DATA is not sent when no
-// recipient was accepted. With UseBDAT, MAIL and the RCPTs are pipelined and
-// the chunks follow once a recipient is accepted.
-//
-// A pipelined reply that cannot answer its command (3xx, or a 2xx but
-// 250–252, to MAIL or RCPT; 2xx to DATA), or bytes after the batch's last
-// reply, mean the server is out of step: a *ProtocolError that ends the
-// session. (A stray reply arriving after the batch cannot be told apart.)
+// Send delivers one message: MAIL, a RCPT per recipient, DATA and the body
+// (or BDAT chunks), all checked before anything is written. With PIPELINING
+// (unless NoPipelining) MAIL, the RCPTs and DATA go in one write, their
+// replies matched in order (RFC 2920); a reply that cannot answer its
+// command, or bytes after the last, are a *ProtocolError. The body follows
+// only once MAIL and a RCPT were accepted; a 354 regardless gets "." at once
+// (EmptyDataSent). With UseBDAT the chunks follow the pipelined MAIL and
+// RCPTs.
 //
 // The result holds every reply read, also on error. Refused recipients are
-// not an error (see Recipients); none accepted matches ErrNoRecipients; a
-// refused MAIL, DATA or end of data is a *ReplyError naming that step.
+// no error (see Recipients); none accepted matches ErrNoRecipients; a refused
+// MAIL, DATA or end of data is a *ReplyError naming that step.
 func (c *Conn) Send(ctx context.Context, env Envelope) (*SendResult, error) {
 	plan, err := planEnvelope(env)
 	if err != nil {
@@ -428,13 +421,10 @@ func firstLine(p []byte) string {
 	return string(p)
 }
 
-// Pipeline writes every line in one write and reads one reply per line, in
-// order, whatever their codes: a tool to see how a server handles
-// pipelining (RFC 2920), or the lack of it. The replies read so far are
-// returned with any error. Too few replies fail at the deadline
-// (Timeouts.Command per reply) with an *OpError whose Timeout is true;
-// bytes after the last reply are a *ProtocolError that ends the session.
-// MAIL, RSET and accepted RCPT lines count for LMTP's final replies.
+// Pipeline writes the lines in one write and reads one reply each, whatever
+// its code, to see how a server handles pipelining (RFC 2920). The replies
+// read are returned with any error: too few time out (an *OpError), bytes
+// after the last are a *ProtocolError.
 func (c *Conn) Pipeline(ctx context.Context, lines ...string) ([]*Reply, error) {
 	if len(lines) == 0 {
 		return nil, nil

@@ -11,24 +11,20 @@ import (
 	"github.com/emersion/go-sasl"
 )
 
-// ErrInsecureAuth is wrapped by Auth's error for a mechanism that carries a
-// password, hash or token on a Conn without TLS (unless AllowInsecureAuth);
-// nothing is written.
+// ErrInsecureAuth is wrapped by Auth's error for a mechanism that carries
+// credentials on a Conn without TLS; nothing is written.
 var ErrInsecureAuth = errors.New("smtp: AUTH with credentials refused on a connection without TLS (see Dialer.AllowInsecureAuth)")
 
-// Redactor is implemented by a sasl.Client that knows which of its
-// responses carry credentials. After each Start and Next, Auth records
-// Redaction() in place of the response, or the response itself when it is
-// "". A client without it has every non-empty response redacted, unless
-// its mechanism is EXTERNAL or ANONYMOUS. RevealSecrets records them all.
+// Redactor is implemented by a sasl.Client that knows which responses carry
+// credentials: after each Start and Next, Auth records Redaction() in place
+// of the response unless it is "". Without it, every non-empty response is
+// redacted but for EXTERNAL and ANONYMOUS. RevealSecrets records them all.
 type Redactor interface {
 	Redaction() string // the stand-in, such as "[password redacted]", or ""
 }
 
-// AuthPlain authenticates with PLAIN (RFC 4616): the authorization
-// identity (usually ""), the username and the password in one initial
-// response, recorded as "AUTH PLAIN [credentials redacted]". A field
-// holding NUL is refused before anything is written.
+// AuthPlain authenticates with PLAIN (RFC 4616), recorded as "AUTH PLAIN
+// [credentials redacted]"; a field holding NUL is refused before writing.
 func (c *Conn) AuthPlain(ctx context.Context, identity, username, password string) (*Reply, error) {
 	fields := [...]struct{ name, value string }{
 		{"identity", identity}, {"username", username}, {"password", password},
@@ -41,29 +37,24 @@ func (c *Conn) AuthPlain(ctx context.Context, identity, username, password strin
 	return c.Auth(ctx, sasl.NewPlainClient(identity, username, password))
 }
 
-// AuthLogin authenticates with LOGIN: the username after the first 334
-// and the password (redacted) after the second, whatever the prompts say.
-// For the username as initial response use Auth with NewLoginClient.
+// AuthLogin authenticates with LOGIN: the username after the first 334,
+// the password (redacted) after the second, whatever the prompts say.
 func (c *Conn) AuthLogin(ctx context.Context, username, password string) (*Reply, error) {
 	return c.Auth(ctx, NewLoginClient(username, password, false))
 }
 
 // Auth runs AUTH (RFC 4954) with any SASL client: the initial response on
-// the AUTH line ("=" when empty; after an empty 334 if the line would pass
-// 512 octets), then one response per 334 challenge, each round bounded by
-// Timeouts.Command. It returns the final reply: 235 is success; a 4xx or
-// 5xx is a *ReplyError for "AUTH <MECH>" that matches ErrAuthFailed.
+// the AUTH line ("=" if empty; after a 334 if the line would pass 512
+// octets), then a response per 334 challenge, each within Timeouts.Command.
+// 235 is success; a 4xx or 5xx is a *ReplyError matching ErrAuthFailed.
+// A challenge not base64, past Limits.MaxAuthRounds or refused by the
+// client (a wrong SCRAM signature …) is cancelled with "*": a *ProtocolError
+// wrapping the client's error, and the session goes on. Another code, or a
+// 235 from a SCRAM server that did not prove itself, ends it.
 //
-// A challenge that is not base64, one past Limits.MaxAuthRounds, or one the
-// client refuses (a wrong SCRAM signature …) is cancelled with "*" and
-// fails with a *ProtocolError wrapping the client's error, if any; the
-// session goes on. Any other code, or a 235 from a SCRAM server that did
-// not prove itself, is a *ProtocolError that ends it.
-//
-// Each challenge is noted decoded, except SCRAM's server-final, whose
-// signature would allow an offline dictionary attack: "334 [server
-// signature redacted]" unless RevealSecrets. Credentials are redacted where
-// written (see Redactor); a mechanism that carries any is refused without
+// Challenges are noted decoded, but SCRAM's server-final, which would allow
+// an offline dictionary attack, is "334 [server signature redacted]".
+// Credentials are redacted where written (see Redactor) and refused without
 // TLS (ErrInsecureAuth) unless AllowInsecureAuth.
 func (c *Conn) Auth(ctx context.Context, m sasl.Client) (*Reply, error) {
 	mech, ir, err := m.Start()

@@ -14,18 +14,14 @@ import (
 // TLSError reports that the TLS handshake failed, or the verification of
 // what the server presented. The Conn is closed.
 type TLSError struct {
-	// Step is "STARTTLS handshake" or "STARTTLS verify", or "TLS handshake"
-	// or "TLS verify" for implicit TLS.
-	Step string
-	// Info is the TLS report when verification failed: its verdicts say
-	// why. Verification stops the handshake as soon as the server has
-	// presented its certificates, before any client certificate is sent.
-	// Info is nil when the handshake failed for another reason.
+	Step string // "STARTTLS handshake", "STARTTLS verify", "TLS handshake", "TLS verify"
+	// Info is the TLS report when verification failed, nil otherwise. A
+	// failed verification stops the handshake before any client
+	// certificate is sent.
 	Info *TLSInfo
-	// Err is the cause: the crypto/tls error, or the x509 errors behind
-	// each failed verdict (x509.UnknownAuthorityError, x509.HostnameError
-	// …, each reachable with errors.As), or the error of the caller's
-	// VerifyPeerCertificate or VerifyConnection.
+	// Err is the crypto/tls error, the x509 errors behind the failed
+	// verdicts (x509.HostnameError …, each found by errors.As), or the
+	// error of the config's VerifyPeerCertificate or VerifyConnection.
 	Err error
 }
 
@@ -39,31 +35,26 @@ func (e *TLSError) Error() string {
 // Unwrap returns the cause.
 func (e *TLSError) Unwrap() error { return e.Err }
 
-// Timeout reports whether the handshake ran out of time, by its own
-// deadline or by the context's. A cancelled context is no timeout.
+// Timeout reports whether the handshake ran out of time (a cancelled
+// context is no timeout).
 func (e *TLSError) Timeout() bool { return deadlinePassed(e.Err) }
 
 // ErrTLSActive is wrapped by the error of StartTLS or Handshake on a Conn
 // already in TLS; nothing is written.
 var ErrTLSActive = errors.New("smtp: STARTTLS refused: TLS is already active")
 
-// StartTLS sends STARTTLS, advertised or not, and on a 220 performs the TLS
-// handshake, bounded by Timeouts.Handshake and ctx. cfg nil means the
-// Dialer's TLSConfig, or a zero config; it is cloned, never changed, and
-// honoured in full (versions, client certificates, RootCAs, Time, session
-// cache, VerifyPeerCertificate, VerifyConnection …). Its ServerName defaults
-// to the dialled host unless that is an IP literal.
+// StartTLS sends STARTTLS, advertised or not, and on 220 runs the handshake
+// within Timeouts.Handshake. cfg nil means the Dialer's TLSConfig or a zero
+// one; it is cloned and honoured in full, its ServerName defaulting to the
+// dialled host unless an IP literal. The TLSInfo, also given by TLS, has
+// the verdicts even under InsecureSkipVerify.
 //
-// A reply other than 220 is a *ReplyError and the plaintext session goes on
-// (except after 421 or 221). Bytes the server sent after its 220, before the
-// handshake, are noted, never read as a reply, and fail the call with a
-// *ProtocolError. A failed handshake, or a certificate that does not verify
-// when cfg asks for verification, is a *TLSError. Both close the Conn.
-//
-// On success the Conn forgets what it learned in plaintext (RFC 3207 §4.2):
-// Capabilities is nil until the next EHLO. The TLSInfo, also given by TLS,
-// carries the verdicts even under InsecureSkipVerify. On a Conn already in
-// TLS, StartTLS writes nothing and returns an *OpError wrapping ErrTLSActive.
+// Another reply is a *ReplyError, and the plaintext session goes on (but
+// after 421 or 221). Bytes sent after the 220 are noted, never read as a
+// reply: a *ProtocolError. A failed handshake or verification is a
+// *TLSError. On success the Conn forgets what it learned in plaintext (RFC
+// 3207 §4.2): Capabilities is nil until the next EHLO. In TLS already, it
+// writes nothing and returns an *OpError wrapping ErrTLSActive.
 func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
 	const step = "STARTTLS"
 	if c.tls != nil {
@@ -82,9 +73,8 @@ func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) 
 	return c.handshake(ctx, step, cfg)
 }
 
-// DialTLS connects to addr ("host:port", or "host" for port 465) with
-// implicit TLS (RFC 8314): the handshake with TLSConfig, then the banner.
-// Errors are as for StartTLS and Dial; on error the connection is closed.
+// DialTLS is Dial with implicit TLS (RFC 8314; port 465 by default): the
+// handshake with TLSConfig, errors as for StartTLS, then the banner.
 func (d *Dialer) DialTLS(ctx context.Context, addr string) (*Conn, error) {
 	c, err := d.open(ctx, addr, "465")
 	if err != nil {
@@ -101,18 +91,15 @@ func (d *Dialer) DialTLS(ctx context.Context, addr string) (*Conn, error) {
 	return c, nil
 }
 
-// DialTLS connects to addr with implicit TLS using cfg (nil for defaults)
-// and reads the banner. See Dialer.DialTLS.
+// DialTLS calls Dialer.DialTLS with cfg as TLSConfig.
 func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
 	d := Dialer{TLSConfig: cfg}
 	return d.DialTLS(ctx, addr)
 }
 
-// Handshake runs the TLS handshake on the connection as it stands, with no
-// command before it: implicit TLS after Connect (then ReadBanner), or TLS
-// after a STARTTLS sent by SendRaw or WriteRaw, as an injection test does.
-// It is otherwise as StartTLS. Bytes received and not yet read belong to
-// the plaintext session and are discarded (see Pending).
+// Handshake runs TLS on the connection as it stands, as StartTLS does after
+// its 220: after Connect for implicit TLS, or after a STARTTLS sent by hand.
+// Bytes received and not read belong to plaintext and are discarded.
 func (c *Conn) Handshake(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
 	if c.tls != nil {
 		return nil, &OpError{Op: "TLS", Err: ErrTLSActive}

@@ -20,16 +20,11 @@ var (
 )
 
 // XClient sends XCLIENT (Postfix's XCLIENT_README) with attrs, such as
-// {"ADDR": "192.0.2.7", "NAME": "client.example"}: a proxy or a test tells
-// an authorised server whom it speaks for. Names, upper case, must be among
-// those the latest EHLO listed after XCLIENT (ErrNotOffered otherwise);
-// they go sorted, their values xtext-encoded except "[UNAVAILABLE]" and
-// "[TEMPUNAVAIL]". A bad name or value is refused before anything is written.
-//
-// On success the server greets anew with 220: the Conn keeps it as its
-// Banner and forgets the capabilities, since EHLO is due again. A 4xx or
-// 5xx (550: not authorised; 503: inside a mail transaction) is a
-// *ReplyError and the session goes on as before.
+// {"ADDR": "192.0.2.7"}, to tell an authorised server whom it speaks for.
+// Each name must be among those the latest EHLO listed (ErrNotOffered); the
+// values are xtext-encoded but "[UNAVAILABLE]" and "[TEMPUNAVAIL]". The 220
+// that follows becomes the Banner and the capabilities are forgotten until
+// the next EHLO. A 4xx or 5xx leaves the session as it was.
 func (c *Conn) XClient(ctx context.Context, attrs map[string]string) (*Reply, error) {
 	line, err := c.attrLine("XCLIENT", xclientNames[:], attrs)
 	if err != nil {
@@ -43,10 +38,8 @@ func (c *Conn) XClient(ctx context.Context, attrs map[string]string) (*Reply, er
 	return r, nil
 }
 
-// XForward sends XFORWARD (Postfix's XFORWARD_README) with attrs (NAME,
-// ADDR, PORT, PROTO, HELO, IDENT, SOURCE): whom a content filter got the
-// next message from. They are checked and encoded as for XClient; the reply
-// is 250, and they apply to the next mail transaction only.
+// XForward sends XFORWARD (Postfix's XFORWARD_README), checked as XClient:
+// whom a content filter got the next message from. It expects 250.
 func (c *Conn) XForward(ctx context.Context, attrs map[string]string) (*Reply, error) {
 	line, err := c.attrLine("XFORWARD", xforwardNames[:], attrs)
 	if err != nil {
