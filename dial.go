@@ -14,39 +14,29 @@ import (
 	"golang.org/x/net/proxy"
 )
 
-// Dialer holds the options for opening a Conn. Its zero value dials
-// directly with the default Timeouts and Limits. A Dialer may be reused and
-// shared; a Conn keeps a copy of it.
+// Dialer holds the options for opening a Conn; its zero value dials
+// directly with the default Timeouts and Limits. A Dialer may be shared; a
+// Conn keeps a copy.
 type Dialer struct {
-	// How to connect. NetDialer (any golang.org/x/net/proxy dialer; nil
-	// means a net.Dialer) comes first, then Proxy, a SOCKS5 URL
-	// ("socks5://user:pass@host:1080" resolves the target locally,
-	// "socks5h://…" lets the proxy resolve it), then ProxyFromEnvironment
-	// (ALL_PROXY, NO_PROXY). LocalAddr applies when none of them is set.
+	// NetDialer (any golang.org/x/net/proxy dialer) comes first, then Proxy
+	// ("socks5://user:pass@host:1080"; "socks5h://…" lets the proxy
+	// resolve), then ProxyFromEnvironment (ALL_PROXY, NO_PROXY), else a
+	// net.Dialer from LocalAddr.
 	NetDialer            proxy.ContextDialer
 	Proxy                string
 	ProxyFromEnvironment bool
 	LocalAddr            net.Addr
-	// Network is "tcp" (when empty), "tcp4", "tcp6", or "unix" for a socket
-	// path (LMTP to Dovecot); an address "unix:/path" is a socket anyway.
-	Network     string
-	ProxyHeader *ProxyHeader // if set, sent first, before the banner and any TLS
-	// LocalName is the EHLO, HELO and LHLO name when the call gives none;
-	// empty means the local address literal ("[192.0.2.1]").
-	LocalName string
-	// TLSConfig serves implicit TLS and StartTLS when the call gives no
-	// config; its ServerName defaults to the dialled host unless an IP.
-	TLSConfig *tls.Config
-	Timeouts  Timeouts
-	Limits    Limits
-	// AllowInsecureAuth permits AUTH with a mechanism that carries a
-	// password, hash or token without TLS (refused otherwise, before
-	// anything is written).
-	AllowInsecureAuth bool
-	RevealSecrets     bool         // record credentials in the transcript (redacted by default)
-	RecordBody        bool         // record a message body line by line (a summary by default)
-	LMTP              bool         // speak LMTP (RFC 2033): LHLO, one final reply per recipient
-	Logger            *slog.Logger // if set, gets every transcript entry live, at debug level
+	Network              string       // "tcp" (if empty), "tcp4", "tcp6", "unix"; "unix:/path" targets are sockets
+	ProxyHeader          *ProxyHeader // if set, sent first, before the banner and any TLS
+	LocalName            string       // EHLO name when the call gives none (see Conn.LocalName)
+	TLSConfig            *tls.Config  // for implicit TLS and StartTLS(ctx, nil); ServerName defaults to the host
+	Timeouts             Timeouts
+	Limits               Limits
+	AllowInsecureAuth    bool         // permit AUTH with credentials without TLS
+	RevealSecrets        bool         // record credentials in the transcript (redacted by default)
+	RecordBody           bool         // record a message body line by line (a summary by default)
+	LMTP                 bool         // speak LMTP (RFC 2033): LHLO, one final reply per recipient
+	Logger               *slog.Logger // if set, gets every transcript entry live, at debug level
 }
 
 // Dial connects to addr ("host:port", or "host" for port 25) with a zero
@@ -57,8 +47,8 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 }
 
 // Dial connects to addr ("host:port", or "host" for port 25, 24 for LMTP)
-// and reads the banner. An error says which step failed; on error the
-// connection is closed (use Connect and ReadBanner to keep the transcript).
+// and reads the banner. On error the connection is closed (Connect and
+// ReadBanner keep the transcript).
 func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 	c, err := d.Connect(ctx, addr)
 	if err != nil {
@@ -71,10 +61,9 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 	return c, nil
 }
 
-// Connect opens a connection as Dial does and reads nothing. Follow it
-// with ReadBanner, with Handshake (implicit TLS) and ReadBanner, or with
-// WriteRaw to talk before the greeting. The Conn stays open whatever comes
-// next: end it with Quit or Close.
+// Connect opens a Conn as Dial does and reads nothing: follow it with
+// ReadBanner, with Handshake for implicit TLS, or with WriteRaw. The Conn
+// stays open whatever comes next: end it with Quit or Close.
 func (d *Dialer) Connect(ctx context.Context, addr string) (*Conn, error) {
 	return d.open(ctx, addr, d.defaultPort())
 }

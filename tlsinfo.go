@@ -17,25 +17,22 @@ import (
 // are computed on every handshake, even under InsecureSkipVerify, so a probe
 // of a self-signed or mismatched certificate still says what is wrong.
 type TLSInfo struct {
-	Version         uint16 `json:"version"`                // tls.VersionTLS13 …
-	VersionName     string `json:"version_name"`           // "TLS 1.3"
-	CipherSuite     uint16 `json:"cipher_suite"`           // tls.TLS_AES_128_GCM_SHA256 …
-	CipherSuiteName string `json:"cipher_suite_name"`      // "TLS_AES_128_GCM_SHA256"
-	KeyExchange     string `json:"key_exchange,omitempty"` // "X25519MLKEM768", "X25519" …; "" when none
-	ServerName      string `json:"server_name,omitempty"`  // sent as SNI; "" when none (an IP literal)
-	ALPN            string `json:"alpn,omitempty"`         // usually "" for SMTP
-	Resumed         bool   `json:"resumed"`                // resumed from an earlier session
-	// HandshakeTime is when the certificates were judged (or what the
-	// tls.Config's Time gave): the validity verdicts and DaysLeft use it.
-	// HandshakeDuration runs until the handshake ended or was stopped.
-	HandshakeTime     time.Time     `json:"handshake_time"`
-	HandshakeDuration time.Duration `json:"handshake_duration_ns"`
-	Chain             []CertInfo    `json:"chain"`          // as presented, leaf first
-	OCSPStapled       bool          `json:"ocsp_stapled"`   // an OCSP response was stapled
-	SCTs              int           `json:"scts,omitempty"` // signed certificate timestamps sent
+	Version           uint16        `json:"version"`                // tls.VersionTLS13 …
+	VersionName       string        `json:"version_name"`           // "TLS 1.3"
+	CipherSuite       uint16        `json:"cipher_suite"`           // tls.TLS_AES_128_GCM_SHA256 …
+	CipherSuiteName   string        `json:"cipher_suite_name"`      // "TLS_AES_128_GCM_SHA256"
+	KeyExchange       string        `json:"key_exchange,omitempty"` // "X25519MLKEM768", "X25519" …; "" when none
+	ServerName        string        `json:"server_name,omitempty"`  // sent as SNI; "" when none (an IP literal)
+	ALPN              string        `json:"alpn,omitempty"`         // usually "" for SMTP
+	Resumed           bool          `json:"resumed"`                // resumed from an earlier session
+	HandshakeTime     time.Time     `json:"handshake_time"`         // when the certificates were judged (or the config's Time)
+	HandshakeDuration time.Duration `json:"handshake_duration_ns"`  // until it ended, or was stopped
+	Chain             []CertInfo    `json:"chain"`                  // as presented, leaf first
+	OCSPStapled       bool          `json:"ocsp_stapled"`           // an OCSP response was stapled
+	SCTs              int           `json:"scts,omitempty"`         // signed certificate timestamps sent
 
-	// The verdicts; VerifyName is what the leaf was checked against: the
-	// tls.Config's ServerName, else the dialled host (perhaps an IP).
+	// The verdicts, judged against VerifyName: the config's ServerName,
+	// else the dialled host (perhaps an IP).
 	VerifyName         string   `json:"verify_name"`
 	Trusted            bool     `json:"trusted"`                        // chain leads to RootCAs or the system pool (dates aside)
 	TrustError         string   `json:"trust_error,omitempty"`          // why not
@@ -53,23 +50,21 @@ type TLSInfo struct {
 
 // CertInfo describes one certificate of the chain a server presented.
 type CertInfo struct {
-	Subject     string    `json:"subject"` // RFC 2253 form
-	Issuer      string    `json:"issuer"`
-	DNSNames    []string  `json:"dns_names,omitempty"` // subject alternative names
-	IPAddresses []string  `json:"ip_addresses,omitempty"`
-	Serial      string    `json:"serial"` // lower-case hexadecimal
-	NotBefore   time.Time `json:"not_before"`
-	NotAfter    time.Time `json:"not_after"`
-	DaysLeft    int       `json:"days_left"` // whole days from the handshake to NotAfter; negative once expired
-	// KeyBits is the modulus size for RSA, the curve's for ECDSA, 256 for
-	// Ed25519.
-	KeyType            string `json:"key_type"` // "RSA", "ECDSA", "Ed25519"
-	KeyBits            int    `json:"key_bits"`
-	Curve              string `json:"curve,omitempty"`       // ECDSA: "P-256" …
-	SignatureAlgorithm string `json:"signature_algorithm"`   // "SHA256-RSA", "ECDSA-SHA256" …
-	SHA256             string `json:"sha256"`                // fingerprint of the DER, lower-case hex
-	IsCA               bool   `json:"is_ca,omitempty"`       // basic constraints CA flag
-	SelfSigned         bool   `json:"self_signed,omitempty"` // issued by itself, signature verifies with its own key
+	Subject            string    `json:"subject"` // RFC 2253 form
+	Issuer             string    `json:"issuer"`
+	DNSNames           []string  `json:"dns_names,omitempty"` // subject alternative names
+	IPAddresses        []string  `json:"ip_addresses,omitempty"`
+	Serial             string    `json:"serial"` // lower-case hexadecimal
+	NotBefore          time.Time `json:"not_before"`
+	NotAfter           time.Time `json:"not_after"`
+	DaysLeft           int       `json:"days_left"`             // whole days from HandshakeTime to NotAfter; < 0 once expired
+	KeyType            string    `json:"key_type"`              // "RSA", "ECDSA", "Ed25519"
+	KeyBits            int       `json:"key_bits"`              // RSA modulus, ECDSA curve size, 256 for Ed25519
+	Curve              string    `json:"curve,omitempty"`       // ECDSA: "P-256" …
+	SignatureAlgorithm string    `json:"signature_algorithm"`   // "SHA256-RSA", "ECDSA-SHA256" …
+	SHA256             string    `json:"sha256"`                // fingerprint of the DER, lower-case hex
+	IsCA               bool      `json:"is_ca,omitempty"`       // basic constraints CA flag
+	SelfSigned         bool      `json:"self_signed,omitempty"` // issued by itself, signature verifies with its own key
 }
 
 // newTLSInfo describes a handshake, without the verdicts. at is the moment
