@@ -8,18 +8,13 @@ import (
 )
 
 // Capabilities is what a server announced in its reply to EHLO (or LHLO).
-// The booleans mirror the keywords of Extensions.
 type Capabilities struct {
-	Domain     string      `json:"domain"`             // first word of the first line: "mail.example.com"
-	Greeting   string      `json:"greeting,omitempty"` // rest of the first line: "Hello [10.0.0.1]"
-	Extensions []Extension `json:"extensions"`         // every line after the first, in order
-	// Auth lists the SASL mechanisms, upper-case, in order of first
-	// appearance: the union of "AUTH x y" and the legacy "AUTH=x y".
-	Auth []string `json:"auth,omitempty"`
-	// Size is the SIZE limit in bytes; 0 when none was advertised, when
-	// the server declared no limit, or when the value was unreadable.
-	Size     int64 `json:"size,omitempty"`
-	FromHELO bool  `json:"from_helo,omitempty"` // EHLO was refused; HELO gave these: no extensions
+	Domain     string      `json:"domain"`              // first word of the first line: "mail.example.com"
+	Greeting   string      `json:"greeting,omitempty"`  // rest of the first line: "Hello [10.0.0.1]"
+	Extensions []Extension `json:"extensions"`          // every line after the first, in order
+	Auth       []string    `json:"auth,omitempty"`      // SASL mechanisms, upper-case, in order, from "AUTH x" and "AUTH=x"
+	Size       int64       `json:"size,omitempty"`      // SIZE limit; 0 if none, unlimited or unreadable
+	FromHELO   bool        `json:"from_helo,omitempty"` // EHLO was refused; HELO gave these: no extensions
 
 	Pipelining          bool `json:"pipelining,omitempty"`          // PIPELINING, RFC 2920
 	StartTLS            bool `json:"starttls,omitempty"`            // STARTTLS, RFC 3207
@@ -38,9 +33,7 @@ type Capabilities struct {
 type Extension struct {
 	Keyword string   `json:"keyword"`          // upper-case: "SIZE", "AUTH"
 	Params  []string `json:"params,omitempty"` // the words after it, as sent
-	// Line is the line as sent, when it differs from Keyword and Params
-	// joined by spaces (for instance the legacy "AUTH=PLAIN LOGIN").
-	Line string `json:"line,omitempty"`
+	Line    string   `json:"line,omitempty"`   // the line as sent, if not Keyword Params ("AUTH=PLAIN")
 }
 
 // Has reports whether keyword was advertised, ignoring case.
@@ -48,8 +41,7 @@ func (c *Capabilities) Has(keyword string) bool {
 	return c.find(keyword) != nil
 }
 
-// Param returns the parameters of the first line with keyword, ignoring
-// case, or nil.
+// Param returns the parameters of keyword's first line (any case), or nil.
 func (c *Capabilities) Param(keyword string) []string {
 	if e := c.find(keyword); e != nil {
 		return e.Params
@@ -57,8 +49,7 @@ func (c *Capabilities) Param(keyword string) []string {
 	return nil
 }
 
-// SupportsAuth reports whether mech is among the advertised mechanisms,
-// ignoring case.
+// SupportsAuth reports whether mech is advertised, ignoring case.
 func (c *Capabilities) SupportsAuth(mech string) bool {
 	if c == nil {
 		return false
@@ -71,8 +62,7 @@ func (c *Capabilities) SupportsAuth(mech string) bool {
 	return false
 }
 
-// Limit returns a value the server declared with the LIMITS extension
-// (RFC 9422), such as "RCPTMAX" or "MAILMAX".
+// Limit returns a LIMITS value (RFC 9422), such as "RCPTMAX".
 func (c *Capabilities) Limit(name string) (int, bool) {
 	for _, p := range c.Param("LIMITS") {
 		k, v, ok := strings.Cut(p, "=")
@@ -96,8 +86,8 @@ func (c *Capabilities) find(keyword string) *Extension {
 	return nil
 }
 
-// ParseCapabilities reads the lines of a 250 reply to EHLO. It accepts any
-// text; what it cannot use it describes in notes.
+// ParseCapabilities reads the lines of a 250 reply to EHLO; what it cannot
+// use it describes in notes.
 func ParseCapabilities(lines []string) (caps *Capabilities, notes []string) {
 	caps = &Capabilities{}
 	if len(lines) == 0 {
@@ -306,8 +296,7 @@ func (c *Conn) Ehlo(ctx context.Context, name string) (*Capabilities, error) {
 	return caps, nil
 }
 
-// Helo sends HELO, for servers that do not speak ESMTP. Capabilities then
-// holds the domain and nothing else.
+// Helo sends HELO; Capabilities then holds the domain and nothing else.
 func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
 	r, err := c.command(ctx, "HELO", c.d.Timeouts.Command, "HELO "+c.localName(name), 250)
 	if err != nil {
@@ -318,10 +307,9 @@ func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
 	return r, nil
 }
 
-// LocalName returns the name EHLO, HELO and LHLO give when the call names
+// LocalName returns the EHLO, HELO or LHLO name used when the call names
 // none: Dialer.LocalName, else the local address literal ("[192.0.2.1]",
-// RFC 5321 §4.1.3), or "localhost" on a socket without an IP. A message
-// can use it in its Message-ID, so that header and session agree.
+// RFC 5321 §4.1.3), else "localhost".
 func (c *Conn) LocalName() string { return c.localName("") }
 
 // Hello sends EHLO and falls back to HELO when, and only when, the server
