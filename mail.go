@@ -48,8 +48,7 @@ const (
 	BodyBinaryMIME BodyType = "BINARYMIME"
 )
 
-// DSNReturn is the value of the RET parameter of MAIL (RFC 3461): how much
-// of the message a delivery status notification returns.
+// DSNReturn is the RET parameter of MAIL (RFC 3461).
 type DSNReturn string
 
 // The RET values.
@@ -69,9 +68,8 @@ const (
 	NotifyDelay   DSNNotify = "DELAY"
 )
 
-// MailOptions are the ESMTP parameters of MAIL FROM, written in the order
-// of the fields, Extra last; the zero value sends none. Nothing checks that
-// the server offered the extension: a probe may want to see what happens.
+// MailOptions are the ESMTP parameters of MAIL FROM, sent in field order
+// whether or not the server offered them; the zero value sends none.
 type MailOptions struct {
 	Size       int64     // SIZE= (RFC 1870); 0 sends none
 	Body       BodyType  // BODY=, when not empty
@@ -79,25 +77,17 @@ type MailOptions struct {
 	RequireTLS bool      // the REQUIRETLS keyword (RFC 8689)
 	Return     DSNReturn // RET= (RFC 3461), when not empty
 	EnvelopeID string    // ENVID= (RFC 3461), xtext-encoded, when not empty
-	// Auth is the submitter's mailbox, AUTH= (RFC 4954 §5) xtext-encoded,
-	// when not empty; "<>" sends AUTH=<>, an identity not to be trusted.
-	// No angle brackets are added around a mailbox.
-	Auth  string
-	Extra []string // sent as given, each "KEYWORD" or "KEYWORD=value"
+	Auth       string    // AUTH= (RFC 4954 §5), xtext-encoded, when not empty: a mailbox (no <> added) or "<>"
+	Extra      []string  // last, as given: "KEYWORD" or "KEYWORD=value"
 }
 
-// RcptOptions are the ESMTP parameters of RCPT TO, in the order of the
-// fields; the zero value sends none.
+// RcptOptions are the ESMTP parameters of RCPT TO, sent in field order; the
+// zero value sends none.
 type RcptOptions struct {
-	// Notify is NOTIFY= (RFC 3461), when not empty: NotifyNever alone, or
-	// any of the others.
-	Notify []DSNNotify
-	// OriginalRecipient is ORCPT=<type>;<xtext>, when not empty. Its type
-	// is "rfc822" unless OriginalRecipientType says otherwise ("utf-8",
-	// RFC 6533), which must be an atom without '=' and is sent as it is.
-	OriginalRecipient     string
-	OriginalRecipientType string
-	Extra                 []string // sent as given, each "KEYWORD" or "KEYWORD=value"
+	Notify                []DSNNotify // NOTIFY= (RFC 3461): NotifyNever alone, or the others
+	OriginalRecipient     string      // ORCPT=<type>;<xtext>, when not empty
+	OriginalRecipientType string      // ORCPT's type, an atom sent as is; "rfc822" if empty
+	Extra                 []string    // last, as given: "KEYWORD" or "KEYWORD=value"
 }
 
 // mailTxn follows the transaction the Conn's Mail, Rcpt, Rset, Send and
@@ -120,8 +110,7 @@ func (c *Conn) Mail(ctx context.Context, from string, o *MailOptions) (*Reply, e
 	return c.command(ctx, "MAIL", c.d.Timeouts.Mail, line, 250)
 }
 
-// Rcpt sends RCPT TO:<to> with the parameters of o (nil for none) and
-// expects 250 or 251; arguments are checked as by Mail.
+// Rcpt is as Mail for RCPT TO:<to>, and expects 250 or 251.
 func (c *Conn) Rcpt(ctx context.Context, to string, o *RcptOptions) (*Reply, error) {
 	line, err := rcptLine(to, o)
 	if err != nil {
@@ -174,11 +163,10 @@ func rcptLine(to string, o *RcptOptions) (string, error) {
 	return "RCPT TO:<" + to + ">" + params, nil
 }
 
-// CheckAddress reports whether addr can go between the angle brackets of
-// MAIL FROM or RCPT TO without changing the command's syntax: it refuses
-// control bytes, '<', '>' and spaces outside a quoted local part ("john
-// doe"@example.com is fine) with an *ArgError. The rest, UTF-8 included,
-// is left for the server to judge: a probe may want odd addresses.
+// CheckAddress reports, with an *ArgError, whether addr would change the
+// syntax of MAIL FROM:<addr> or RCPT TO:<addr>: control bytes, '<', '>',
+// spaces outside a quoted local part. Odd addresses are the server's to
+// judge.
 func CheckAddress(addr string) error { return checkPath("address", addr) }
 
 func checkPath(name, addr string) error {
