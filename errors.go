@@ -20,9 +20,7 @@ var ErrServerClosed = errors.New("smtp: server closed the session (421)")
 
 // ReplyError is a 4xx or 5xx reply where the step needed success.
 type ReplyError struct {
-	// Command is the step that failed: "banner", "EHLO", "MAIL", "RCPT",
-	// "AUTH PLAIN" … It never holds credentials.
-	Command string
+	Command string // the step: "banner", "EHLO", "RCPT", "AUTH PLAIN" …; never credentials
 	Reply   *Reply
 
 	auth bool // the reply refused an AUTH exchange: it matches ErrAuthFailed
@@ -40,8 +38,7 @@ func (e *ReplyError) Error() string {
 // Temporary reports whether the reply was a 4xx transient failure.
 func (e *ReplyError) Temporary() bool { return e.Reply.Temporary() }
 
-// Is makes errors.Is(err, ErrServerClosed) true for a 421 reply, and
-// errors.Is(err, ErrAuthFailed) for a refused AUTH.
+// Is matches ErrServerClosed for a 421, ErrAuthFailed for a refused AUTH.
 func (e *ReplyError) Is(target error) bool {
 	switch target {
 	case ErrServerClosed:
@@ -53,20 +50,14 @@ func (e *ReplyError) Is(target error) bool {
 }
 
 // ProtocolError reports that the server broke the protocol: a reply its
-// command cannot get (a 2xx included), bytes no command asked for, a reply
-// the reader cannot parse or that passes Limits, or a rule of the library
-// that stopped the step (bytes after the STARTTLS 220).
+// command cannot get, bytes no command asked for, a reply unreadable or
+// past Limits, bytes after the STARTTLS 220.
 type ProtocolError struct {
 	Step   string // "banner", "EHLO" …
 	Reason string // what was wrong
 	Line   string // the offending line as received, if any
-	// Reply is the reply read in full despite the fault (one whose
-	// continuation lines carry another code, say), or nil.
-	Reply *Reply
-	// Err is the error of the SASL mechanism that refused what the server
-	// sent (a challenge after it had finished, a wrong SCRAM signature),
-	// or nil.
-	Err error
+	Reply  *Reply // the reply, if it could be read in full
+	Err    error  // the SASL client's error, when it refused a challenge
 }
 
 func (e *ProtocolError) Error() string {
@@ -114,13 +105,12 @@ func cleanSlow(s string) string {
 // Unwrap returns Err.
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
-// OpError reports that a step failed because the connection did: a network
-// error, a deadline, a cancelled context, a refused argument, or a Conn that
-// an earlier error had already broken. errors.Is(err,
-// os.ErrDeadlineExceeded) and errors.Is(err, context.Canceled) see through.
+// OpError reports that a step failed because the connection did (network,
+// deadline, cancelled context), an argument was refused, or an earlier
+// error had ended the session. Err is the cause: errors.Is sees through.
 type OpError struct {
 	Op  string // the step: "connect", "banner", "EHLO" …
-	Err error  // the cause
+	Err error
 }
 
 func (e *OpError) Error() string { return "smtp " + e.Op + ": " + clean(e.Err.Error()) }
@@ -128,8 +118,8 @@ func (e *OpError) Error() string { return "smtp " + e.Op + ": " + clean(e.Err.Er
 // Unwrap returns the cause.
 func (e *OpError) Unwrap() error { return e.Err }
 
-// Timeout reports whether the step ran out of time, by its own deadline or
-// by the context's. A cancelled context is no timeout.
+// Timeout reports whether the step ran out of time (a cancelled context is
+// no timeout).
 func (e *OpError) Timeout() bool { return deadlinePassed(e.Err) }
 
 // deadlinePassed reports whether err is a deadline that passed, the
