@@ -13,10 +13,9 @@ import (
 	"time"
 )
 
-// Conn is one SMTP session, recorded line by line in its Transcript. A Conn
-// is not safe for concurrent use; its Transcript is. Cancelling the context
-// of a call interrupts it. End every Conn with Quit or Close, which release
-// the connection and the watch on the latest call's context.
+// Conn is one SMTP session, recorded in its Transcript. It is not safe for
+// concurrent use (its Transcript is); cancelling a call's context
+// interrupts the call. End every Conn with Quit or Close.
 type Conn struct {
 	d       Dialer // a copy, with defaults applied to Timeouts and Limits
 	nc      net.Conn
@@ -38,11 +37,10 @@ type Conn struct {
 	deadlineMu sync.Mutex // held while a deadline is moved, so a cancelled context's always wins
 }
 
-// NewConn wraps a connection the caller opened (d nil means the defaults);
-// the Conn owns nc from now on. Call ReadBanner next. The Conn knows the
-// server only by nc.RemoteAddr() (through a proxy, the proxy's): unless
-// the TLS config sets ServerName, no SNI is sent and the certificate is
-// verified against that IP address.
+// NewConn wraps a connection the caller opened, which the Conn then owns;
+// d may be nil. Call ReadBanner next. Without a ServerName in the TLS
+// config, no SNI is sent and the certificate is checked against the IP of
+// nc.RemoteAddr() (through a proxy, the proxy's).
 func NewConn(nc net.Conn, d *Dialer) *Conn {
 	c := &Conn{nc: nc, raw: nc}
 	if d != nil {
@@ -62,9 +60,8 @@ func NewConn(nc net.Conn, d *Dialer) *Conn {
 	return c
 }
 
-// ReadBanner reads the server's greeting. A 4xx or 5xx is a *ReplyError
-// (a 5xx or 421 also ends the session); a code other than 220 is a
-// *ProtocolError and ends it.
+// ReadBanner reads the greeting, which must be 220: a 4xx or 5xx is a
+// *ReplyError (a 5xx or 421 ends the session).
 func (c *Conn) ReadBanner(ctx context.Context) (*Reply, error) {
 	r, err := c.exchange(ctx, "banner", c.d.Timeouts.Greeting, nil)
 	if err != nil {
@@ -81,8 +78,7 @@ func (c *Conn) ReadBanner(ctx context.Context) (*Reply, error) {
 // Banner returns the greeting, or nil before ReadBanner.
 func (c *Conn) Banner() *Reply { return c.banner }
 
-// Capabilities returns what the latest EHLO (or LHLO) announced. It is nil
-// before the first EHLO and again after STARTTLS until the next one.
+// Capabilities returns the latest EHLO's, nil before it and after STARTTLS.
 func (c *Conn) Capabilities() *Capabilities { return c.caps }
 
 // TLS returns the TLS report, or nil while the Conn is in plaintext.
@@ -91,9 +87,8 @@ func (c *Conn) TLS() *TLSInfo { return c.tls }
 // Transcript returns the record of the session.
 func (c *Conn) Transcript() *Transcript { return c.tr }
 
-// NetConn returns the underlying connection, the *tls.Conn once in TLS.
-// Reading or writing it bypasses the transcript; it may be used from
-// several goroutines, as a *tls.Conn allows.
+// NetConn returns the connection beneath (the *tls.Conn in TLS), safe for
+// concurrent use; reading or writing it bypasses the transcript.
 func (c *Conn) NetConn() net.Conn {
 	if c.held != nil {
 		c.held.release()
@@ -110,8 +105,7 @@ func (c *Conn) Noop(ctx context.Context) (*Reply, error) {
 	return c.command(ctx, "NOOP", c.d.Timeouts.Command, "NOOP", 250)
 }
 
-// Rset sends RSET and expects 250. It ends the mail transaction the Conn
-// follows (see Data on LMTP).
+// Rset sends RSET and expects 250; it ends the mail transaction.
 func (c *Conn) Rset(ctx context.Context) (*Reply, error) {
 	c.txn = mailTxn{}
 	return c.command(ctx, "RSET", c.d.Timeouts.Command, "RSET", 250)
@@ -122,8 +116,8 @@ func (c *Conn) Vrfy(ctx context.Context, arg string) (*Reply, error) {
 	return c.command(ctx, "VRFY", c.d.Timeouts.Command, "VRFY "+arg, 250, 251, 252)
 }
 
-// Quit sends QUIT, expects 221, and closes the Conn. On a Conn already
-// ended it sends nothing, closes it and returns the error that ended it.
+// Quit sends QUIT, expects 221, and closes the Conn; on an ended session
+// it only closes and returns the error that ended it.
 func (c *Conn) Quit(ctx context.Context) (*Reply, error) {
 	if c.broken != nil {
 		err := &OpError{Op: "QUIT", Err: c.broken}
@@ -136,8 +130,7 @@ func (c *Conn) Quit(ctx context.Context) (*Reply, error) {
 }
 
 // Close closes the connection without QUIT; later calls fail with an error
-// wrapping net.ErrClosed. It must not run concurrently with another call:
-// to abort a call, cancel its context.
+// wrapping net.ErrClosed. To abort a call in progress, cancel its context.
 func (c *Conn) Close() error {
 	if c.broken == nil {
 		c.broken = net.ErrClosed
@@ -150,17 +143,15 @@ func (c *Conn) Close() error {
 	return err
 }
 
-// SendRaw writes line and CRLF and reads one reply, whatever its code: a 5xx
-// is a reply, not an error. A line with CR, LF or NUL is refused before
-// anything is written (use WriteRaw). Bytes that arrived before the line
-// was written are a reply no command asked for: a *ProtocolError that ends
-// the session (take them first with Pending and ReadReply).
+// SendRaw writes line and CRLF and reads one reply, whatever its code. A
+// line with CR, LF or NUL is refused (see WriteRaw). Bytes that arrived
+// before the line are a *ProtocolError: take them first with Pending.
 func (c *Conn) SendRaw(ctx context.Context, line string) (*Reply, error) {
 	return c.exchange(ctx, verbOf(line), c.d.Timeouts.Command, []outLine{{text: line}})
 }
 
-// WriteRaw writes p exactly as given, any bytes at all, and records it. It
-// reads nothing; follow it with ReadReply.
+// WriteRaw writes p exactly as given, any bytes at all, records it, and
+// reads nothing.
 func (c *Conn) WriteRaw(ctx context.Context, p []byte) error {
 	if err := c.begin(ctx, "raw write", c.d.Timeouts.Command); err != nil {
 		return err
@@ -179,13 +170,10 @@ func (c *Conn) ReadReply(ctx context.Context) (*Reply, error) {
 	return c.exchange(ctx, "read", c.d.Timeouts.Command, nil)
 }
 
-// Pending waits up to wait for the server to send something and returns a
-// copy of every byte received and not yet read, without taking it as a
-// reply: the session goes on and ReadReply reads them later. It returns at
-// once when bytes are waiting, and nil, nil when none come in time; a
-// closed connection or an ended context is an error. It is how a check
-// listens for a reply a correct server never sends (to a smuggled command,
-// before the real end of data).
+// Pending returns a copy of the bytes received and not yet read, waiting up
+// to wait for some when there are none (nil, nil if none come), and leaves
+// them for ReadReply: how a check listens for a reply a correct server
+// never sends. A closed connection or an ended context is an error.
 func (c *Conn) Pending(ctx context.Context, wait time.Duration) ([]byte, error) {
 	if b := c.lr.buffered(); len(b) > 0 {
 		return bytes.Clone(b), nil
