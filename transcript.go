@@ -15,8 +15,7 @@ import (
 	"unicode/utf8"
 )
 
-// Kind says whether a transcript entry was sent, received, or added by the
-// library.
+// Kind says who wrote a transcript entry.
 type Kind uint8
 
 // The kinds of transcript entry.
@@ -52,16 +51,12 @@ func (k *Kind) UnmarshalText(b []byte) error {
 
 // Entry is one line of a transcript.
 type Entry struct {
-	Time   time.Time     `json:"time"`      // when the line was written or read
-	Offset time.Duration `json:"offset_ns"` // Time less the transcript's start (the connect)
-	Kind   Kind          `json:"kind"`
-	// Text is the line without its CRLF, or a note. It may hold any byte;
-	// renderings escape control bytes.
-	Text string `json:"text"`
-	TLS  bool   `json:"tls,omitempty"` // the line travelled inside TLS
-	// Redacted reports that Text stands in for a line that carried
-	// credentials; those were never stored.
-	Redacted bool `json:"redacted,omitempty"`
+	Time     time.Time     `json:"time"`               // when the line was written or read
+	Offset   time.Duration `json:"offset_ns"`          // Time less the transcript's start (the connect)
+	Kind     Kind          `json:"kind"`               // who wrote it
+	Text     string        `json:"text"`               // without CRLF; any byte (renderings escape)
+	TLS      bool          `json:"tls,omitempty"`      // the line travelled inside TLS
+	Redacted bool          `json:"redacted,omitempty"` // Text stands in for credentials, never stored
 }
 
 // String renders the entry as one transcript line: "C: …", "S: …" or
@@ -85,9 +80,7 @@ func (e Entry) render(b *strings.Builder) {
 }
 
 // Transcript records every line a Conn sends and receives, in order. It is
-// safe for concurrent use: it can be read while the Conn writes to it. The
-// zero Transcript is empty (a session that never connected) and decodes
-// from JSON.
+// safe for concurrent use; the zero Transcript is empty.
 type Transcript struct {
 	mu      sync.Mutex
 	start   time.Time
@@ -158,10 +151,9 @@ type entryJSON struct {
 	Bytes []byte `json:"bytes,omitempty"`
 }
 
-// MarshalJSON encodes the transcript as {"start": …, "entries": [{"time",
-// "offset_ns", "kind", "text", "tls", "redacted", "bytes"}]}. "kind" is
-// "sent", "received" or "note"; "bytes" (base64) appears only when the text
-// is not valid UTF-8 and holds it exactly.
+// MarshalJSON encodes {"start", "entries": [{"time", "offset_ns", "kind",
+// "text", "tls", "redacted", "bytes"}]}, "bytes" (base64) holding a text
+// that is not valid UTF-8 exactly.
 func (t *Transcript) MarshalJSON() ([]byte, error) {
 	t.mu.Lock()
 	out := transcriptJSON{Start: t.start, Entries: make([]entryJSON, len(t.entries))}
@@ -208,9 +200,8 @@ func (t *Transcript) add(kind Kind, text string, tls, redacted bool) {
 	}
 }
 
-// AddNote records a remark of the caller's as a Note entry, where the
-// library records its own (a TLS summary, a decoded challenge): a check
-// built on a Conn says there what it saw and why it went on.
+// AddNote records a remark of the caller's as a Note, where the library
+// records its own: a check says there what it saw and why it went on.
 func (t *Transcript) AddNote(text string) { t.add(Note, text, false, false) }
 
 // secret records a line that carries credentials: its real text when the
