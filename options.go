@@ -37,15 +37,11 @@ func (t Timeouts) withDefaults() Timeouts {
 
 // Limits caps what a server can make the client read; a zero field takes
 // its default. Past a limit the step fails with a *ProtocolError and the
-// Conn is closed, the rest of the reply being unread (past MaxAuthRounds the
-// AUTH is cancelled instead). A reply is kept twice, in the Reply and in
-// the transcript, so MaxReplyBytes bounds what one reply costs.
+// Conn is closed (past MaxAuthRounds, AUTH is cancelled).
 type Limits struct {
-	// MaxLineLength is the longest reply line, line ending excluded: 16384
-	// by default. Lines over RFC 5321's 512 octets are read and noted.
-	MaxLineLength int
+	MaxLineLength int // bytes in a reply line, CRLF excluded: 16384 (RFC 5321 says 512: noted)
 	MaxReplyLines int // lines in one reply: 1000
-	MaxReplyBytes int // bytes of one reply's lines, line endings excluded: 1 MiB
+	MaxReplyBytes int // bytes of one reply's lines, CRLFs excluded: 1 MiB
 	MaxAuthRounds int // 334 challenges one AUTH may answer: 16
 }
 

@@ -15,16 +15,14 @@ var ErrNoRecipients = errors.New("smtp: no recipient was accepted")
 
 // Envelope is one message for Send: who from, who to, and the content.
 type Envelope struct {
-	From        string       // the reverse-path; "" is the null sender <>
-	To          []string     // the recipients, in order; at least one
-	Body        io.Reader    // headers and body; nil sends an empty message
-	MailOptions *MailOptions // or nil
-	// RcptOptions holds none, one for every recipient, or one per
-	// recipient in the order of To (a nil entry sends no parameters).
-	RcptOptions  []*RcptOptions
-	UseBDAT      bool // send with BDAT (CHUNKING) instead of DATA
-	ChunkSize    int  // BDAT chunk size; DefaultChunkSize when 0
-	NoPipelining bool // one command at a time even if PIPELINING is offered
+	From         string         // the reverse-path; "" is the null sender <>
+	To           []string       // the recipients, in order; at least one
+	Body         io.Reader      // headers and body; nil sends an empty message
+	MailOptions  *MailOptions   // or nil
+	RcptOptions  []*RcptOptions // none, one for all, or one per recipient (nil: none)
+	UseBDAT      bool           // send with BDAT (CHUNKING) instead of DATA
+	ChunkSize    int            // BDAT chunk size; DefaultChunkSize when 0
+	NoPipelining bool           // one command at a time even if PIPELINING is offered
 }
 
 // SendResult is what happened to one Envelope.
@@ -32,14 +30,11 @@ type SendResult struct {
 	Mail       *Reply            `json:"mail,omitempty"`       // the reply to MAIL FROM
 	Recipients []RecipientResult `json:"recipients,omitempty"` // one per recipient, in the order of To
 	Data       *Reply            `json:"data,omitempty"`       // the reply to DATA; nil with BDAT or when not sent
-	// Final is the reply to the end of the data ("." or BDAT LAST): on
-	// LMTP the first that failed, else the first. Nil if nothing was sent.
-	Final     *Reply `json:"final,omitempty"`
-	Pipelined bool   `json:"pipelined,omitempty"` // MAIL, RCPT and DATA went in one write
-	// EmptyDataSent reports that DATA got 354 although no recipient (or no
-	// sender) was accepted, and Send ended the data at once with "."
-	// instead of the body (RFC 2920 §3.1).
-	EmptyDataSent bool `json:"empty_data_sent,omitempty"`
+	// Final answers the end of the data ("." or BDAT LAST); on LMTP the
+	// first that failed, else the first. Nil if nothing was sent.
+	Final         *Reply `json:"final,omitempty"`
+	Pipelined     bool   `json:"pipelined,omitempty"`       // MAIL, RCPT and DATA went in one write
+	EmptyDataSent bool   `json:"empty_data_sent,omitempty"` // 354 with no one accepted: "." sent at once (RFC 2920 §3.1)
 }
 
 // QueueID returns the queue identifier of the final reply, or "".
@@ -50,9 +45,7 @@ func (s *SendResult) QueueID() string { return s.Final.QueueID() }
 type RecipientResult struct {
 	Address string `json:"address"`         // as given
 	Rcpt    *Reply `json:"reply,omitempty"` // the reply to its RCPT TO; nil if not sent
-	// Final is the reply to the end of the data for this recipient: its
-	// own on LMTP, the common one on SMTP; nil if refused or not sent.
-	Final *Reply `json:"final,omitempty"`
+	Final   *Reply `json:"final,omitempty"` // its own on LMTP, else SendResult.Final; nil if none
 }
 
 // MarshalJSON adds "accepted" to the fields of r.
@@ -68,8 +61,7 @@ func (r RecipientResult) MarshalJSON() ([]byte, error) {
 // Accepted reports whether the server accepted the recipient at RCPT.
 func (r RecipientResult) Accepted() bool { return r.Rcpt.Positive() }
 
-// Delivered reports whether the server took the message for this
-// recipient: its final reply was 2xx.
+// Delivered reports whether the final reply for this recipient was 2xx.
 func (r RecipientResult) Delivered() bool { return r.Final.Positive() }
 
 // noRecipientsError is ErrNoRecipients together with the first refusal.
