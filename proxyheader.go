@@ -13,15 +13,12 @@ import (
 )
 
 // ProxyHeader is a PROXY protocol header (HAProxy's proxy-protocol.txt),
-// sent in one write before anything else, as a load balancer does, so that
-// a server configured for it (Postfix smtpd_upstream_proxy_protocol, Exim
-// hosts_proxy, Dovecot haproxy_trusted_networks) takes Source for the
-// client's address.
+// sent in one write before anything else, as a load balancer does: a
+// server set up for it (Postfix smtpd_upstream_proxy_protocol, Exim
+// hosts_proxy) takes Source for the client's address.
 type ProxyHeader struct {
-	Version int // 1 (text) or 2 (binary)
-	// Source and Destination are the addresses claimed, both IPv4 or both
-	// IPv6. Both zero send UNKNOWN (v1) or LOCAL (v2): no client address.
-	Source, Destination netip.AddrPort
+	Version             int              // 1 (text) or 2 (binary)
+	Source, Destination netip.AddrPort   // both IPv4 or both IPv6; both zero: UNKNOWN (v1), LOCAL (v2)
 	TLVs                []proxyproto.TLV // v2 type-length-value fields, in order
 }
 

@@ -21,11 +21,10 @@ type loginClient struct {
 	prompts            []string
 }
 
-// NewLoginClient returns a LOGIN client for Conn.Auth that answers the
-// prompts by their order, not their text: the username, then the password
-// (redacted). With initialResponse the username goes on the AUTH line; if
-// the server still asks for it (a prompt with "user" and not "pass"), it
-// gets it again, once.
+// NewLoginClient returns a LOGIN client that answers the prompts by their
+// order, not their text: username, then password (redacted). With
+// initialResponse the username goes on the AUTH line (and again, once, if
+// the server still asks for it).
 func NewLoginClient(username, password string, initialResponse bool) sasl.Client {
 	return &loginClient{username: username, password: password, initial: initialResponse}
 }
@@ -82,9 +81,8 @@ type cramMD5Client struct {
 
 func (c *cramMD5Client) secret() string { return c.password }
 
-// NewCRAMMD5Client returns a CRAM-MD5 client (RFC 2195): it answers the
-// server's challenge with the username and the HMAC-MD5 of the challenge
-// keyed with the password. The response is redacted in the transcript.
+// NewCRAMMD5Client returns a CRAM-MD5 client (RFC 2195); its response is
+// redacted.
 func NewCRAMMD5Client(username, password string) sasl.Client {
 	return &cramMD5Client{username: username, password: password}
 }
@@ -114,10 +112,9 @@ type xoauth2Client struct {
 
 func (x *xoauth2Client) secret() string { return x.token }
 
-// NewXOAuth2Client returns an XOAUTH2 client (Google's format): the user
-// and the OAuth 2.0 bearer token, redacted, in the initial response. To an
-// error in a 334 challenge (JSON, noted decoded) it sends the empty response
-// the format asks for, and the server's final reply is the error.
+// NewXOAuth2Client returns an XOAUTH2 client (Google's format) that sends
+// the user and the token (redacted) at once; to an error challenge it
+// sends the empty response the format asks for.
 func NewXOAuth2Client(username, token string) sasl.Client {
 	return &xoauth2Client{username: username, token: token}
 }

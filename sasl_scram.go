@@ -40,12 +40,10 @@ type scramClient struct {
 	state int // 0 before server-first, 1 before server-final, 2 done
 }
 
-// NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802), without
-// channel binding. The user name and password go through SASLprep. A wrong
-// or missing server signature is an error wrapping ErrServerSignature. An
-// iteration count above 2^20 is refused, to bound the work a server can ask
-// for; a low one is accepted, since a probe reports what the server does.
-// The proof and the server's signature are redacted.
+// NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802; SASLprep, no
+// channel binding). It refuses a wrong or missing server signature
+// (ErrServerSignature) and more than 2^20 iterations, accepts few, and
+// redacts the proof and the server's signature.
 func NewSCRAMSHA1Client(username, password string) sasl.Client {
 	return &scramClient{mech: "SCRAM-SHA-1", hash: scram.SHA1, username: username, password: password}
 }
