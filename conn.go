@@ -37,10 +37,9 @@ type Conn struct {
 	deadlineMu sync.Mutex // held while a deadline is moved, so a cancelled context's always wins
 }
 
-// NewConn wraps a connection the caller opened, which the Conn then owns;
-// d may be nil. Call ReadBanner next. Without a ServerName in the TLS
-// config, no SNI is sent and the certificate is checked against the IP of
-// nc.RemoteAddr() (through a proxy, the proxy's).
+// NewConn wraps nc, which the Conn then owns; d may be nil. Call
+// ReadBanner next. Unless the TLS config names the server (ServerName), no
+// SNI is sent and the certificate is checked against nc's remote IP.
 func NewConn(nc net.Conn, d *Dialer) *Conn {
 	c := &Conn{nc: nc, raw: nc}
 	if d != nil {

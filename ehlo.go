@@ -9,24 +9,23 @@ import (
 
 // Capabilities is what a server announced in its reply to EHLO (or LHLO).
 type Capabilities struct {
-	Domain     string      `json:"domain"`              // first word of the first line: "mail.example.com"
-	Greeting   string      `json:"greeting,omitempty"`  // rest of the first line: "Hello [10.0.0.1]"
-	Extensions []Extension `json:"extensions"`          // every line after the first, in order
-	Auth       []string    `json:"auth,omitempty"`      // SASL mechanisms, upper-case, in order, from "AUTH x" and "AUTH=x"
-	Size       int64       `json:"size,omitempty"`      // SIZE limit; 0 if none, unlimited or unreadable
-	FromHELO   bool        `json:"from_helo,omitempty"` // EHLO was refused; HELO gave these: no extensions
-
-	Pipelining          bool `json:"pipelining,omitempty"`          // PIPELINING, RFC 2920
-	StartTLS            bool `json:"starttls,omitempty"`            // STARTTLS, RFC 3207
-	EightBitMIME        bool `json:"8bitmime,omitempty"`            // 8BITMIME, RFC 6152
-	SMTPUTF8            bool `json:"smtputf8,omitempty"`            // SMTPUTF8, RFC 6531
-	Chunking            bool `json:"chunking,omitempty"`            // CHUNKING, RFC 3030
-	BinaryMIME          bool `json:"binarymime,omitempty"`          // BINARYMIME, RFC 3030
-	DSN                 bool `json:"dsn,omitempty"`                 // DSN, RFC 3461
-	EnhancedStatusCodes bool `json:"enhancedstatuscodes,omitempty"` // ENHANCEDSTATUSCODES, RFC 2034
-	VRFY                bool `json:"vrfy,omitempty"`                // VRFY listed as an extension
-	ETRN                bool `json:"etrn,omitempty"`                // ETRN, RFC 1985
-	RequireTLS          bool `json:"requiretls,omitempty"`          // REQUIRETLS, RFC 8689
+	Domain              string      `json:"domain"`                        // first word of the first line: "mail.example.com"
+	Greeting            string      `json:"greeting,omitempty"`            // rest of the first line: "Hello [10.0.0.1]"
+	Extensions          []Extension `json:"extensions"`                    // every line after the first, in order
+	Auth                []string    `json:"auth,omitempty"`                // SASL mechanisms, upper-case, in order, from "AUTH x" and "AUTH=x"
+	Size                int64       `json:"size,omitempty"`                // SIZE limit; 0 if none, unlimited or unreadable
+	FromHELO            bool        `json:"from_helo,omitempty"`           // EHLO was refused; HELO gave these: no extensions
+	Pipelining          bool        `json:"pipelining,omitempty"`          // PIPELINING, RFC 2920
+	StartTLS            bool        `json:"starttls,omitempty"`            // STARTTLS, RFC 3207
+	EightBitMIME        bool        `json:"8bitmime,omitempty"`            // 8BITMIME, RFC 6152
+	SMTPUTF8            bool        `json:"smtputf8,omitempty"`            // SMTPUTF8, RFC 6531
+	Chunking            bool        `json:"chunking,omitempty"`            // CHUNKING, RFC 3030
+	BinaryMIME          bool        `json:"binarymime,omitempty"`          // BINARYMIME, RFC 3030
+	DSN                 bool        `json:"dsn,omitempty"`                 // DSN, RFC 3461
+	EnhancedStatusCodes bool        `json:"enhancedstatuscodes,omitempty"` // ENHANCEDSTATUSCODES, RFC 2034
+	VRFY                bool        `json:"vrfy,omitempty"`                // VRFY listed as an extension
+	ETRN                bool        `json:"etrn,omitempty"`                // ETRN, RFC 1985
+	RequireTLS          bool        `json:"requiretls,omitempty"`          // REQUIRETLS, RFC 8689
 }
 
 // Extension is one line of an EHLO reply after the first.

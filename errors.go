@@ -26,9 +26,8 @@ type ReplyError struct {
 	auth bool // the reply refused an AUTH exchange: it matches ErrAuthFailed
 }
 
-// ErrAuthFailed matches the *ReplyError of an AUTH the server ended with a
-// 4xx or 5xx (535 invalid credentials, 534, 454 …): it refused to
-// authenticate. (ErrServerSignature is the client refusing the server.)
+// ErrAuthFailed matches the *ReplyError of an AUTH the server refused with
+// a 4xx or 5xx (535 bad credentials, 534, 454 …).
 var ErrAuthFailed = errors.New("smtp: authentication refused")
 
 func (e *ReplyError) Error() string {

@@ -25,8 +25,7 @@ func (e *ArgError) Error() string {
 	return "invalid " + e.Name + " " + strconv.Quote(e.Value) + ": " + e.Reason
 }
 
-// Is matches ErrInvalidArgument always, and ErrInvalidLine when the value
-// held CR, LF or NUL, also past the 80 bytes Value keeps.
+// Is matches ErrInvalidArgument, and ErrInvalidLine for CR, LF or NUL.
 func (e *ArgError) Is(target error) bool {
 	return target == ErrInvalidArgument ||
 		(target == ErrInvalidLine && (e.lineBreak || hasLineBreak(e.Value)))

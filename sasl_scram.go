@@ -41,9 +41,8 @@ type scramClient struct {
 }
 
 // NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802; SASLprep, no
-// channel binding). It refuses a wrong or missing server signature
-// (ErrServerSignature) and more than 2^20 iterations, accepts few, and
-// redacts the proof and the server's signature.
+// channel binding) that redacts its proof and the server's signature and
+// refuses a wrong one (ErrServerSignature) or over 2^20 iterations.
 func NewSCRAMSHA1Client(username, password string) sasl.Client {
 	return &scramClient{mech: "SCRAM-SHA-1", hash: scram.SHA1, username: username, password: password}
 }

@@ -14,14 +14,10 @@ import (
 // TLSError reports that the TLS handshake failed, or the verification of
 // what the server presented. The Conn is closed.
 type TLSError struct {
-	Step string // "STARTTLS handshake", "STARTTLS verify", "TLS handshake", "TLS verify"
-	// Info is the TLS report when verification failed, nil otherwise. A
-	// failed verification stops the handshake before any client
-	// certificate is sent.
-	Info *TLSInfo
+	Step string   // "STARTTLS handshake", "STARTTLS verify", "TLS handshake", "TLS verify"
+	Info *TLSInfo // when verification failed, which stops the handshake before a client certificate goes
 	// Err is the crypto/tls error, the x509 errors behind the failed
-	// verdicts (x509.HostnameError …, each found by errors.As), or the
-	// error of the config's VerifyPeerCertificate or VerifyConnection.
+	// verdicts (each found by errors.As), or the config's Verify hook's.
 	Err error
 }
 

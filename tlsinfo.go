@@ -17,33 +17,30 @@ import (
 // are computed on every handshake, even under InsecureSkipVerify, so a probe
 // of a self-signed or mismatched certificate still says what is wrong.
 type TLSInfo struct {
-	Version           uint16        `json:"version"`                // tls.VersionTLS13 …
-	VersionName       string        `json:"version_name"`           // "TLS 1.3"
-	CipherSuite       uint16        `json:"cipher_suite"`           // tls.TLS_AES_128_GCM_SHA256 …
-	CipherSuiteName   string        `json:"cipher_suite_name"`      // "TLS_AES_128_GCM_SHA256"
-	KeyExchange       string        `json:"key_exchange,omitempty"` // "X25519MLKEM768", "X25519" …; "" when none
-	ServerName        string        `json:"server_name,omitempty"`  // sent as SNI; "" when none (an IP literal)
-	ALPN              string        `json:"alpn,omitempty"`         // usually "" for SMTP
-	Resumed           bool          `json:"resumed"`                // resumed from an earlier session
-	HandshakeTime     time.Time     `json:"handshake_time"`         // when the certificates were judged (or the config's Time)
-	HandshakeDuration time.Duration `json:"handshake_duration_ns"`  // until it ended, or was stopped
-	Chain             []CertInfo    `json:"chain"`                  // as presented, leaf first
-	OCSPStapled       bool          `json:"ocsp_stapled"`           // an OCSP response was stapled
-	SCTs              int           `json:"scts,omitempty"`         // signed certificate timestamps sent
-
-	// The verdicts, judged against VerifyName: the config's ServerName,
-	// else the dialled host (perhaps an IP).
-	VerifyName         string   `json:"verify_name"`
-	Trusted            bool     `json:"trusted"`                        // chain leads to RootCAs or the system pool (dates aside)
-	TrustError         string   `json:"trust_error,omitempty"`          // why not
-	HostnameMatch      bool     `json:"hostname_match"`                 // leaf valid for VerifyName
-	HostnameError      string   `json:"hostname_error,omitempty"`       // why not
-	Expired            bool     `json:"expired"`                        // a certificate had expired at HandshakeTime
-	NotYetValid        bool     `json:"not_yet_valid"`                  // a certificate was not yet valid then
-	ValidityError      string   `json:"validity_error,omitempty"`       // which, and by how much
-	InsecureSkipVerify bool     `json:"insecure_skip_verify,omitempty"` // the config asked not to verify: the verdicts did not stop the session
-	Verified           bool     `json:"verified"`                       // trusted, name matches, in date, and the config's VerifyPeerCertificate/VerifyConnection accepted
-	Problems           []string `json:"problems,omitempty"`             // each failure's reason: trust, hostname, validity, caller's checks
+	Version            uint16        `json:"version"`                        // tls.VersionTLS13 …
+	VersionName        string        `json:"version_name"`                   // "TLS 1.3"
+	CipherSuite        uint16        `json:"cipher_suite"`                   // tls.TLS_AES_128_GCM_SHA256 …
+	CipherSuiteName    string        `json:"cipher_suite_name"`              // "TLS_AES_128_GCM_SHA256"
+	KeyExchange        string        `json:"key_exchange,omitempty"`         // "X25519MLKEM768", "X25519" …; "" when none
+	ServerName         string        `json:"server_name,omitempty"`          // sent as SNI; "" when none (an IP literal)
+	ALPN               string        `json:"alpn,omitempty"`                 // usually "" for SMTP
+	Resumed            bool          `json:"resumed"`                        // resumed from an earlier session
+	HandshakeTime      time.Time     `json:"handshake_time"`                 // when the certificates were judged (or the config's Time)
+	HandshakeDuration  time.Duration `json:"handshake_duration_ns"`          // until it ended, or was stopped
+	Chain              []CertInfo    `json:"chain"`                          // as presented, leaf first
+	OCSPStapled        bool          `json:"ocsp_stapled"`                   // an OCSP response was stapled
+	SCTs               int           `json:"scts,omitempty"`                 // signed certificate timestamps sent
+	VerifyName         string        `json:"verify_name"`                    // the name checked: the config's ServerName, else the dialled host
+	Trusted            bool          `json:"trusted"`                        // chain leads to RootCAs or the system pool (dates aside)
+	TrustError         string        `json:"trust_error,omitempty"`          // why not
+	HostnameMatch      bool          `json:"hostname_match"`                 // leaf valid for VerifyName
+	HostnameError      string        `json:"hostname_error,omitempty"`       // why not
+	Expired            bool          `json:"expired"`                        // a certificate had expired at HandshakeTime
+	NotYetValid        bool          `json:"not_yet_valid"`                  // a certificate was not yet valid then
+	ValidityError      string        `json:"validity_error,omitempty"`       // which, and by how much
+	InsecureSkipVerify bool          `json:"insecure_skip_verify,omitempty"` // the config asked not to verify: the verdicts did not stop the session
+	Verified           bool          `json:"verified"`                       // trusted, name matches, in date, and the config's VerifyPeerCertificate/VerifyConnection accepted
+	Problems           []string      `json:"problems,omitempty"`             // each failure's reason: trust, hostname, validity, caller's checks
 
 	State tls.ConnectionState `json:"-"` // as crypto/tls reports it
 }
