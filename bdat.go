@@ -26,17 +26,13 @@ const (
 	stepBdatLast = "BDAT LAST" // the last chunk and its reply (LMTP: replies)
 )
 
-// Bdat sends msg with BDAT (RFC 3030) in chunks of chunkSize bytes
-// (DefaultChunkSize when <= 0, at most 64 MiB), which bounds the memory
-// used: "BDAT <n>" and n bytes as they are (no dot-stuffing, no line-ending
-// change), the last as "BDAT <n> LAST" (or "BDAT 0 LAST"), whose reply it
-// returns. The transcript notes "chunk: N bytes (not recorded)" per chunk,
-// or its bytes with RecordBody.
-//
-// With PIPELINING up to 8 chunks go out before their replies are read. After
-// a refusal no more chunks go (RFC 3030 §2): the replies already due are
-// read and the first refusal's *ReplyError returned; send RSET next. Extra
-// bytes, a failed read of msg and LMTP are handled as by Data.
+// Bdat sends msg with BDAT (RFC 3030) in chunks of chunkSize bytes as they
+// are (DefaultChunkSize if <= 0, at most 64 MiB), the last as "BDAT <n>
+// LAST", and returns its reply. With PIPELINING up to 8 chunks go before
+// their replies are read. After a refusal no chunk follows (RFC 3030 §2):
+// the replies due are read and the first refusal's *ReplyError returned;
+// send RSET next. The transcript notes "chunk: N bytes (not recorded)";
+// extra bytes, a failed read and LMTP are as for Data.
 func (c *Conn) Bdat(ctx context.Context, msg io.Reader, chunkSize int) (*Reply, error) {
 	replies, err := c.bdat(ctx, msg, chunkSize, c.finalReplyCount(0))
 	return pickReply(replies, err)

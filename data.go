@@ -146,19 +146,18 @@ func indexLineBreak(p []byte) int {
 	return lf
 }
 
-// Data sends DATA, expects 354, streams msg (line endings made CRLF,
-// leading dots doubled) under a fresh Timeouts.DataBlock per block, and
-// returns the reply to the final ".", awaited for Timeouts.DataEnd. Errors
-// name the steps "DATA", "DATA body" and "DATA end". The transcript notes
-// "message body: N bytes, L lines (not recorded)", or every line with
-// RecordBody. Bytes that came with the 354 are a *ProtocolError: the body
-// is not sent. A failed read of msg closes the Conn without the ".", so the
-// server drops the partial message.
+// Data sends DATA, expects 354, streams msg (CRLF line endings, leading
+// dots doubled; Timeouts.DataBlock per block) and returns the reply to the
+// final "." (Timeouts.DataEnd); error steps are "DATA", "DATA body" and
+// "DATA end". The transcript notes "message body: N
+// bytes, L lines (not recorded)" unless RecordBody. Bytes that came with
+// the 354 are a *ProtocolError; a failed read of msg closes the Conn
+// without the ".", so that the server drops the message.
 //
-// On LMTP the "." gets one reply per recipient accepted (by Rcpt, Send or
-// Pipeline, not SendRaw) since the last MAIL or RSET (RFC 2033 §4.2): Data
-// reads them all and returns the first that failed, or else the first.
-// Bytes left after them mean the count was wrong: a *ProtocolError.
+// On LMTP the "." gets a reply per recipient accepted since MAIL or RSET
+// (counted by Rcpt, Send and Pipeline; RFC 2033 §4.2): Data reads them all,
+// returns the first failure or else the first, and takes bytes beyond them
+// for a *ProtocolError.
 func (c *Conn) Data(ctx context.Context, msg io.Reader) (*Reply, error) {
 	r, replies, err := c.data(ctx, msg, c.finalReplyCount(0))
 	if replies == nil {

@@ -75,16 +75,14 @@ func (e *noRecipientsError) Unwrap() []error { return []error{ErrNoRecipients, e
 
 // Send delivers one message: MAIL, a RCPT per recipient, DATA and the body
 // (or BDAT chunks), all checked before anything is written. With PIPELINING
-// (unless NoPipelining) MAIL, the RCPTs and DATA go in one write, their
-// replies matched in order (RFC 2920); a reply that cannot answer its
-// command, or bytes after the last, are a *ProtocolError. The body follows
-// only once MAIL and a RCPT were accepted; a 354 regardless gets "." at once
-// (EmptyDataSent). With UseBDAT the chunks follow the pipelined MAIL and
-// RCPTs.
+// (unless NoPipelining) MAIL, the RCPTs and DATA go in one write (RFC 2920),
+// and a reply that cannot answer its command, or a byte after the last, is
+// a *ProtocolError. The body goes once MAIL and a RCPT were accepted; a 354
+// regardless gets "." at once (EmptyDataSent).
 //
 // The result holds every reply read, also on error. Refused recipients are
-// no error (see Recipients); none accepted matches ErrNoRecipients; a refused
-// MAIL, DATA or end of data is a *ReplyError naming that step.
+// no error; none accepted matches ErrNoRecipients; a refused MAIL, DATA or
+// end of data is a *ReplyError.
 func (c *Conn) Send(ctx context.Context, env Envelope) (*SendResult, error) {
 	plan, err := planEnvelope(env)
 	if err != nil {

@@ -43,19 +43,17 @@ func (c *Conn) AuthLogin(ctx context.Context, username, password string) (*Reply
 	return c.Auth(ctx, NewLoginClient(username, password, false))
 }
 
-// Auth runs AUTH (RFC 4954) with any SASL client: the initial response on
-// the AUTH line ("=" if empty; after a 334 if the line would pass 512
-// octets), then a response per 334 challenge, each within Timeouts.Command.
-// 235 is success; a 4xx or 5xx is a *ReplyError matching ErrAuthFailed.
-// A challenge not base64, past Limits.MaxAuthRounds or refused by the
-// client (a wrong SCRAM signature …) is cancelled with "*": a *ProtocolError
-// wrapping the client's error, and the session goes on. Another code, or a
-// 235 from a SCRAM server that did not prove itself, ends it.
+// Auth runs AUTH (RFC 4954) with any SASL client, a response per 334 within
+// Timeouts.Command. 235 is success; a 4xx or 5xx is a *ReplyError matching
+// ErrAuthFailed. A challenge not base64, past Limits.MaxAuthRounds or
+// refused by the client (a wrong SCRAM signature …) is cancelled with "*":
+// a *ProtocolError wrapping the client's error, and the session goes on.
+// Another code, or a 235 from a SCRAM server that proved nothing, ends it.
 //
-// Challenges are noted decoded, but SCRAM's server-final, which would allow
-// an offline dictionary attack, is "334 [server signature redacted]".
-// Credentials are redacted where written (see Redactor) and refused without
-// TLS (ErrInsecureAuth) unless AllowInsecureAuth.
+// Challenges are noted decoded but SCRAM's server-final, which would allow
+// an offline dictionary attack. Credentials are redacted where written (see
+// Redactor) and refused without TLS (ErrInsecureAuth) unless
+// AllowInsecureAuth.
 func (c *Conn) Auth(ctx context.Context, m sasl.Client) (*Reply, error) {
 	mech, ir, err := m.Start()
 	mech = strings.ToUpper(mech)

@@ -40,17 +40,15 @@ func (e *TLSError) Timeout() bool { return deadlinePassed(e.Err) }
 var ErrTLSActive = errors.New("smtp: STARTTLS refused: TLS is already active")
 
 // StartTLS sends STARTTLS, advertised or not, and on 220 runs the handshake
-// within Timeouts.Handshake. cfg nil means the Dialer's TLSConfig or a zero
-// one; it is cloned and honoured in full, its ServerName defaulting to the
-// dialled host unless an IP literal. The TLSInfo, also given by TLS, has
-// the verdicts even under InsecureSkipVerify.
+// within Timeouts.Handshake, with cfg (nil: the Dialer's TLSConfig) cloned;
+// ServerName defaults to the dialled host unless an IP. The TLSInfo has the
+// verdicts even under InsecureSkipVerify. On success the Conn forgets what
+// it learned in plaintext (RFC 3207 §4.2), Capabilities until the next EHLO.
 //
-// Another reply is a *ReplyError, and the plaintext session goes on (but
-// after 421 or 221). Bytes sent after the 220 are noted, never read as a
-// reply: a *ProtocolError. A failed handshake or verification is a
-// *TLSError. On success the Conn forgets what it learned in plaintext (RFC
-// 3207 §4.2): Capabilities is nil until the next EHLO. In TLS already, it
-// writes nothing and returns an *OpError wrapping ErrTLSActive.
+// A 4xx or 5xx is a *ReplyError, and plaintext goes on. Bytes after the 220
+// are a *ProtocolError, never read as a reply; a failed handshake or
+// verification is a *TLSError. Already in TLS, it writes nothing and
+// returns an *OpError wrapping ErrTLSActive.
 func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
 	const step = "STARTTLS"
 	if c.tls != nil {

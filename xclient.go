@@ -21,10 +21,10 @@ var (
 
 // XClient sends XCLIENT (Postfix's XCLIENT_README) with attrs, such as
 // {"ADDR": "192.0.2.7"}, to tell an authorised server whom it speaks for.
-// Each name must be among those the latest EHLO listed (ErrNotOffered); the
-// values are xtext-encoded but "[UNAVAILABLE]" and "[TEMPUNAVAIL]". The 220
-// that follows becomes the Banner and the capabilities are forgotten until
-// the next EHLO. A 4xx or 5xx leaves the session as it was.
+// Names must be among those the latest EHLO listed (ErrNotOffered); values
+// are xtext-encoded but "[UNAVAILABLE]" and "[TEMPUNAVAIL]". The server's
+// new 220 becomes the Banner and
+// Capabilities is nil until the next EHLO. A 4xx or 5xx changes nothing.
 func (c *Conn) XClient(ctx context.Context, attrs map[string]string) (*Reply, error) {
 	line, err := c.attrLine("XCLIENT", xclientNames[:], attrs)
 	if err != nil {
