@@ -170,9 +170,9 @@ func (c *Conn) ReadReply(ctx context.Context) (*Reply, error) {
 }
 
 // Pending returns a copy of the bytes received and not yet read, waiting up
-// to wait for some when there are none (nil, nil if none come), and leaves
-// them for ReadReply: how a check listens for a reply a correct server
-// never sends. A closed connection or an ended context is an error.
+// to wait for some (nil, nil if none come; a closed connection is an
+// error), and leaves them for ReadReply: how a check listens for a reply a
+// correct server never sends.
 func (c *Conn) Pending(ctx context.Context, wait time.Duration) ([]byte, error) {
 	if b := c.lr.buffered(); len(b) > 0 {
 		return bytes.Clone(b), nil

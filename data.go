@@ -166,9 +166,8 @@ func (c *Conn) Data(ctx context.Context, msg io.Reader) (*Reply, error) {
 	return pickReply(replies, err)
 }
 
-// DataLMTP is Data returning all the final replies, n of them (n <= 0:
-// those Data counts), in the order of the recipients. The error is that of
-// the first not 2xx; a refused DATA gives nil replies.
+// DataLMTP is Data returning the n final replies in recipient order (n <= 0:
+// those Data counts), the error being the first failure's.
 func (c *Conn) DataLMTP(ctx context.Context, msg io.Reader, n int) ([]*Reply, error) {
 	_, replies, err := c.data(ctx, msg, c.finalReplyCount(n))
 	return replies, err

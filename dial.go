@@ -46,9 +46,8 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 	return d.Dial(ctx, addr)
 }
 
-// Dial connects to addr ("host:port", or "host" for port 25, 24 for LMTP)
-// and reads the banner. On error the connection is closed (Connect and
-// ReadBanner keep the transcript).
+// Dial connects to addr ("host:port"; port 25, or 24 for LMTP, if none)
+// and reads the banner. On error the Conn is closed (Connect keeps it).
 func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 	c, err := d.Connect(ctx, addr)
 	if err != nil {
@@ -61,9 +60,8 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 	return c, nil
 }
 
-// Connect opens a Conn as Dial does and reads nothing: follow it with
-// ReadBanner, with Handshake for implicit TLS, or with WriteRaw. The Conn
-// stays open whatever comes next: end it with Quit or Close.
+// Connect opens a Conn as Dial does but reads nothing (see ReadBanner,
+// Handshake, WriteRaw); the Conn stays open until Quit or Close.
 func (d *Dialer) Connect(ctx context.Context, addr string) (*Conn, error) {
 	return d.open(ctx, addr, d.defaultPort())
 }

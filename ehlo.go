@@ -306,9 +306,8 @@ func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
 	return r, nil
 }
 
-// LocalName returns the EHLO, HELO or LHLO name used when the call names
-// none: Dialer.LocalName, else the local address literal ("[192.0.2.1]",
-// RFC 5321 §4.1.3), else "localhost".
+// LocalName returns the EHLO name when the call gives none: Dialer.LocalName,
+// else the local address literal ("[192.0.2.1]"), else "localhost".
 func (c *Conn) LocalName() string { return c.localName("") }
 
 // Hello sends EHLO and falls back to HELO when, and only when, the server

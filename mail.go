@@ -96,10 +96,9 @@ type mailTxn struct {
 	accepted int // recipients accepted since the last MAIL
 }
 
-// Mail sends MAIL FROM:<from> with the parameters of o (nil for none) and
-// expects 250; from "" is the null reverse-path <>. A refused address or
-// parameter (see CheckAddress) is an *OpError wrapping an *ArgError, and
-// nothing is written.
+// Mail sends MAIL FROM:<from> (from "" is <>) with o's parameters (o may
+// be nil) and expects 250. A bad argument (see CheckAddress) is refused before writing:
+// an *OpError wrapping an *ArgError.
 func (c *Conn) Mail(ctx context.Context, from string, o *MailOptions) (*Reply, error) {
 	line, err := mailLine(from, o)
 	if err != nil {
@@ -162,10 +161,8 @@ func rcptLine(to string, o *RcptOptions) (string, error) {
 	return "RCPT TO:<" + to + ">" + params, nil
 }
 
-// CheckAddress reports, with an *ArgError, whether addr would change the
-// syntax of MAIL FROM:<addr> or RCPT TO:<addr>: control bytes, '<', '>',
-// spaces outside a quoted local part. Odd addresses are the server's to
-// judge.
+// CheckAddress refuses, with an *ArgError, an addr that would change the
+// syntax of MAIL FROM:<addr>: control bytes, '<', '>', unquoted spaces.
 func CheckAddress(addr string) error { return checkPath("address", addr) }
 
 func checkPath(name, addr string) error {

@@ -2,9 +2,8 @@ package probe
 
 import "time"
 
-// Timeouts bounds each step of a session; a zero field takes its default,
-// RFC 5321 §4.5.3.2's where it gives one. Each read and write is bounded by
-// the earlier of its step's timeout and the context's deadline.
+// Timeouts bounds each step (zero: the default, RFC 5321 §4.5.3.2's where
+// it has one); the context's deadline applies as well.
 type Timeouts struct {
 	Connect   time.Duration // TCP (and proxy) connect: 30 s
 	Greeting  time.Duration // the 220 banner: 5 min

@@ -411,10 +411,9 @@ func firstLine(p []byte) string {
 	return string(p)
 }
 
-// Pipeline writes the lines in one write and reads one reply each, whatever
-// its code, to see how a server handles pipelining (RFC 2920). The replies
-// read are returned with any error: too few time out (an *OpError), bytes
-// after the last are a *ProtocolError.
+// Pipeline writes the lines in one write and returns a reply to each,
+// whatever its code, or those read before an error (too few: a timeout;
+// bytes after the last: a *ProtocolError), to see how a server pipelines.
 func (c *Conn) Pipeline(ctx context.Context, lines ...string) ([]*Reply, error) {
 	if len(lines) == 0 {
 		return nil, nil

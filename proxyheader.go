@@ -12,10 +12,9 @@ import (
 	"github.com/pires/go-proxyproto"
 )
 
-// ProxyHeader is a PROXY protocol header (HAProxy's proxy-protocol.txt),
-// sent in one write before anything else, as a load balancer does: a
-// server set up for it (Postfix smtpd_upstream_proxy_protocol, Exim
-// hosts_proxy) takes Source for the client's address.
+// ProxyHeader is a PROXY protocol header (HAProxy's), sent in one write
+// before anything else, as a load balancer does: a server set up for it
+// (Postfix smtpd_upstream_proxy_protocol …) takes Source for the client's.
 type ProxyHeader struct {
 	Version             int              // 1 (text) or 2 (binary)
 	Source, Destination netip.AddrPort   // both IPv4 or both IPv6; both zero: UNKNOWN (v1), LOCAL (v2)

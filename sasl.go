@@ -16,9 +16,8 @@ import (
 var ErrInsecureAuth = errors.New("smtp: AUTH with credentials refused on a connection without TLS (see Dialer.AllowInsecureAuth)")
 
 // Redactor is implemented by a sasl.Client that knows which responses carry
-// credentials: after each Start and Next, Auth records Redaction() in place
-// of the response unless it is "". Without it, every non-empty response is
-// redacted but for EXTERNAL and ANONYMOUS. RevealSecrets records them all.
+// credentials: Auth records Redaction() in place of each one unless it is
+// "". Without it, responses are redacted but for EXTERNAL and ANONYMOUS.
 type Redactor interface {
 	Redaction() string // the stand-in, such as "[password redacted]", or ""
 }

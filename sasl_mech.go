@@ -21,10 +21,9 @@ type loginClient struct {
 	prompts            []string
 }
 
-// NewLoginClient returns a LOGIN client that answers the prompts by their
-// order, not their text: username, then password (redacted). With
-// initialResponse the username goes on the AUTH line (and again, once, if
-// the server still asks for it).
+// NewLoginClient returns a LOGIN client that answers prompts by order, not
+// text: username, then password (redacted). With initialResponse the
+// username goes on the AUTH line too (and once more if asked).
 func NewLoginClient(username, password string, initialResponse bool) sasl.Client {
 	return &loginClient{username: username, password: password, initial: initialResponse}
 }

@@ -152,8 +152,7 @@ type entryJSON struct {
 }
 
 // MarshalJSON encodes {"start", "entries": [{"time", "offset_ns", "kind",
-// "text", "tls", "redacted", "bytes"}]}, "bytes" (base64) holding a text
-// that is not valid UTF-8 exactly.
+// "text", "tls", "redacted", "bytes": text not valid UTF-8, in base64}]}.
 func (t *Transcript) MarshalJSON() ([]byte, error) {
 	t.mu.Lock()
 	out := transcriptJSON{Start: t.start, Entries: make([]entryJSON, len(t.entries))}
