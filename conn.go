@@ -13,9 +13,8 @@ import (
 	"time"
 )
 
-// Conn is one SMTP session, recorded in its Transcript. It is not safe for
-// concurrent use (its Transcript is); cancelling a call's context
-// interrupts the call. End every Conn with Quit or Close.
+// Conn is one SMTP session, recorded in its Transcript; not safe for
+// concurrent use (its Transcript is). End every Conn with Quit or Close.
 type Conn struct {
 	d       Dialer // a copy, with defaults applied to Timeouts and Limits
 	nc      net.Conn
