@@ -45,7 +45,7 @@ const SchemaVersion = 1
 //	  "mail": {reply}, "recipients": [{"address", "accepted", "reply", "final"}],
 //	  "data": {reply}, "final": {reply}, "queue_id": "6A4C1D5153E", "pipelined": true,
 //	  "quit": {reply},
-//	  "findings": [{"id", "severity", "summary", "evidence", "reference"}],
+//	  "findings": [{"id", "severity", "summary", "evidence", "reference", "check"}],
 //	  "checks": [{"id", "status", "detail", "error", "findings", "start_offset_ns", "duration_ns", "transcripts"}],
 //	  "transcript": {"start", "entries": […]}
 //	}
