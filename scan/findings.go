@@ -36,7 +36,7 @@ const (
 )
 
 // findings makes the findings the session shows, in the order of the
-// table above.
+// package doc's table.
 func (r *runner) findings() []Finding {
 	var out []Finding
 	add := func(f *Finding) {

@@ -198,7 +198,7 @@ const (
 
 // Finding is something about the server that deserves attention.
 type Finding struct {
-	// ID names the kind of finding; see FindingID for the list.
+	// ID names the kind of finding (the package doc tabulates them).
 	ID FindingID `json:"id"`
 	// Severity ranks it.
 	Severity Severity `json:"severity"`
