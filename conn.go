@@ -76,7 +76,7 @@ func (c *Conn) ReadBanner(ctx context.Context) (*Reply, error) {
 // Banner returns the greeting, or nil before ReadBanner.
 func (c *Conn) Banner() *Reply { return c.banner }
 
-// Capabilities returns the latest EHLO's, nil before it and after STARTTLS.
+// Capabilities returns the latest EHLO's; nil before one and after STARTTLS.
 func (c *Conn) Capabilities() *Capabilities { return c.caps }
 
 // TLS returns the TLS report, or nil while the Conn is in plaintext.

@@ -162,7 +162,8 @@ func rcptLine(to string, o *RcptOptions) (string, error) {
 }
 
 // CheckAddress refuses, with an *ArgError, an addr that would change the
-// syntax of MAIL FROM:<addr>: control bytes, '<', '>', unquoted spaces.
+// syntax of MAIL FROM:<addr> or RCPT TO:<addr>: control bytes, '<', '>',
+// unquoted spaces.
 func CheckAddress(addr string) error { return checkPath("address", addr) }
 
 func checkPath(name, addr string) error {

@@ -49,8 +49,8 @@ func (c *Conn) AuthLogin(ctx context.Context, username, password string) (*Reply
 // a *ProtocolError wrapping the client's error, and the session goes on.
 // Another code, or a 235 from a SCRAM server that proved nothing, ends it.
 //
-// Challenges are noted decoded but SCRAM's server-final, which would allow
-// an offline dictionary attack. Credentials are redacted where written (see
+// Challenges are noted decoded, except SCRAM's server-final (it would allow
+// an offline dictionary attack). Credentials are redacted where written (see
 // Redactor) and refused without TLS (ErrInsecureAuth) unless
 // AllowInsecureAuth.
 func (c *Conn) Auth(ctx context.Context, m sasl.Client) (*Reply, error) {

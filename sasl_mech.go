@@ -80,7 +80,7 @@ type cramMD5Client struct {
 
 func (c *cramMD5Client) secret() string { return c.password }
 
-// NewCRAMMD5Client returns a CRAM-MD5 client (RFC 2195), redacted.
+// NewCRAMMD5Client returns a CRAM-MD5 client (RFC 2195); its response is redacted.
 func NewCRAMMD5Client(username, password string) sasl.Client {
 	return &cramMD5Client{username: username, password: password}
 }
