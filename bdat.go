@@ -9,7 +9,7 @@ import (
 // DefaultChunkSize is the BDAT chunk size Bdat uses when given 0 or less.
 const DefaultChunkSize = 64 << 10
 
-// MaxChunkSize is the largest BDAT chunk Bdat sends; a larger chunkSize is
+// maxChunkSize is the largest BDAT chunk Bdat sends; a larger chunkSize is
 // lowered to it.
 const maxChunkSize = 64 << 20
 
@@ -26,37 +26,19 @@ const (
 	stepBdatLast = "BDAT LAST" // the last chunk and its reply (LMTP: replies)
 )
 
-// Bdat sends msg with BDAT (CHUNKING, RFC 3030) in chunks of chunkSize
-// bytes (DefaultChunkSize when 0 or less): "BDAT <n>" followed by exactly
-// n bytes of msg, as they are (no line-ending change, no dot-stuffing:
-// BDAT is binary-clean), the last chunk as "BDAT <n> LAST", or "BDAT 0
-// LAST" when msg ends on a chunk boundary. It returns the reply to the
-// last chunk. Memory is bounded by chunkSize (at most MaxChunkSize).
-//
-// When the server advertised PIPELINING, up to 8 chunks are sent before
-// their replies are read; otherwise each chunk waits for its 250. After a
-// chunk is refused no more are sent (RFC 3030 §2): the replies already due
-// are read and the *ReplyError of the first refusal is returned; the
-// transaction is then in an undefined state and the caller should send
-// RSET. When BDAT LAST had already gone out, its reply is read too (on
-// LMTP one per recipient only if the first is positive: a refused LAST is
-// taken as the single answer of the failed transaction), so the session
-// stays in step; BdatLMTP returns those replies with the error. Replies
-// beyond those already received end the session, as for Data. If reading msg fails the Conn is closed. On an LMTP Conn the last
-// chunk is answered once per accepted recipient, as for Data; use BdatLMTP
-// to get each reply.
-//
-// The transcript records each "BDAT" line and, for the chunk, a note
-// "chunk: N bytes (not recorded)", or with Dialer.RecordBody its bytes cut
-// at each CRLF.
+// Bdat sends msg with BDAT (RFC 3030) in chunks of chunkSize bytes as they
+// are (DefaultChunkSize if <= 0, at most 64 MiB), the last as "BDAT <n>
+// LAST", and returns its reply. With PIPELINING up to 8 chunks go before
+// their replies are read. After a refusal no chunk follows (RFC 3030 §2):
+// the replies due are read and the first refusal's *ReplyError returned;
+// send RSET next. The transcript notes "chunk: N bytes (not recorded)";
+// extra bytes, a failed read and LMTP are as for Data.
 func (c *Conn) Bdat(ctx context.Context, msg io.Reader, chunkSize int) (*Reply, error) {
 	replies, err := c.bdat(ctx, msg, chunkSize, c.finalReplyCount(0))
 	return pickReply(replies, err)
 }
 
-// BdatLMTP is Bdat for LMTP: it reads n replies to the last chunk (n <= 0:
-// the recipients accepted since Mail, at least one) and returns them in
-// the order of the recipients, as DataLMTP does.
+// BdatLMTP is Bdat returning the final replies as DataLMTP does.
 func (c *Conn) BdatLMTP(ctx context.Context, msg io.Reader, chunkSize, n int) ([]*Reply, error) {
 	return c.bdat(ctx, msg, chunkSize, c.finalReplyCount(n))
 }

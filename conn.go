@@ -13,13 +13,8 @@ import (
 	"time"
 )
 
-// Conn is one SMTP session. It records every line it sends and receives in
-// its Transcript. A Conn is not safe for concurrent use; its Transcript is.
-//
-// A Conn watches the context of its latest call until a call comes with
-// another context or the Conn is closed, so that cancelling the context
-// interrupts whatever call runs under it. End every Conn with Quit or
-// Close: that releases the connection and the watch.
+// Conn is one SMTP session, recorded in its Transcript; not safe for
+// concurrent use (its Transcript is). End every Conn with Quit or Close.
 type Conn struct {
 	d        Dialer // a copy, with defaults applied to Timeouts and Limits
 	nc       net.Conn
@@ -43,14 +38,9 @@ type Conn struct {
 	deadlineMu sync.Mutex // held while a deadline is moved, so a cancelled context's always wins
 }
 
-// NewConn wraps a connection the caller opened. d may be nil for the
-// defaults. Call ReadBanner next. The Conn owns nc from now on.
-//
-// A Conn made this way knows the server only by nc.RemoteAddr(): unless
-// d.TLSConfig (or the config given to StartTLS) sets ServerName, the
-// certificate is verified against that IP address, and sent no SNI;
-// through a proxy it is the proxy's address. Set ServerName to the host
-// name the certificate should carry.
+// NewConn wraps nc, which the Conn then owns; d may be nil. Call
+// ReadBanner next. Unless the TLS config names the server (ServerName), no
+// SNI is sent and the certificate is checked against nc's remote IP.
 func NewConn(nc net.Conn, d *Dialer) *Conn {
 	c := &Conn{nc: nc, raw: nc}
 	if d != nil {
@@ -70,9 +60,8 @@ func NewConn(nc net.Conn, d *Dialer) *Conn {
 	return c
 }
 
-// ReadBanner reads the server's greeting. A 4xx or 5xx greeting is a
-// *ReplyError (554 and 421 also close the Conn: the server will take
-// nothing more); any other code but 220 is a *ProtocolError and closes it.
+// ReadBanner reads the greeting, which must be 220: a 4xx or 5xx is a
+// *ReplyError (a 5xx or 421 ends the session).
 func (c *Conn) ReadBanner(ctx context.Context) (*Reply, error) {
 	r, err := c.exchange(ctx, "banner", c.d.Timeouts.Greeting, nil)
 	if err != nil {
@@ -89,8 +78,7 @@ func (c *Conn) ReadBanner(ctx context.Context) (*Reply, error) {
 // Banner returns the greeting, or nil before ReadBanner.
 func (c *Conn) Banner() *Reply { return c.banner }
 
-// Capabilities returns what the latest EHLO (or LHLO) announced. It is nil
-// before the first EHLO and again after STARTTLS until the next one.
+// Capabilities returns the latest EHLO's; nil before one and after STARTTLS.
 func (c *Conn) Capabilities() *Capabilities { return c.caps }
 
 // TLS returns the TLS report, or nil while the Conn is in plaintext.
@@ -99,11 +87,8 @@ func (c *Conn) TLS() *TLSInfo { return c.tls }
 // Transcript returns the record of the session.
 func (c *Conn) Transcript() *Transcript { return c.tr }
 
-// NetConn returns the underlying connection: the *tls.Conn after StartTLS
-// or DialTLS. Reading or writing it bypasses the transcript. Anything of
-// the TLS handshake still held back to leave with the next command (see
-// handshakeConn) is sent first, so the connection may be used from several
-// goroutines at once, as a *tls.Conn allows.
+// NetConn returns the connection beneath (the *tls.Conn in TLS), safe for
+// concurrent use; reading or writing it bypasses the transcript.
 func (c *Conn) NetConn() net.Conn {
 	if c.held != nil {
 		c.held.release()
@@ -120,8 +105,7 @@ func (c *Conn) Noop(ctx context.Context) (*Reply, error) {
 	return c.command(ctx, "NOOP", c.d.Timeouts.Command, "NOOP", 250)
 }
 
-// Rset sends RSET and expects 250. It ends the mail transaction the Conn
-// follows (see Data on LMTP).
+// Rset sends RSET and expects 250; it ends the mail transaction.
 func (c *Conn) Rset(ctx context.Context) (*Reply, error) {
 	c.txn = mailTxn{}
 	return c.command(ctx, "RSET", c.d.Timeouts.Command, "RSET", 250)
@@ -132,9 +116,8 @@ func (c *Conn) Vrfy(ctx context.Context, arg string) (*Reply, error) {
 	return c.command(ctx, "VRFY", c.d.Timeouts.Command, "VRFY "+arg, 250, 251, 252)
 }
 
-// Quit sends QUIT, expects 221, and closes the Conn. It is safe on a
-// Conn that is already broken or closed: then it only closes, sends
-// nothing, and returns the error that ended the session.
+// Quit sends QUIT, expects 221, and closes the Conn; on an ended session
+// it only closes and returns the error that ended it.
 func (c *Conn) Quit(ctx context.Context) (*Reply, error) {
 	if c.broken != nil {
 		err := &OpError{Op: "QUIT", Err: c.broken}
@@ -146,10 +129,8 @@ func (c *Conn) Quit(ctx context.Context) (*Reply, error) {
 	return r, err
 }
 
-// Close closes the connection without QUIT. Later calls fail with an error
-// that wraps net.ErrClosed. Like every method, Close must not run
-// concurrently with another call on the Conn: to abort a call in progress,
-// cancel its context.
+// Close closes the connection without QUIT; later calls fail with an error
+// wrapping net.ErrClosed. To abort a call in progress, cancel its context.
 func (c *Conn) Close() error {
 	if c.broken == nil {
 		c.broken = net.ErrClosed
@@ -162,15 +143,15 @@ func (c *Conn) Close() error {
 	return err
 }
 
-// SendRaw writes line followed by CRLF and reads one reply, whatever its
-// code: a 5xx is a reply, not an error. A line with CR, LF or NUL is refused
-// before anything is written; use WriteRaw for such bytes.
+// SendRaw writes line and CRLF and reads one reply, whatever its code. A
+// line with CR, LF or NUL is refused (see WriteRaw). Bytes that arrived
+// before the line are a *ProtocolError: take them first with Pending.
 func (c *Conn) SendRaw(ctx context.Context, line string) (*Reply, error) {
 	return c.exchange(ctx, verbOf(line), c.d.Timeouts.Command, []outLine{{text: line}})
 }
 
-// WriteRaw writes p exactly as given, any bytes at all, and records it. It
-// reads nothing; follow it with ReadReply.
+// WriteRaw writes p exactly as given, any bytes at all, records it, and
+// reads nothing.
 func (c *Conn) WriteRaw(ctx context.Context, p []byte) error {
 	if err := c.begin(ctx, "raw write", c.d.Timeouts.Command); err != nil {
 		return err
@@ -189,17 +170,10 @@ func (c *Conn) ReadReply(ctx context.Context) (*Reply, error) {
 	return c.exchange(ctx, "read", c.d.Timeouts.Command, nil)
 }
 
-// Pending waits up to wait for the server to send something, reads what
-// has arrived without taking it as a reply, and returns a copy of every
-// byte received and not yet read. It returns at once when such bytes are
-// already waiting, and nil, nil when nothing arrives in time: the session
-// goes on as before, and ReadReply reads the bytes as a reply later. A
-// server that closes the connection, or a context that ends, is an error.
-//
-// It is how a client listens for a reply that a correct server never
-// sends: the answer to a command smuggled behind another, a reply before
-// the real end of data, a reply that arrived before the command it seems
-// to answer.
+// Pending returns a copy of the bytes received and not yet read, waiting up
+// to wait for some (nil, nil if none come; a closed connection is an
+// error), and leaves them for ReadReply: how a check listens for a reply a
+// correct server never sends.
 func (c *Conn) Pending(ctx context.Context, wait time.Duration) ([]byte, error) {
 	if b := c.lr.buffered(); len(b) > 0 {
 		return bytes.Clone(b), nil

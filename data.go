@@ -147,32 +147,18 @@ func indexLineBreak(p []byte) int {
 	return lf
 }
 
-// Data sends DATA, expects 354, streams msg as message data (line endings
-// made CRLF, leading dots doubled, see NewDotWriter) and returns the reply
-// to the final ".". Memory does not grow with the message: it streams
-// through fixed buffers, each block written under a fresh
-// Timeouts.DataBlock deadline; the final reply is awaited for
-// Timeouts.DataEnd.
+// Data sends DATA, expects 354, streams msg (CRLF line endings, leading
+// dots doubled; Timeouts.DataBlock per block) and returns the reply to the
+// final "." (Timeouts.DataEnd); error steps are "DATA", "DATA body" and
+// "DATA end". The transcript notes "message body: N
+// bytes, L lines (not recorded)" unless RecordBody. Bytes that came with
+// the 354 are a *ProtocolError; a failed read of msg closes the Conn
+// without the ".", so that the server drops the message.
 //
-// The transcript records the body as one note, "message body: N bytes,
-// L lines (not recorded)", unless Dialer.RecordBody is set, in which case
-// each line is recorded as sent (dot-stuffed); the final "." is always
-// recorded. The steps are named "DATA" (until the 354), "DATA body" and
-// "DATA end" in errors. If reading msg fails, the Conn is closed without
-// the final "." so that the server drops the partial message. Bytes that
-// arrived together with the 354 are a reply no command asked for: a
-// *ProtocolError, the body is not sent and the session ends.
-//
-// On an LMTP Conn the server answers the "." once per recipient accepted
-// since Mail (RFC 2033 §4.2); Data reads every reply so that the session
-// stays in step, and returns the first one that failed (with its
-// *ReplyError), or else the first. Use DataLMTP to get each. The Conn
-// counts the recipients accepted by Rcpt, Send and Pipeline since the last
-// MAIL or RSET; it does not see RCPTs sent with SendRaw or WriteRaw (give
-// DataLMTP their number). If more bytes have already arrived once the
-// counted replies are read, the count was wrong: rather than let those
-// replies answer later commands, Data returns a *ProtocolError for step
-// "DATA end" and the session ends.
+// On LMTP the "." gets a reply per recipient accepted since MAIL or RSET
+// (counted by Rcpt, Send and Pipeline; RFC 2033 §4.2): Data reads them all,
+// returns the first failure or else the first, and takes bytes beyond them
+// for a *ProtocolError.
 func (c *Conn) Data(ctx context.Context, msg io.Reader) (*Reply, error) {
 	r, replies, err := c.data(ctx, msg, c.finalReplyCount(0))
 	if replies == nil {
@@ -181,13 +167,8 @@ func (c *Conn) Data(ctx context.Context, msg io.Reader) (*Reply, error) {
 	return pickReply(replies, err)
 }
 
-// DataLMTP is Data for LMTP (RFC 2033): it reads n replies after the final
-// "." and returns them in the order of the accepted recipients. n <= 0
-// means the number of recipients the Conn counted since the last MAIL or
-// RSET (at least one; see Data for what is counted and for replies beyond
-// the count). The error is a *ReplyError for the first reply that is
-// not 2xx; the others are still read and returned. When DATA itself is
-// refused the replies are nil and the error holds the DATA reply.
+// DataLMTP is Data returning the n final replies in recipient order (n <= 0:
+// those Data counts), the error being the first failure's.
 func (c *Conn) DataLMTP(ctx context.Context, msg io.Reader, n int) ([]*Reply, error) {
 	_, replies, err := c.data(ctx, msg, c.finalReplyCount(n))
 	return replies, err

@@ -14,58 +14,29 @@ import (
 	"golang.org/x/net/proxy"
 )
 
-// Dialer holds the options for opening a Conn. Its zero value dials
-// directly with the defaults of Timeouts and Limits. A Dialer may be reused
-// and shared; a Conn keeps a copy of it.
+// Dialer holds the options for opening a Conn; its zero value dials
+// directly with the default Timeouts and Limits. A Dialer may be shared; a
+// Conn keeps a copy.
 type Dialer struct {
-	// NetDialer opens the TCP connection. Nil means a net.Dialer, or the
-	// proxy named by Proxy. Any golang.org/x/net/proxy dialer fits.
-	NetDialer proxy.ContextDialer
-	// Proxy is a SOCKS5 proxy URL: "socks5://user:pass@host:1080" resolves
-	// the target locally, "socks5h://…" lets the proxy resolve it. Empty
-	// means none. It is ignored when NetDialer is set.
-	Proxy string
-	// ProxyFromEnvironment takes the proxy from ALL_PROXY (or all_proxy)
-	// and honours NO_PROXY, when neither NetDialer nor Proxy is set.
+	// NetDialer (any golang.org/x/net/proxy dialer) comes first, then Proxy
+	// ("socks5://user:pass@host:1080"; "socks5h://…" lets the proxy
+	// resolve), then ProxyFromEnvironment (ALL_PROXY, NO_PROXY), else a
+	// net.Dialer from LocalAddr.
+	NetDialer            proxy.ContextDialer
+	Proxy                string
 	ProxyFromEnvironment bool
-	// Network is "tcp" (the default when empty), "tcp4" or "tcp6" to use
-	// only IPv4 or IPv6, or "unix" for a socket path (LMTP to Dovecot). An
-	// address "unix:/path" means a unix socket whatever Network says.
-	Network string
-	// LocalAddr is the local address (and port) to dial from; nil lets the
-	// system choose. It applies when NetDialer and the proxies are unset.
-	LocalAddr net.Addr
-	// ProxyHeader, when set, is sent right after the connection opens,
-	// before the banner (and before implicit TLS).
-	ProxyHeader *ProxyHeader
-	// LocalName is the name sent with EHLO, HELO and LHLO when the call
-	// names none. Empty means the address literal of the local address
-	// ("[192.0.2.1]", RFC 5321 §4.1.3); see Conn.LocalName.
-	LocalName string
-	// TLSConfig configures implicit TLS and StartTLS when the call gives no
-	// config. Its ServerName defaults to the dialled host unless that is an
-	// IP literal.
-	TLSConfig *tls.Config
-	// Timeouts bounds each step.
-	Timeouts Timeouts
-	// Limits caps what the server can make the client read.
-	Limits Limits
-	// AllowInsecureAuth permits AUTH with a mechanism that carries a
-	// password, hash or token on a Conn without TLS. It is refused
-	// otherwise, before anything is written.
-	AllowInsecureAuth bool
-	// RevealSecrets records credentials in the transcript as they were
-	// sent. By default they are redacted where they are written.
-	RevealSecrets bool
-	// RecordBody records a message's body in the transcript line by line.
-	// By default only a summary (bytes, lines) is recorded.
-	RecordBody bool
-	// LMTP speaks LMTP (RFC 2033): LHLO instead of EHLO, and one reply per
-	// accepted recipient after the message data.
-	LMTP bool
-	// Logger, when set, also receives every transcript entry as it is
-	// recorded, at debug level.
-	Logger *slog.Logger
+	LocalAddr            net.Addr
+	Network              string       // "tcp" (if empty), "tcp4", "tcp6", "unix"; "unix:/path" targets are sockets
+	ProxyHeader          *ProxyHeader // if set, sent first, before the banner and any TLS
+	LocalName            string       // EHLO name when the call gives none (see Conn.LocalName)
+	TLSConfig            *tls.Config  // for implicit TLS and StartTLS(ctx, nil); ServerName defaults to the host
+	Timeouts             Timeouts
+	Limits               Limits
+	AllowInsecureAuth    bool         // permit AUTH with credentials without TLS
+	RevealSecrets        bool         // record credentials in the transcript (redacted by default)
+	RecordBody           bool         // record a message body line by line (a summary by default)
+	LMTP                 bool         // speak LMTP (RFC 2033): LHLO, one final reply per recipient
+	Logger               *slog.Logger // if set, gets every transcript entry live, at debug level
 }
 
 // Dial connects to addr ("host:port", or "host" for port 25) with a zero
@@ -75,10 +46,8 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 	return d.Dial(ctx, addr)
 }
 
-// Dial connects to addr ("host:port", or "host" for port 25, 24 for LMTP)
-// and reads the banner. An error says which step failed; on error the
-// connection is closed and the Conn discarded. To keep the transcript of a
-// failed greeting, use Connect and ReadBanner.
+// Dial connects to addr ("host:port"; port 25, or 24 for LMTP, if none)
+// and reads the banner. On error the Conn is closed (Connect keeps it).
 func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 	c, err := d.Connect(ctx, addr)
 	if err != nil {
@@ -91,11 +60,8 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Conn, error) {
 	return c, nil
 }
 
-// Connect opens a connection to addr as Dial does, and returns the Conn
-// without reading anything. Follow it with ReadBanner, or with Handshake
-// for implicit TLS and then ReadBanner; or write before the greeting with
-// WriteRaw, as a test of a server's pregreet guard does. Unlike Dial, it
-// leaves the Conn open whatever comes next: end it with Quit or Close.
+// Connect opens a Conn as Dial does but reads nothing (see ReadBanner,
+// Handshake, WriteRaw); the Conn stays open until Quit or Close.
 func (d *Dialer) Connect(ctx context.Context, addr string) (*Conn, error) {
 	return d.open(ctx, addr, d.defaultPort())
 }

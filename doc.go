@@ -1,6 +1,8 @@
 // Package probe talks SMTP one line at a time, the way a mail administrator
 // does with telnet and "openssl s_client -starttls smtp", but from Go: it
 // records every line both ways, parses what it sees, and never hides a step.
+// Whole runs with findings and security checks live in package probe/scan,
+// built on this package's exported API alone.
 //
 // # A session, step by step
 //
@@ -31,37 +33,70 @@
 //	_, err = c.Quit(ctx)
 //	fmt.Print(c.Transcript())
 //
-// Every call takes a context; the deadline of each read and write is the
-// earlier of the context's and the step's own timeout (Timeouts, with the
-// defaults of RFC 5321 §4.5.3.2).
+// Every call takes a context; each read and write ends by the earlier of
+// its deadline and the step's timeout (Timeouts, RFC 5321 §4.5.3.2). Send
+// does MAIL, RCPT and DATA in one call, pipelined when the server allows.
 //
 // # Replies and errors
 //
-// A Reply holds the code, the RFC 3463 enhanced code when the server sent
-// one, and the text of each line. The reply reader is the package's own: it
-// accepts a bare "250" and a missing space, caps the bytes per line and the
-// lines per reply (Limits), and records every deviation from the RFC — a
-// bare LF, a NUL, a line over 512 octets — as a note in the transcript.
+// A Reply holds the code, the RFC 3463 enhanced code if any, and each
+// line's text. The reader accepts a bare "250" and a missing space, bounds
+// what a reply may cost (Limits), and notes every deviation from the RFC (a
+// bare LF, a NUL, a line over 512 octets) in the transcript.
 //
-// Errors say which step failed and can be told apart with errors.As:
-// *ReplyError (a 4xx or 5xx where success was needed), *ProtocolError (the
-// server broke the protocol), *OpError (the connection failed: network
-// errors, deadlines, a cancelled context; it wraps the cause, so
-// errors.Is(err, os.ErrDeadlineExceeded) works). After a 421 every call
-// returns an error that matches ErrServerClosed.
+// Each command accepts only the replies its RFC lists for it. A 4xx or 5xx
+// is a *ReplyError and the session goes on; any other code (a 2xx
+// included), a reply no command asked for or one that cannot be parsed is
+// a *ProtocolError and ends the session: a probe never calls a wrong reply
+// a success. SendRaw and ReadReply judge nothing. A failed connection,
+// deadline or cancelled context is an *OpError wrapping the cause, a failed
+// TLS handshake or verification a *TLSError; after a 421 every error
+// matches ErrServerClosed. Arguments with CR, LF or NUL are refused before
+// anything is written.
 //
 // # Transcript
 //
-// The Transcript renders like the tutorials do ("S: ", "C: ", and "*  " for
-// the library's notes), as JSON, and live through a slog.Logger. Control
-// bytes are escaped in every rendering, so a server cannot forge a line or
-// drive a terminal. Credentials are marked secret where they are written
-// and redacted unless Dialer.RevealSecrets is set; they are never stored
-// otherwise.
+// The Transcript renders like the tutorials ("S: ", "C: ", "*  " for
+// notes), as JSON, and live through a slog.Logger, escaping control bytes
+// so that a server cannot forge a line or drive a terminal. Credentials are
+// redacted where they are written unless Dialer.RevealSecrets is set, and
+// scrubbed from what the server echoes. A message body is summed up unless
+// Dialer.RecordBody is set.
 //
-// # Raw access
+// # Writing your own checks
 //
-// SendRaw sends one line verbatim and returns whatever reply comes back;
-// WriteRaw writes any bytes at all, for deliberately malformed traffic, and
-// ReadReply reads the next reply. All three are recorded.
+// SendRaw sends one line verbatim and reads whatever reply comes; WriteRaw
+// writes any bytes at all; ReadReply reads the next reply. And:
+//
+//   - Dialer.Connect opens a Conn without reading the banner, to talk first
+//     with WriteRaw or start implicit TLS with Conn.Handshake.
+//   - Conn.Handshake runs TLS on the connection as it stands, say after a
+//     STARTTLS sent with WriteRaw.
+//   - Conn.Pending waits a bounded time for bytes a correct server never
+//     sends; the session goes on when none come.
+//   - Conn.LocalName is the EHLO name, for a Message-ID that matches it.
+//   - Transcript.AddNote puts a check's remarks among the lines.
+//   - Conn.XClient, Conn.XForward and Dialer.ProxyHeader make the server
+//     see another client.
+//
+// # Standards
+//
+//   - RFC 5321: SMTP
+//   - RFC 2033: LMTP (Dialer.LMTP)
+//   - RFC 3207: STARTTLS
+//   - RFC 8314: implicit TLS (DialTLS)
+//   - RFC 4954: AUTH
+//   - RFC 4616: PLAIN
+//   - RFC 2195: CRAM-MD5
+//   - RFC 5802, RFC 7677: SCRAM-SHA-1, SCRAM-SHA-256
+//   - RFC 7628: OAUTHBEARER's error exchange
+//   - RFC 2920: PIPELINING
+//   - RFC 3030: CHUNKING, BINARYMIME
+//   - RFC 1870: SIZE
+//   - RFC 6152: 8BITMIME
+//   - RFC 6531: SMTPUTF8
+//   - RFC 3461: DSN
+//   - RFC 8689: REQUIRETLS
+//   - RFC 9422: LIMITS
+//   - RFC 3463, RFC 2034: enhanced status codes
 package probe

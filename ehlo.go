@@ -9,44 +9,30 @@ import (
 
 // Capabilities is what a server announced in its reply to EHLO (or LHLO).
 type Capabilities struct {
-	// Domain is the first word of the first line: "mail.example.com".
-	Domain string `json:"domain"`
-	// Greeting is the rest of the first line: "Hello [10.0.0.1]".
-	Greeting string `json:"greeting,omitempty"`
-	// Extensions holds every line after the first, in order.
-	Extensions []Extension `json:"extensions"`
-	// Auth lists the SASL mechanisms, upper-case, in order of first
-	// appearance: the union of "AUTH x y" and the legacy "AUTH=x y".
-	Auth []string `json:"auth,omitempty"`
-	// Size is the SIZE limit in bytes; 0 when none was advertised, when
-	// the server declared no limit, or when the value was unreadable.
-	Size int64 `json:"size,omitempty"`
-	// FromHELO reports that the server refused EHLO and these come from a
-	// HELO fallback: there are no extensions.
-	FromHELO bool `json:"from_helo,omitempty"`
-
-	Pipelining          bool `json:"pipelining,omitempty"`          // PIPELINING, RFC 2920
-	StartTLS            bool `json:"starttls,omitempty"`            // STARTTLS, RFC 3207
-	EightBitMIME        bool `json:"8bitmime,omitempty"`            // 8BITMIME, RFC 6152
-	SMTPUTF8            bool `json:"smtputf8,omitempty"`            // SMTPUTF8, RFC 6531
-	Chunking            bool `json:"chunking,omitempty"`            // CHUNKING, RFC 3030
-	BinaryMIME          bool `json:"binarymime,omitempty"`          // BINARYMIME, RFC 3030
-	DSN                 bool `json:"dsn,omitempty"`                 // DSN, RFC 3461
-	EnhancedStatusCodes bool `json:"enhancedstatuscodes,omitempty"` // ENHANCEDSTATUSCODES, RFC 2034
-	VRFY                bool `json:"vrfy,omitempty"`                // VRFY listed as an extension
-	ETRN                bool `json:"etrn,omitempty"`                // ETRN, RFC 1985
-	RequireTLS          bool `json:"requiretls,omitempty"`          // REQUIRETLS, RFC 8689
+	Domain              string      `json:"domain"`                        // first word of the first line: "mail.example.com"
+	Greeting            string      `json:"greeting,omitempty"`            // rest of the first line: "Hello [10.0.0.1]"
+	Extensions          []Extension `json:"extensions"`                    // every line after the first, in order
+	Auth                []string    `json:"auth,omitempty"`                // SASL mechanisms, upper-case, in order, from "AUTH x" and "AUTH=x"
+	Size                int64       `json:"size,omitempty"`                // SIZE limit; 0 if none, unlimited or unreadable
+	FromHELO            bool        `json:"from_helo,omitempty"`           // EHLO was refused; HELO gave these: no extensions
+	Pipelining          bool        `json:"pipelining,omitempty"`          // PIPELINING, RFC 2920
+	StartTLS            bool        `json:"starttls,omitempty"`            // STARTTLS, RFC 3207
+	EightBitMIME        bool        `json:"8bitmime,omitempty"`            // 8BITMIME, RFC 6152
+	SMTPUTF8            bool        `json:"smtputf8,omitempty"`            // SMTPUTF8, RFC 6531
+	Chunking            bool        `json:"chunking,omitempty"`            // CHUNKING, RFC 3030
+	BinaryMIME          bool        `json:"binarymime,omitempty"`          // BINARYMIME, RFC 3030
+	DSN                 bool        `json:"dsn,omitempty"`                 // DSN, RFC 3461
+	EnhancedStatusCodes bool        `json:"enhancedstatuscodes,omitempty"` // ENHANCEDSTATUSCODES, RFC 2034
+	VRFY                bool        `json:"vrfy,omitempty"`                // VRFY listed as an extension
+	ETRN                bool        `json:"etrn,omitempty"`                // ETRN, RFC 1985
+	RequireTLS          bool        `json:"requiretls,omitempty"`          // REQUIRETLS, RFC 8689
 }
 
 // Extension is one line of an EHLO reply after the first.
 type Extension struct {
-	// Keyword is the extension's name, upper-case: "SIZE", "AUTH".
-	Keyword string `json:"keyword"`
-	// Params holds the words after the keyword, as sent.
-	Params []string `json:"params,omitempty"`
-	// Line is the line as sent, when it differs from Keyword and Params
-	// joined by spaces (for instance the legacy "AUTH=PLAIN LOGIN").
-	Line string `json:"line,omitempty"`
+	Keyword string   `json:"keyword"`          // upper-case: "SIZE", "AUTH"
+	Params  []string `json:"params,omitempty"` // the words after it, as sent
+	Line    string   `json:"line,omitempty"`   // the line as sent, if not Keyword Params ("AUTH=PLAIN")
 }
 
 // Has reports whether keyword was advertised, ignoring case.
@@ -54,8 +40,7 @@ func (c *Capabilities) Has(keyword string) bool {
 	return c.find(keyword) != nil
 }
 
-// Param returns the parameters of the first line with keyword, ignoring
-// case, or nil.
+// Param returns the parameters of keyword's first line (any case), or nil.
 func (c *Capabilities) Param(keyword string) []string {
 	if e := c.find(keyword); e != nil {
 		return e.Params
@@ -63,8 +48,7 @@ func (c *Capabilities) Param(keyword string) []string {
 	return nil
 }
 
-// SupportsAuth reports whether mech is among the advertised mechanisms,
-// ignoring case.
+// SupportsAuth reports whether mech is advertised, ignoring case.
 func (c *Capabilities) SupportsAuth(mech string) bool {
 	if c == nil {
 		return false
@@ -77,8 +61,7 @@ func (c *Capabilities) SupportsAuth(mech string) bool {
 	return false
 }
 
-// Limit returns a value the server declared with the LIMITS extension
-// (RFC 9422), such as "RCPTMAX" or "MAILMAX".
+// Limit returns a LIMITS value (RFC 9422), such as "RCPTMAX".
 func (c *Capabilities) Limit(name string) (int, bool) {
 	for _, p := range c.Param("LIMITS") {
 		k, v, ok := strings.Cut(p, "=")
@@ -102,8 +85,8 @@ func (c *Capabilities) find(keyword string) *Extension {
 	return nil
 }
 
-// ParseCapabilities reads the lines of a 250 reply to EHLO. It accepts any
-// text; what it cannot use it describes in notes.
+// ParseCapabilities reads the lines of a 250 reply to EHLO; what it cannot
+// use it describes in notes.
 func ParseCapabilities(lines []string) (caps *Capabilities, notes []string) {
 	caps = &Capabilities{}
 	if len(lines) == 0 {
@@ -293,8 +276,8 @@ func (c *Capabilities) applySize(params []string) string {
 	return ""
 }
 
-// Ehlo sends EHLO (LHLO on an LMTP Conn) with name, or Dialer.LocalName,
-// or "localhost", and returns the capabilities it announced.
+// Ehlo sends EHLO (LHLO on an LMTP Conn) with name, or LocalName when
+// name is empty, and returns the capabilities announced.
 func (c *Conn) Ehlo(ctx context.Context, name string) (*Capabilities, error) {
 	verb := "EHLO"
 	if c.d.LMTP {
@@ -312,8 +295,7 @@ func (c *Conn) Ehlo(ctx context.Context, name string) (*Capabilities, error) {
 	return caps, nil
 }
 
-// Helo sends HELO, for servers that do not speak ESMTP. Capabilities then
-// holds the domain and nothing else.
+// Helo sends HELO; Capabilities then holds the domain and nothing else.
 func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
 	r, err := c.command(ctx, "HELO", c.d.Timeouts.Command, "HELO "+c.localName(name), 250)
 	if err != nil {
@@ -324,10 +306,8 @@ func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
 	return r, nil
 }
 
-// LocalName returns the name the Conn gives in EHLO, HELO and LHLO when
-// the call names none: Dialer.LocalName, else the address literal of the
-// local address ("[192.0.2.1]"), as RFC 5321 §4.1.3 allows. Test messages
-// use it for their Message-ID, so that header and session agree.
+// LocalName returns the EHLO name when the call gives none: Dialer.LocalName,
+// else the local address literal ("[192.0.2.1]"), else "localhost".
 func (c *Conn) LocalName() string { return c.localName("") }
 
 // Hello sends EHLO and falls back to HELO when, and only when, the server

@@ -10,32 +10,24 @@ import (
 	"unicode/utf8"
 )
 
-// ErrInvalidLine is wrapped by the error returned when a command or an
-// argument contains CR, LF or NUL. Nothing is written in that case; use
-// WriteRaw to send such bytes on purpose.
+// ErrInvalidLine is wrapped by the error for a command or argument with CR,
+// LF or NUL; nothing is written (WriteRaw sends such bytes on purpose).
 var ErrInvalidLine = errors.New("smtp: line contains CR, LF or NUL")
 
-// ErrServerClosed matches, with errors.Is, a 421 reply and every error a
-// Conn returns after the server sent one: the server has closed the session.
+// ErrServerClosed matches a 421 reply and every error a Conn returns after
+// one: the server has closed the session.
 var ErrServerClosed = errors.New("smtp: server closed the session (421)")
 
-// ReplyError is a reply of another class than the step needed: a 4xx or
-// 5xx where it needed success, or for instance a 250 where DATA needed 354.
+// ReplyError is a 4xx or 5xx reply where the step needed success.
 type ReplyError struct {
-	// Command is the step that failed: "banner", "EHLO", "MAIL", "RCPT",
-	// "AUTH PLAIN" … It never holds credentials.
-	Command string
-	// Reply is the server's reply.
-	Reply *Reply
+	Command string // the step: "banner", "EHLO", "RCPT", "AUTH PLAIN" …; never credentials
+	Reply   *Reply
 
 	auth bool // the reply refused an AUTH exchange: it matches ErrAuthFailed
 }
 
-// ErrAuthFailed matches, with errors.Is, the *ReplyError of an AUTH
-// exchange the server ended with a 4xx or 5xx (535 credentials invalid,
-// 534 mechanism too weak, 454 temporary failure …): the server refused to
-// authenticate. The SCRAM mechanisms' ErrServerSignature is the client
-// refusing the server instead.
+// ErrAuthFailed matches the *ReplyError of an AUTH the server refused with
+// a 4xx or 5xx (535 bad credentials, 534, 454 …).
 var ErrAuthFailed = errors.New("smtp: authentication refused")
 
 func (e *ReplyError) Error() string {
@@ -45,8 +37,7 @@ func (e *ReplyError) Error() string {
 // Temporary reports whether the reply was a 4xx transient failure.
 func (e *ReplyError) Temporary() bool { return e.Reply.Temporary() }
 
-// Is makes errors.Is(err, ErrServerClosed) true for a 421 reply, and
-// errors.Is(err, ErrAuthFailed) for a refused AUTH.
+// Is matches ErrServerClosed for a 421, ErrAuthFailed for a refused AUTH.
 func (e *ReplyError) Is(target error) bool {
 	switch target {
 	case ErrServerClosed:
@@ -57,23 +48,15 @@ func (e *ReplyError) Is(target error) bool {
 	return false
 }
 
-// ProtocolError reports that the server broke the protocol in a way the
-// Conn cannot read past, or that a rule of the library stopped the step
-// (for instance bytes sent after the STARTTLS 220).
+// ProtocolError reports that the server broke the protocol: a reply its
+// command cannot get, bytes no command asked for, a reply unreadable or
+// past Limits, bytes after the STARTTLS 220.
 type ProtocolError struct {
-	// Step is the step during which it happened ("banner", "EHLO" …).
-	Step string
-	// Reason says what was wrong.
-	Reason string
-	// Line is the offending line as received, when there is one.
-	Line string
-	// Reply is the reply read in full despite the fault (for instance one
-	// whose continuation lines carry another code), or nil.
-	Reply *Reply
-	// Err is the error of the SASL mechanism that refused what the server
-	// sent (a challenge after it had finished, a wrong SCRAM signature),
-	// or nil; errors.As and errors.Is see it.
-	Err error
+	Step   string // "banner", "EHLO" …
+	Reason string // what was wrong
+	Line   string // the offending line as received, if any
+	Reply  *Reply // the reply, if it could be read in full
+	Err    error  // the SASL client's error, when it refused a challenge
 }
 
 func (e *ProtocolError) Error() string {
@@ -121,14 +104,11 @@ func cleanSlow(s string) string {
 // Unwrap returns Err.
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
-// OpError reports that a step failed because the connection did: a network
-// error, a deadline, a cancelled context, a refused argument, or a Conn
-// that an earlier error had already broken.
+// OpError reports that a step failed because the connection did (network,
+// deadline, cancelled context), an argument was refused, or an earlier
+// error had ended the session. Err is the cause: errors.Is sees through.
 type OpError struct {
-	// Op is the step that failed: "connect", "banner", "EHLO" …
-	Op string
-	// Err is the cause. errors.Is(err, os.ErrDeadlineExceeded) and
-	// errors.Is(err, context.Canceled) see through it.
+	Op  string // the step: "connect", "banner", "EHLO" …
 	Err error
 }
 
@@ -137,8 +117,8 @@ func (e *OpError) Error() string { return "smtp " + e.Op + ": " + clean(e.Err.Er
 // Unwrap returns the cause.
 func (e *OpError) Unwrap() error { return e.Err }
 
-// Timeout reports whether the step ran out of time, by its own deadline or
-// by the context's. A cancelled context is no timeout.
+// Timeout reports whether the step ran out of time (a cancelled context is
+// no timeout).
 func (e *OpError) Timeout() bool { return deadlinePassed(e.Err) }
 
 // deadlinePassed reports whether err is a deadline that passed, the

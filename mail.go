@@ -7,21 +7,16 @@ import (
 	"strings"
 )
 
-// ErrInvalidArgument is matched, with errors.Is, by every *ArgError: an
-// address or an ESMTP parameter that would break the command's syntax.
+// ErrInvalidArgument is matched by every *ArgError: an address or ESMTP
+// parameter that would break the command's syntax.
 var ErrInvalidArgument = errors.New("smtp: invalid address or parameter")
 
 // ArgError reports an address or parameter refused before anything was
-// written. Mail and Rcpt return it wrapped in an *OpError. errors.Is
-// matches it with ErrInvalidArgument always, and with ErrInvalidLine when
-// the value holds CR, LF or NUL.
+// written; Mail and Rcpt wrap it in an *OpError.
 type ArgError struct {
-	// Name says which argument: "from", "to", "SIZE", "ENVID", "ORCPT" …
-	Name string
-	// Value is the refused value, shortened to 80 bytes.
-	Value string
-	// Reason says what is wrong with it.
-	Reason string
+	Name   string // which: "from", "to", "SIZE", "ENVID", "ORCPT" …
+	Value  string // the refused value, shortened to 80 bytes
+	Reason string // what is wrong with it
 
 	lineBreak bool // the whole value, not only Value, held CR, LF or NUL
 }
@@ -30,8 +25,7 @@ func (e *ArgError) Error() string {
 	return "invalid " + e.Name + " " + strconv.Quote(e.Value) + ": " + e.Reason
 }
 
-// Is matches ErrInvalidArgument, and ErrInvalidLine when the value held a
-// line break or NUL, also past the 80 bytes Value keeps.
+// Is matches ErrInvalidArgument, and ErrInvalidLine for CR, LF or NUL.
 func (e *ArgError) Is(target error) bool {
 	return target == ErrInvalidArgument ||
 		(target == ErrInvalidLine && (e.lineBreak || hasLineBreak(e.Value)))
@@ -53,8 +47,7 @@ const (
 	BodyBinaryMIME BodyType = "BINARYMIME"
 )
 
-// DSNReturn is the value of the RET parameter of MAIL (RFC 3461): how much
-// of the message a delivery status notification returns.
+// DSNReturn is the RET parameter of MAIL (RFC 3461).
 type DSNReturn string
 
 // The RET values.
@@ -74,47 +67,26 @@ const (
 	NotifyDelay   DSNNotify = "DELAY"
 )
 
-// MailOptions are the ESMTP parameters of MAIL FROM. The zero value sends
-// none. Parameters are written in the order of the fields, Extra last.
-// Nothing checks that the server advertised the matching extension: a
-// probe may want to see what happens when it did not.
+// MailOptions are the ESMTP parameters of MAIL FROM, sent in field order
+// whether or not the server offered them; the zero value sends none.
 type MailOptions struct {
-	// Size is the message size declared with SIZE= (RFC 1870); 0 sends none.
-	Size int64
-	// Body is sent as BODY= when not empty.
-	Body BodyType
-	// SMTPUTF8 sends the SMTPUTF8 keyword (RFC 6531).
-	SMTPUTF8 bool
-	// RequireTLS sends the REQUIRETLS keyword (RFC 8689).
-	RequireTLS bool
-	// Return is sent as RET= (RFC 3461) when not empty.
-	Return DSNReturn
-	// EnvelopeID is sent xtext-encoded as ENVID= (RFC 3461) when not empty.
-	EnvelopeID string
-	// Auth is the submitter's mailbox, sent xtext-encoded as AUTH=
-	// (RFC 4954 §5) when not empty; "<>" sends AUTH=<>, the identity that
-	// is not to be trusted. No angle brackets are added around a mailbox.
-	Auth string
-	// Extra parameters are sent as given, each "KEYWORD" or
-	// "KEYWORD=value", after the others.
-	Extra []string
+	Size       int64     // SIZE= (RFC 1870); 0 sends none
+	Body       BodyType  // BODY=, when not empty
+	SMTPUTF8   bool      // the SMTPUTF8 keyword (RFC 6531)
+	RequireTLS bool      // the REQUIRETLS keyword (RFC 8689)
+	Return     DSNReturn // RET= (RFC 3461), when not empty
+	EnvelopeID string    // ENVID= (RFC 3461), xtext-encoded, when not empty
+	Auth       string    // AUTH= (RFC 4954 §5), xtext-encoded, when not empty: a mailbox (no <> added) or "<>"
+	Extra      []string  // last, as given: "KEYWORD" or "KEYWORD=value"
 }
 
-// RcptOptions are the ESMTP parameters of RCPT TO. The zero value sends
-// none.
+// RcptOptions are the ESMTP parameters of RCPT TO, sent in field order; the
+// zero value sends none.
 type RcptOptions struct {
-	// Notify is sent as NOTIFY= (RFC 3461) when not empty: NotifyNever
-	// alone, or any of NotifySuccess, NotifyFailure, NotifyDelay.
-	Notify []DSNNotify
-	// OriginalRecipient is sent as ORCPT=<type>;<xtext> when not empty.
-	OriginalRecipient string
-	// OriginalRecipientType is the address type of ORCPT: "rfc822" when
-	// empty ("utf-8" for RFC 6533 addresses). It must be an RFC 5322 atom
-	// without '=' and is sent as it is; only the address is xtext-encoded.
-	OriginalRecipientType string
-	// Extra parameters are sent as given, each "KEYWORD" or
-	// "KEYWORD=value", after the others.
-	Extra []string
+	Notify                []DSNNotify // NOTIFY= (RFC 3461): NotifyNever alone, or the others
+	OriginalRecipient     string      // ORCPT=<type>;<xtext>, when not empty
+	OriginalRecipientType string      // ORCPT's type, an atom sent as is; "rfc822" if empty
+	Extra                 []string    // last, as given: "KEYWORD" or "KEYWORD=value"
 }
 
 // mailTxn follows the transaction the Conn's Mail, Rcpt, Rset, Send and
@@ -124,10 +96,9 @@ type mailTxn struct {
 	accepted int // recipients accepted since the last MAIL
 }
 
-// Mail sends MAIL FROM:<from> with the parameters of o (nil for none) and
-// expects a 2xx reply. An empty from is the null reverse-path <>. The
-// address and parameters are checked first (see CheckAddress); a refused
-// one is an *OpError wrapping an *ArgError, and nothing is written.
+// Mail sends MAIL FROM:<from> (from "" is <>) with o's parameters (o may
+// be nil) and expects 250. A bad argument (see CheckAddress) is refused before writing:
+// an *OpError wrapping an *ArgError.
 func (c *Conn) Mail(ctx context.Context, from string, o *MailOptions) (*Reply, error) {
 	line, err := mailLine(from, o)
 	if err != nil {
@@ -137,10 +108,7 @@ func (c *Conn) Mail(ctx context.Context, from string, o *MailOptions) (*Reply, e
 	return c.command(ctx, "MAIL", c.d.Timeouts.Mail, line, 250)
 }
 
-// Rcpt sends RCPT TO:<to> with the parameters of o (nil for none) and
-// expects a 2xx reply. The address and parameters are checked first (see
-// CheckAddress); a refused one is an *OpError wrapping an *ArgError, and
-// nothing is written.
+// Rcpt is as Mail for RCPT TO:<to>, and expects 250 or 251.
 func (c *Conn) Rcpt(ctx context.Context, to string, o *RcptOptions) (*Reply, error) {
 	line, err := rcptLine(to, o)
 	if err != nil {
@@ -193,12 +161,9 @@ func rcptLine(to string, o *RcptOptions) (string, error) {
 	return "RCPT TO:<" + to + ">" + params, nil
 }
 
-// CheckAddress reports whether addr can be written between the angle
-// brackets of MAIL FROM or RCPT TO without changing the command's syntax.
-// It refuses control bytes (CR, LF and NUL among them), '<' and '>', and
-// spaces outside a quoted local part ("john doe"@example.com is fine).
-// Everything else, UTF-8 included, is left for the server to judge: a probe
-// may want to send odd addresses. The error is an *ArgError.
+// CheckAddress refuses, with an *ArgError, an addr that would change the
+// syntax of MAIL FROM:<addr> or RCPT TO:<addr>: control bytes, '<', '>',
+// unquoted spaces.
 func CheckAddress(addr string) error { return checkPath("address", addr) }
 
 func checkPath(name, addr string) error {

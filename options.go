@@ -2,10 +2,8 @@ package probe
 
 import "time"
 
-// Timeouts bounds each step of a session. A zero field takes its default,
-// from RFC 5321 §4.5.3.2 where the RFC gives one. The deadline of every read
-// and write is the earlier of the step's timeout and the context's deadline,
-// so a whole probe is bounded by its context.
+// Timeouts bounds each step (zero: the default, RFC 5321 §4.5.3.2's where
+// it has one); the context's deadline applies as well.
 type Timeouts struct {
 	Connect   time.Duration // TCP (and proxy) connect: 30 s
 	Greeting  time.Duration // the 220 banner: 5 min
@@ -36,24 +34,14 @@ func (t Timeouts) withDefaults() Timeouts {
 	return t
 }
 
-// Limits caps what a server can make the client read. A zero field takes
+// Limits caps what a server can make the client read; a zero field takes
 // its default. Past a limit the step fails with a *ProtocolError and the
-// Conn is closed, since the rest of the reply is unread.
+// Conn is closed (past MaxAuthRounds, AUTH is cancelled).
 type Limits struct {
-	// MaxLineLength is the longest reply line accepted, in bytes without
-	// the line ending: 16384 by default. RFC 5321 allows 512 with the CRLF;
-	// longer lines that fit are read and noted in the transcript.
-	MaxLineLength int
-	// MaxReplyLines is the most lines one reply may have: 1000 by default.
-	MaxReplyLines int
-	// MaxReplyBytes is the most bytes the lines of one reply may add up
-	// to, line endings excluded: 1 MiB by default. A reply is kept twice
-	// (in the Reply and in the transcript), so this bounds the memory a
-	// server can make one reply take.
-	MaxReplyBytes int
-	// MaxAuthRounds is the most 334 challenges one AUTH may answer: 16 by
-	// default.
-	MaxAuthRounds int
+	MaxLineLength int // bytes in a reply line, CRLF excluded: 16384 (RFC 5321 says 512: noted)
+	MaxReplyLines int // lines in one reply: 1000
+	MaxReplyBytes int // bytes of one reply's lines, CRLFs excluded: 1 MiB
+	MaxAuthRounds int // 334 challenges one AUTH may answer: 16
 }
 
 func (l Limits) withDefaults() Limits {

@@ -9,83 +9,53 @@ import (
 	"time"
 )
 
-// ErrNoRecipients is matched, with errors.Is, by the error Send returns
-// when the server accepted none of the recipients. The same error also
-// matches the *ReplyError of the first refusal with errors.As.
+// ErrNoRecipients is matched by Send's error when no recipient was
+// accepted; errors.As finds the *ReplyError of the first refusal in it.
 var ErrNoRecipients = errors.New("smtp: no recipient was accepted")
 
 // Envelope is one message for Send: who from, who to, and the content.
 type Envelope struct {
-	// From is the reverse-path; "" is the null sender <>.
-	From string
-	// To are the recipients, in order. At least one is needed.
-	To []string
-	// Body is the message (headers and body). Nil sends an empty message.
-	Body io.Reader
-	// MailOptions are the parameters of MAIL FROM, or nil.
-	MailOptions *MailOptions
-	// RcptOptions are the parameters of RCPT TO: none, one for every
-	// recipient, or one per recipient in the order of To (nil entries
-	// send none).
-	RcptOptions []*RcptOptions
-	// UseBDAT sends the message with BDAT (CHUNKING) instead of DATA, in
-	// chunks of ChunkSize bytes (DefaultChunkSize when 0).
-	UseBDAT   bool
-	ChunkSize int
-	// NoPipelining sends one command at a time even when the server
-	// advertised PIPELINING.
-	NoPipelining bool
-	// NoData stops after the RCPTs, before DATA: Send then tests who the
-	// server takes mail from and for (a relay test, a recipient check)
-	// and leaves the transaction open for Data, Bdat or Rset. Body,
-	// UseBDAT and Quit are ignored.
+	From         string         // the reverse-path; "" is the null sender <>
+	To           []string       // the recipients, in order; at least one
+	Body         io.Reader      // headers and body; nil sends an empty message
+	MailOptions  *MailOptions   // or nil
+	RcptOptions  []*RcptOptions // none, one for all, or one per recipient (nil: none)
+	UseBDAT      bool           // send with BDAT (CHUNKING) instead of DATA
+	ChunkSize    int            // BDAT chunk size; DefaultChunkSize when 0
+	NoPipelining bool           // one command at a time even if PIPELINING is offered
+	// NoData stops after the RCPTs, before DATA (a relay test, a
+	// recipient check): the transaction stays open for Data, Bdat or
+	// Rset; Body, UseBDAT and Quit are ignored.
 	NoData bool
-	// Quit ends the session with the message: with PIPELINING (RFC 2920
-	// §3.1) QUIT leaves in the same write as the final ".", saving a round
-	// trip; otherwise it follows the final reply. Either way its reply is
-	// SendResult.Quit and the Conn is closed.
+	// Quit ends the session with the message: QUIT leaves in the write of
+	// the final "." when the server pipelines (RFC 2920 §3.1; a round trip
+	// saved), after the final reply otherwise; its reply is
+	// SendResult.Quit, and the Conn is closed.
 	Quit bool
 }
 
 // SendResult is what happened to one Envelope.
 type SendResult struct {
-	// Mail is the reply to MAIL FROM.
-	Mail *Reply `json:"mail,omitempty"`
-	// Recipients holds one result per recipient, in the order of To.
-	Recipients []RecipientResult `json:"recipients,omitempty"`
-	// Data is the reply to DATA (354 when the body could follow); nil with
-	// BDAT or when DATA was not sent.
-	Data *Reply `json:"data,omitempty"`
-	// Final is the reply to the end of the message data (the "." or BDAT
-	// LAST): on LMTP the first that failed, or else the first. Nil when
-	// the message was not sent.
-	Final *Reply `json:"final,omitempty"`
-	// Pipelined reports that MAIL, RCPT and DATA went in one write
-	// (RFC 2920).
-	Pipelined bool `json:"pipelined,omitempty"`
-	// EmptyDataSent reports that the server answered DATA with 354 although
-	// no recipient (or no sender) was accepted, and Send closed the data
-	// at once with "." instead of sending the body (RFC 2920 §3.1).
-	EmptyDataSent bool `json:"empty_data_sent,omitempty"`
-	// Quit is the reply to QUIT, with Envelope.Quit.
-	Quit *Reply `json:"quit,omitempty"`
+	Mail       *Reply            `json:"mail,omitempty"`       // the reply to MAIL FROM
+	Recipients []RecipientResult `json:"recipients,omitempty"` // one per recipient, in the order of To
+	Data       *Reply            `json:"data,omitempty"`       // the reply to DATA; nil with BDAT or when not sent
+	// Final answers the end of the data ("." or BDAT LAST); on LMTP the
+	// first that failed, else the first. Nil if nothing was sent.
+	Final         *Reply `json:"final,omitempty"`
+	Pipelined     bool   `json:"pipelined,omitempty"`       // MAIL, RCPT and DATA went in one write
+	EmptyDataSent bool   `json:"empty_data_sent,omitempty"` // 354 with no one accepted: "." sent at once (RFC 2920 §3.1)
+	Quit          *Reply `json:"quit,omitempty"`            // the reply to QUIT, with Envelope.Quit
 }
 
 // QueueID returns the queue identifier of the final reply, or "".
 func (s *SendResult) QueueID() string { return s.Final.QueueID() }
 
 // RecipientResult is what happened to one recipient. Its JSON form is
-// {"address", "accepted", "reply", "final"}: Rcpt is "reply", and
-// "accepted" is Accepted, given for readers of the JSON alone.
+// {"address", "accepted", "reply", "final"}, "accepted" being Accepted.
 type RecipientResult struct {
-	// Address is the recipient as given.
-	Address string `json:"address"`
-	// Rcpt is the reply to its RCPT TO, nil when it was not sent.
-	Rcpt *Reply `json:"reply,omitempty"`
-	// Final is the reply to the end of the data that concerns this
-	// recipient: on LMTP its own reply, on SMTP the common one. Nil when
-	// the recipient was refused or the message was not sent.
-	Final *Reply `json:"final,omitempty"`
+	Address string `json:"address"`         // as given
+	Rcpt    *Reply `json:"reply,omitempty"` // the reply to its RCPT TO; nil if not sent
+	Final   *Reply `json:"final,omitempty"` // its own on LMTP, else SendResult.Final; nil if none
 }
 
 // MarshalJSON adds "accepted" to the fields of r.
@@ -101,8 +71,7 @@ func (r RecipientResult) MarshalJSON() ([]byte, error) {
 // Accepted reports whether the server accepted the recipient at RCPT.
 func (r RecipientResult) Accepted() bool { return r.Rcpt.Positive() }
 
-// Delivered reports whether the server took the message for this
-// recipient: its final reply was 2xx.
+// Delivered reports whether the final reply for this recipient was 2xx.
 func (r RecipientResult) Delivered() bool { return r.Final.Positive() }
 
 // noRecipientsError is ErrNoRecipients together with the first refusal.
@@ -114,33 +83,16 @@ func (e *noRecipientsError) Error() string {
 
 func (e *noRecipientsError) Unwrap() []error { return []error{ErrNoRecipients, e.first} }
 
-// Send delivers one message: MAIL, a RCPT per recipient, then DATA and the
-// body (or BDAT chunks). Everything is checked before anything is written.
+// Send delivers one message: MAIL, a RCPT per recipient, DATA and the body
+// (or BDAT chunks), all checked before anything is written. With PIPELINING
+// (unless NoPipelining) MAIL, the RCPTs and DATA go in one write (RFC 2920),
+// and a reply that cannot answer its command, or a byte after the last, is
+// a *ProtocolError. The body goes once MAIL and a RCPT were accepted; a 354
+// regardless gets "." at once (EmptyDataSent).
 //
-// When the server advertised PIPELINING (and env.NoPipelining is false),
-// MAIL, every RCPT and DATA go out in one write, and the replies are read
-// and matched to the commands strictly in order (RFC 2920): one round trip
-// up to the 354. The body follows only when DATA got 354 and MAIL and at
-// least one RCPT were accepted; when DATA got 354 regardless, Send ends
-// the data at once with "." (EmptyDataSent) and reports the failure.
-// Otherwise each command waits for its reply, and DATA is not sent when
-// no recipient was accepted. With UseBDAT, MAIL and the RCPTs are
-// pipelined and the chunks follow once a recipient was accepted.
-//
-// Pipelined replies are checked for signs of being out of step with the
-// commands (a server that sent a reply nobody asked for): a reply whose
-// code cannot answer its command (3xx, or any 2xx but 250–252, to MAIL or
-// RCPT; 2xx to DATA), or bytes that arrived after the last reply of the
-// batch (after the 354, which no server may follow with anything before
-// the data). Either one is a *ProtocolError and ends the session, since no
-// later reply can be trusted. An extra reply that arrives later than the
-// batch and looks like a fitting answer cannot be told from the real one.
-//
-// The result holds every reply read, also on error. Some recipients
-// refused is not an error: see Recipients. No recipient accepted is an
-// error matching ErrNoRecipients; a refused MAIL, DATA or end of data is a
-// *ReplyError naming that step. On LMTP each accepted recipient gets its
-// own final reply.
+// The result holds every reply read, also on error. Refused recipients are
+// no error; none accepted matches ErrNoRecipients; a refused MAIL, DATA or
+// end of data is a *ReplyError.
 func (c *Conn) Send(ctx context.Context, env Envelope) (*SendResult, error) {
 	plan, err := planEnvelope(env)
 	if err != nil {
@@ -507,17 +459,9 @@ func firstLine(p []byte) string {
 	return string(p)
 }
 
-// Pipeline writes every line in one write and reads one reply per line, in
-// order, whatever their codes: a tool to see how a server handles
-// pipelining (RFC 2920), or the lack of it. Lines with CR, LF or NUL are
-// refused before anything is written. The replies read so far are
-// returned with any error; when the server sends fewer replies than lines
-// the call fails at the deadline (Timeouts.Command per reply, or the
-// context's) with an *OpError whose Timeout is true. Bytes already
-// received after the last reply mean a reply no line asked for: a
-// *ProtocolError, and the session ends. MAIL, RSET and accepted RCPT
-// lines count for the final replies of an LMTP Conn, as Mail, Rset and
-// Rcpt do.
+// Pipeline writes the lines in one write and returns a reply to each,
+// whatever its code, or those read before an error (too few: a timeout;
+// bytes after the last: a *ProtocolError), to see how a server pipelines.
 func (c *Conn) Pipeline(ctx context.Context, lines ...string) ([]*Reply, error) {
 	if len(lines) == 0 {
 		return nil, nil

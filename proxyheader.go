@@ -12,22 +12,13 @@ import (
 	"github.com/pires/go-proxyproto"
 )
 
-// ProxyHeader is a PROXY protocol header (HAProxy's proxy-protocol.txt)
-// that Dial sends before anything else, as a load balancer in front of a
-// mail server does, so that a server configured for it (Postfix
-// smtpd_upstream_proxy_protocol, Exim hosts_proxy, Dovecot haproxy_trusted
-// _networks) takes Source for the client's address. It is built with
-// github.com/pires/go-proxyproto and leaves in one write: servers read it
-// with a single read.
+// ProxyHeader is a PROXY protocol header (HAProxy's), sent in one write
+// before anything else, as a load balancer does: a server set up for it
+// (Postfix smtpd_upstream_proxy_protocol …) takes Source for the client's.
 type ProxyHeader struct {
-	// Version is 1 (text) or 2 (binary).
-	Version int
-	// Source and Destination are the addresses the header claims: both
-	// IPv4 or both IPv6 (TCP4 or TCP6). Both zero send UNKNOWN (v1) or
-	// LOCAL (v2): the proxy's own connection, no client address.
-	Source, Destination netip.AddrPort
-	// TLVs are the type-length-value fields of a v2 header, in order.
-	TLVs []proxyproto.TLV
+	Version             int              // 1 (text) or 2 (binary)
+	Source, Destination netip.AddrPort   // both IPv4 or both IPv6; both zero: UNKNOWN (v1), LOCAL (v2)
+	TLVs                []proxyproto.TLV // v2 type-length-value fields, in order
 }
 
 // errProxyHeader is wrapped by the error of a ProxyHeader that cannot be

@@ -5,9 +5,8 @@ import "strings"
 // maxQueueIDLength bounds what QueueID returns.
 const maxQueueIDLength = 128
 
-// QueueID returns the identifier a server gave the message in its reply to
-// the end of the data, or "" when the reply is not 2xx or holds none it
-// recognises. The forms it knows, tried in this order:
+// QueueID returns the identifier a 2xx reply to the end of the data gives
+// the message, or "", trying these forms in order ("ok" needs a digit next):
 //
 //	Postfix and many others  250 2.0.0 Ok: queued as 6A4C1D5153E          6A4C1D5153E
 //	Exchange                 250 2.6.0 <m@h> [InternalId=123, …] Queued …  123
@@ -17,10 +16,6 @@ const maxQueueIDLength = 128
 //	Exchange, no InternalId  250 2.6.0 <m@h> Queued mail for delivery      m@h
 //	Gmail                    250 2.0.0 OK  1700000000 a1si123 - gsmtp      a1si123
 //	others                   250 Ok 0100018c…  /  250 ok: <id>             0100018c… / id
-//
-// For qmail the timestamp and the qp number together identify the
-// message in its logs. The last form takes the word after "ok" only when
-// it holds a digit, so "250 Ok" or "250 OK, message accepted" give "".
 func (r *Reply) QueueID() string {
 	if !r.Positive() {
 		return ""

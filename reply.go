@@ -10,16 +10,11 @@ import (
 
 // Reply is one SMTP reply: a three-digit code and one or more lines of text.
 type Reply struct {
-	// Code is the reply code, such as 220, 250, 334 or 535.
-	Code int `json:"code"`
-	// Enhanced is the RFC 3463 status code the server put at the start of
-	// the first line ("2.7.0"), or in qmail's "(#5.7.0)" form at the end of
-	// the last line. It is zero when the server sent none. In JSON it is
-	// the string "2.7.0", left out when zero.
+	Code int `json:"code"` // 220, 250, 334, 535 …
+	// Enhanced is the RFC 3463 code opening the first line ("2.7.0"), or
+	// qmail's "(#5.7.0)" closing the last; zero (left out of JSON) if none.
 	Enhanced EnhancedCode `json:"enhanced,omitzero"`
-	// Lines holds the text of each line with the code and the separator
-	// removed. The enhanced code, if any, stays in the text.
-	Lines []string `json:"lines"`
+	Lines    []string     `json:"lines"` // each line's text, without code and separator
 }
 
 // EnhancedCode is an RFC 3463 enhanced status code, class.subject.detail.
@@ -55,8 +50,7 @@ func (e *EnhancedCode) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// String renders the reply as the server sent it, one line per reply line,
-// joined by "\n" and without the final line break.
+// String renders the reply as sent, its lines joined by "\n".
 func (r *Reply) String() string {
 	if r == nil {
 		return ""

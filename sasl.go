@@ -11,27 +11,19 @@ import (
 	"github.com/emersion/go-sasl"
 )
 
-// ErrInsecureAuth is wrapped by the error Auth returns when a mechanism
-// that carries a password, hash or token is asked for on a Conn without
-// TLS. Nothing is written in that case; Dialer.AllowInsecureAuth permits it.
+// ErrInsecureAuth is wrapped by Auth's error for a mechanism that carries
+// credentials on a Conn without TLS; nothing is written.
 var ErrInsecureAuth = errors.New("smtp: AUTH with credentials refused on a connection without TLS (see Dialer.AllowInsecureAuth)")
 
-// Redactor is implemented by a sasl.Client that knows which of its
-// responses carry credentials. After each call to Start and Next, Auth asks
-// Redaction what the transcript shows in place of the response just made:
-// "" means the response is recorded as sent. A client without it has every
-// non-empty response redacted, unless its mechanism is EXTERNAL or
-// ANONYMOUS. With Dialer.RevealSecrets the real lines are recorded anyway.
+// Redactor is implemented by a sasl.Client that knows which responses carry
+// credentials: Auth records Redaction() in place of each one unless it is
+// "". Without it, responses are redacted but for EXTERNAL and ANONYMOUS.
 type Redactor interface {
-	// Redaction returns the stand-in for the latest response, such as
-	// "[password redacted]", or "" when it carries no secret.
-	Redaction() string
+	Redaction() string // the stand-in, such as "[password redacted]", or ""
 }
 
-// AuthPlain authenticates with the PLAIN mechanism (RFC 4616): the
-// authorization identity (usually ""), the username and the password in
-// one initial response. A field holding NUL is refused before anything is
-// written. The transcript shows "AUTH PLAIN [credentials redacted]".
+// AuthPlain authenticates with PLAIN (RFC 4616), recorded as "AUTH PLAIN
+// [credentials redacted]"; a field holding NUL is refused before writing.
 func (c *Conn) AuthPlain(ctx context.Context, identity, username, password string) (*Reply, error) {
 	fields := [...]struct{ name, value string }{
 		{"identity", identity}, {"username", username}, {"password", password},
@@ -44,32 +36,23 @@ func (c *Conn) AuthPlain(ctx context.Context, identity, username, password strin
 	return c.Auth(ctx, sasl.NewPlainClient(identity, username, password))
 }
 
-// AuthLogin authenticates with the LOGIN mechanism: the username after the
-// first 334 prompt and the password after the second, whatever the
-// prompts say. The transcript shows the username and "[password redacted]".
-// For the username as initial response use Auth with NewLoginClient.
+// AuthLogin authenticates with LOGIN: the username after the first 334,
+// the password (redacted) after the second, whatever the prompts say.
 func (c *Conn) AuthLogin(ctx context.Context, username, password string) (*Reply, error) {
 	return c.Auth(ctx, NewLoginClient(username, password, false))
 }
 
-// Auth runs the AUTH command (RFC 4954) with any SASL client: the initial
-// response on the AUTH line ("=" when empty, or after an empty 334 when the
-// line would pass 512 octets), then one response to each 334 challenge,
-// each round bounded by Timeouts.Command. Each decoded challenge is noted
-// in the transcript, except SCRAM's server-final: its server signature, with
-// the salt and nonces, would allow an offline dictionary attack on the
-// password, so unless RevealSecrets is set that challenge is recorded as
-// "334 [server signature redacted]". It returns the final reply: 235 is success; a 4xx or
-// 5xx is a *ReplyError whose Command is "AUTH <MECH>".
+// Auth runs AUTH (RFC 4954) with any SASL client, a response per 334 within
+// Timeouts.Command. 235 is success; a 4xx or 5xx is a *ReplyError matching
+// ErrAuthFailed. A challenge not base64, past Limits.MaxAuthRounds or
+// refused by the client (a wrong SCRAM signature …) is cancelled with "*":
+// a *ProtocolError wrapping the client's error, and the session goes on.
+// Another code, or a 235 from a SCRAM server that proved nothing, ends it.
 //
-// A challenge that is not base64, more than Limits.MaxAuthRounds
-// challenges, or a 3xx other than 334 cancel the exchange with "*" and
-// fail with a *ProtocolError. A challenge the client refuses (for instance
-// one more than the mechanism has answers for, or a wrong SCRAM server
-// signature) cancels it too and fails with an *OpError wrapping the
-// client's error. Credentials are redacted in the transcript where they
-// are written (see Redactor), and a mechanism that carries any is refused
-// on a Conn without TLS (ErrInsecureAuth) unless AllowInsecureAuth is set.
+// Challenges are noted decoded, except SCRAM's server-final (it would allow
+// an offline dictionary attack). Credentials are redacted where written (see
+// Redactor) and refused without TLS (ErrInsecureAuth) unless
+// AllowInsecureAuth.
 func (c *Conn) Auth(ctx context.Context, m sasl.Client) (*Reply, error) {
 	mech, ir, err := m.Start()
 	mech = strings.ToUpper(mech)

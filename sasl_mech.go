@@ -21,13 +21,9 @@ type loginClient struct {
 	prompts            []string
 }
 
-// NewLoginClient returns a LOGIN client for use with Conn.Auth, tolerant
-// of what servers do: it answers the prompts by their order, not by their
-// text (the username first, then the password), and redacts the password
-// in the transcript. With initialResponse the username is sent on the AUTH
-// line, as some servers expect; if such a server still asks for the
-// username (a prompt that mentions "user" and not "pass"), it gets the
-// username again, once.
+// NewLoginClient returns a LOGIN client that answers prompts by order, not
+// text: username, then password (redacted). With initialResponse the
+// username goes on the AUTH line too (and once more if asked).
 func NewLoginClient(username, password string, initialResponse bool) sasl.Client {
 	return &loginClient{username: username, password: password, initial: initialResponse}
 }
@@ -84,9 +80,7 @@ type cramMD5Client struct {
 
 func (c *cramMD5Client) secret() string { return c.password }
 
-// NewCRAMMD5Client returns a CRAM-MD5 client (RFC 2195): it answers the
-// server's challenge with the username and the HMAC-MD5 of the challenge
-// keyed with the password. The response is redacted in the transcript.
+// NewCRAMMD5Client returns a CRAM-MD5 client (RFC 2195); its response is redacted.
 func NewCRAMMD5Client(username, password string) sasl.Client {
 	return &cramMD5Client{username: username, password: password}
 }
@@ -116,11 +110,9 @@ type xoauth2Client struct {
 
 func (x *xoauth2Client) secret() string { return x.token }
 
-// NewXOAuth2Client returns an XOAUTH2 client (Google's format): the user
-// and the OAuth 2.0 bearer token in the initial response. When the server
-// reports an error in a 334 challenge (a JSON status, noted decoded in the
-// transcript) the client sends the empty response the format asks for, and
-// the server's final reply is the error. The token is redacted.
+// NewXOAuth2Client returns an XOAUTH2 client (Google's format) that sends
+// the user and the token (redacted) at once; to an error challenge it
+// sends the empty response the format asks for.
 func NewXOAuth2Client(username, token string) sasl.Client {
 	return &xoauth2Client{username: username, token: token}
 }

@@ -12,9 +12,8 @@ import (
 	"github.com/xdg-go/stringprep"
 )
 
-// ErrServerSignature is wrapped by the error Auth returns when a SCRAM
-// server's signature is wrong or missing: the server did not prove that it
-// knows the password.
+// ErrServerSignature is wrapped by Auth's error when a SCRAM server's
+// signature is wrong or missing: it did not prove it knows the password.
 var ErrServerSignature = errors.New("smtp: SCRAM server signature is wrong or missing")
 
 // errSASLprep is wrapped by the error of a SCRAM client whose user name or
@@ -41,14 +40,9 @@ type scramClient struct {
 	state int // 0 before server-first, 1 before server-final, 2 done
 }
 
-// NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802). The user
-// name and password go through SASLprep; the client nonce comes from
-// crypto/rand; the server's signature is verified, and a wrong or missing
-// one is an error wrapping ErrServerSignature. An iteration count above
-// 2^20 is refused, to bound the work a server can ask for; a low one is
-// accepted, since a probe reports what the server does. The proof and the
-// server's signature are redacted in the transcript. Channel binding is
-// not offered.
+// NewSCRAMSHA1Client returns a SCRAM-SHA-1 client (RFC 5802; SASLprep, no
+// channel binding) that redacts its proof and the server's signature and
+// refuses a wrong one (ErrServerSignature) or over 2^20 iterations.
 func NewSCRAMSHA1Client(username, password string) sasl.Client {
 	return &scramClient{mech: "SCRAM-SHA-1", hash: scram.SHA1, username: username, password: password}
 }

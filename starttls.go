@@ -11,23 +11,13 @@ import (
 	"time"
 )
 
-// TLSError reports that the TLS layer failed: the handshake itself, or the
-// verification of what the server presented. The Conn is closed.
+// TLSError reports that the TLS handshake failed, or the verification of
+// what the server presented. The Conn is closed.
 type TLSError struct {
-	// Step is "STARTTLS handshake" or "STARTTLS verify" after STARTTLS,
-	// "TLS handshake" or "TLS verify" for implicit TLS.
-	Step string
-	// Info is the TLS report when verification failed; its verdicts and
-	// Problems say why. Verification runs inside the handshake, as soon as
-	// the server has presented its certificates, and its failure stops the
-	// handshake there, before any client certificate is sent. Info is nil
-	// when the handshake failed for any other reason.
-	Info *TLSInfo
-	// Err is the cause: the crypto/tls error of a failed handshake; for a
-	// failed verification the x509 errors behind each verdict
-	// (x509.UnknownAuthorityError, x509.HostnameError,
-	// x509.CertificateInvalidError …, each reachable with errors.As), or
-	// the error of the caller's VerifyPeerCertificate or VerifyConnection.
+	Step string   // "STARTTLS handshake", "STARTTLS verify", "TLS handshake", "TLS verify"
+	Info *TLSInfo // when verification failed, which stops the handshake before a client certificate goes
+	// Err is the crypto/tls error, the x509 errors behind the failed
+	// verdicts (each found by errors.As), or the config's Verify hook's.
 	Err error
 }
 
@@ -41,40 +31,24 @@ func (e *TLSError) Error() string {
 // Unwrap returns the cause.
 func (e *TLSError) Unwrap() error { return e.Err }
 
-// Timeout reports whether the handshake ran out of time, by its own
-// deadline or by the context's. A cancelled context is no timeout.
+// Timeout reports whether the handshake ran out of time (a cancelled
+// context is no timeout).
 func (e *TLSError) Timeout() bool { return deadlinePassed(e.Err) }
 
-// ErrTLSActive is wrapped by the error StartTLS returns on a Conn that is
-// already inside TLS. Nothing is written in that case.
+// ErrTLSActive is wrapped by the error of StartTLS or Handshake on a Conn
+// already in TLS; nothing is written.
 var ErrTLSActive = errors.New("smtp: STARTTLS refused: TLS is already active")
 
-// StartTLS sends STARTTLS, whether or not the server advertised it, and on
-// a 220 performs the TLS handshake, bounded by Timeouts.Handshake and ctx.
+// StartTLS sends STARTTLS, advertised or not, and on 220 runs the handshake
+// within Timeouts.Handshake, with cfg (nil: the Dialer's TLSConfig) cloned;
+// ServerName defaults to the dialled host unless an IP. The TLSInfo has the
+// verdicts even under InsecureSkipVerify. On success the Conn forgets what
+// it learned in plaintext (RFC 3207 §4.2), Capabilities until the next EHLO.
 //
-// cfg nil means the Dialer's TLSConfig, or a zero config; it is cloned,
-// never changed. Its ServerName defaults to the dialled host unless that is
-// an IP literal. Everything else in it (versions, cipher suites, client
-// certificates, RootCAs, Time, ClientSessionCache, VerifyPeerCertificate,
-// VerifyConnection) is honoured.
-//
-// A reply other than 220 is a *ReplyError and leaves the plaintext session
-// usable, except after 421 or 221, which end it. If the server sent
-// anything after its 220 before the handshake, StartTLS records those bytes
-// in a note, returns a *ProtocolError and closes the Conn: they are never
-// read as a reply. A failed handshake, or a certificate that does not
-// verify when cfg asks for verification, is a *TLSError and closes the
-// Conn; in the second case its Info says why, and the handshake was stopped
-// before the client presented any certificate of its own.
-//
-// On success the Conn reads and writes through TLS and forgets what it
-// learned in plaintext (RFC 3207 §4.2): Capabilities is nil until the next
-// EHLO. The returned TLSInfo, also given by TLS, carries the certificate
-// verdicts even when cfg.InsecureSkipVerify is set.
-//
-// On a Conn already inside TLS (after StartTLS or DialTLS) StartTLS writes
-// nothing and returns an *OpError wrapping ErrTLSActive, even when the
-// server advertises STARTTLS again; the session goes on.
+// A 4xx or 5xx is a *ReplyError, and plaintext goes on. Bytes after the 220
+// are a *ProtocolError, never read as a reply; a failed handshake or
+// verification is a *TLSError. Already in TLS, it writes nothing and
+// returns an *OpError wrapping ErrTLSActive.
 func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
 	const step = "STARTTLS"
 	if c.tls != nil {
@@ -93,10 +67,8 @@ func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) 
 	return c.handshake(ctx, step, cfg)
 }
 
-// DialTLS connects to addr ("host:port", or "host" for port 465) with
-// implicit TLS (RFC 8314): the TLS handshake first, with the Dialer's
-// TLSConfig, then the banner. Errors are as for StartTLS and Dial; on error
-// the connection is closed.
+// DialTLS is Dial with implicit TLS (RFC 8314; port 465 by default): the
+// handshake with TLSConfig, errors as for StartTLS, then the banner.
 func (d *Dialer) DialTLS(ctx context.Context, addr string) (*Conn, error) {
 	c, err := d.open(ctx, addr, "465")
 	if err != nil {
@@ -113,21 +85,15 @@ func (d *Dialer) DialTLS(ctx context.Context, addr string) (*Conn, error) {
 	return c, nil
 }
 
-// DialTLS connects to addr with implicit TLS using cfg (nil for defaults)
-// and reads the banner. See Dialer.DialTLS.
+// DialTLS calls Dialer.DialTLS with cfg as TLSConfig.
 func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
 	d := Dialer{TLSConfig: cfg}
 	return d.DialTLS(ctx, addr)
 }
 
-// Handshake runs the TLS client handshake on the connection as it is now,
-// with no command before it: implicit TLS on a Conn from Connect (then
-// ReadBanner), or TLS after a STARTTLS the caller sent by other means
-// (SendRaw, WriteRaw), as a test of command injection does. cfg, the
-// verdicts, the errors and the state afterwards are as for StartTLS. Bytes
-// received and not yet read are discarded: they belong to the plaintext
-// session (see Pending). On a Conn already inside TLS it writes nothing
-// and returns an *OpError wrapping ErrTLSActive.
+// Handshake runs TLS on the connection as it stands, as StartTLS does after
+// its 220: after Connect for implicit TLS, or after a STARTTLS sent by hand.
+// Bytes received and not read belong to plaintext and are discarded.
 func (c *Conn) Handshake(ctx context.Context, cfg *tls.Config) (*TLSInfo, error) {
 	if c.tls != nil {
 		return nil, &OpError{Op: "TLS", Err: ErrTLSActive}

@@ -11,116 +11,57 @@ import (
 	"time"
 )
 
-// TLSInfo reports on the TLS layer of a Conn, the way openssl s_client does,
-// as data: what was negotiated, the certificates the server presented and
-// whether they deserve trust, with the reason when they do not.
-//
-// The verdicts (Trusted, HostnameMatch, Expired, NotYetValid, Verified,
-// Problems) are computed on every handshake, even when the tls.Config has
-// InsecureSkipVerify set, so that a probe of a server with a self-signed or
-// mismatched certificate still says exactly what is wrong with it.
+// TLSInfo reports on the TLS layer of a Conn as data, the way openssl
+// s_client does: what was negotiated, the chain the server presented and
+// whether it deserves trust, with the reason when it does not. The verdicts
+// are computed on every handshake, even under InsecureSkipVerify, so a probe
+// of a self-signed or mismatched certificate still says what is wrong.
 type TLSInfo struct {
-	// Version is the negotiated protocol version (tls.VersionTLS13 …) and
-	// VersionName its name: "TLS 1.3".
-	Version     uint16 `json:"version"`
-	VersionName string `json:"version_name"`
-	// CipherSuite is the negotiated cipher suite and CipherSuiteName its
-	// name: "TLS_AES_128_GCM_SHA256".
-	CipherSuite     uint16 `json:"cipher_suite"`
-	CipherSuiteName string `json:"cipher_suite_name"`
-	// KeyExchange names the key exchange group ("X25519MLKEM768",
-	// "X25519", "CurveP256"), or is empty when none was used.
-	KeyExchange string `json:"key_exchange,omitempty"`
-	// ServerName is the name sent in the SNI extension; empty when none
-	// was sent (the host was an IP literal).
-	ServerName string `json:"server_name,omitempty"`
-	// ALPN is the negotiated application protocol, usually empty for SMTP.
-	ALPN string `json:"alpn,omitempty"`
-	// Resumed reports that the session was resumed from an earlier one.
-	Resumed bool `json:"resumed"`
-	// HandshakeTime is when the server's certificates were judged, during
-	// the handshake, or the time the tls.Config's Time function gave; the
-	// validity verdicts and DaysLeft are computed against it.
-	HandshakeTime time.Time `json:"handshake_time"`
-	// HandshakeDuration is how long the handshake took (until it was
-	// stopped, when verification failed).
-	HandshakeDuration time.Duration `json:"handshake_duration_ns"`
-	// Chain is the chain the server presented, leaf first, as sent.
-	Chain []CertInfo `json:"chain"`
-	// OCSPStapled reports that the server stapled an OCSP response.
-	OCSPStapled bool `json:"ocsp_stapled"`
-	// SCTs is the number of signed certificate timestamps the server sent
-	// in the handshake.
-	SCTs int `json:"scts,omitempty"`
+	Version            uint16        `json:"version"`                        // tls.VersionTLS13 …
+	VersionName        string        `json:"version_name"`                   // "TLS 1.3"
+	CipherSuite        uint16        `json:"cipher_suite"`                   // tls.TLS_AES_128_GCM_SHA256 …
+	CipherSuiteName    string        `json:"cipher_suite_name"`              // "TLS_AES_128_GCM_SHA256"
+	KeyExchange        string        `json:"key_exchange,omitempty"`         // "X25519MLKEM768", "X25519" …; "" when none
+	ServerName         string        `json:"server_name,omitempty"`          // sent as SNI; "" when none (an IP literal)
+	ALPN               string        `json:"alpn,omitempty"`                 // usually "" for SMTP
+	Resumed            bool          `json:"resumed"`                        // resumed from an earlier session
+	HandshakeTime      time.Time     `json:"handshake_time"`                 // when the certificates were judged (or the config's Time)
+	HandshakeDuration  time.Duration `json:"handshake_duration_ns"`          // until it ended, or was stopped
+	Chain              []CertInfo    `json:"chain"`                          // as presented, leaf first
+	OCSPStapled        bool          `json:"ocsp_stapled"`                   // an OCSP response was stapled
+	SCTs               int           `json:"scts,omitempty"`                 // signed certificate timestamps sent
+	VerifyName         string        `json:"verify_name"`                    // the name checked: the config's ServerName, else the dialled host
+	Trusted            bool          `json:"trusted"`                        // chain leads to RootCAs or the system pool (dates aside)
+	TrustError         string        `json:"trust_error,omitempty"`          // why not
+	HostnameMatch      bool          `json:"hostname_match"`                 // leaf valid for VerifyName
+	HostnameError      string        `json:"hostname_error,omitempty"`       // why not
+	Expired            bool          `json:"expired"`                        // a certificate had expired at HandshakeTime
+	NotYetValid        bool          `json:"not_yet_valid"`                  // a certificate was not yet valid then
+	ValidityError      string        `json:"validity_error,omitempty"`       // which, and by how much
+	InsecureSkipVerify bool          `json:"insecure_skip_verify,omitempty"` // the config asked not to verify: the verdicts did not stop the session
+	Verified           bool          `json:"verified"`                       // trusted, name matches, in date, and the config's VerifyPeerCertificate/VerifyConnection accepted
+	Problems           []string      `json:"problems,omitempty"`             // each failure's reason: trust, hostname, validity, caller's checks
 
-	// VerifyName is the name the leaf certificate was checked against:
-	// the ServerName of the tls.Config, else the dialled host (which may
-	// be an IP address).
-	VerifyName string `json:"verify_name"`
-	// Trusted reports that the presented chain leads to a trusted root
-	// (tls.Config.RootCAs, or the system pool when that is nil). It is
-	// judged apart from the validity dates, which Expired and NotYetValid
-	// report; TrustError says why not.
-	Trusted    bool   `json:"trusted"`
-	TrustError string `json:"trust_error,omitempty"`
-	// HostnameMatch reports that the leaf certificate is valid for
-	// VerifyName; HostnameError says why not.
-	HostnameMatch bool   `json:"hostname_match"`
-	HostnameError string `json:"hostname_error,omitempty"`
-	// Expired and NotYetValid report that a certificate of the chain was
-	// outside its validity period at HandshakeTime; ValidityError says
-	// which and by how much.
-	Expired       bool   `json:"expired"`
-	NotYetValid   bool   `json:"not_yet_valid"`
-	ValidityError string `json:"validity_error,omitempty"`
-	// InsecureSkipVerify reports that the caller's tls.Config asked not to
-	// verify: the verdicts were computed but did not stop the session.
-	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
-	// Verified sums the verdicts up: the chain is trusted, matches the
-	// name, is within its dates, and the caller's VerifyPeerCertificate
-	// and VerifyConnection, if any, accepted it.
-	Verified bool `json:"verified"`
-	// Problems lists the reason of every failed verdict, in the order
-	// trust, hostname, validity, caller's checks.
-	Problems []string `json:"problems,omitempty"`
-
-	// State is the connection state crypto/tls reports.
-	State tls.ConnectionState `json:"-"`
+	State tls.ConnectionState `json:"-"` // as crypto/tls reports it
 }
 
 // CertInfo describes one certificate of the chain a server presented.
 type CertInfo struct {
-	// Subject and Issuer are the distinguished names in RFC 2253 form.
-	Subject string `json:"subject"`
-	Issuer  string `json:"issuer"`
-	// DNSNames and IPAddresses are the subject alternative names.
-	DNSNames    []string `json:"dns_names,omitempty"`
-	IPAddresses []string `json:"ip_addresses,omitempty"`
-	// Serial is the serial number in lower-case hexadecimal.
-	Serial string `json:"serial"`
-	// NotBefore and NotAfter bound the validity period.
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	// DaysLeft is the number of whole days from the handshake to NotAfter;
-	// negative once the certificate has expired.
-	DaysLeft int `json:"days_left"`
-	// KeyType is "RSA", "ECDSA" or "Ed25519"; KeyBits the size of the key
-	// (the modulus for RSA, the curve for ECDSA, 256 for Ed25519); Curve
-	// the ECDSA curve ("P-256").
-	KeyType string `json:"key_type"`
-	KeyBits int    `json:"key_bits"`
-	Curve   string `json:"curve,omitempty"`
-	// SignatureAlgorithm is how the issuer signed it: "SHA256-RSA",
-	// "ECDSA-SHA256" …
-	SignatureAlgorithm string `json:"signature_algorithm"`
-	// SHA256 is the SHA-256 fingerprint of the DER encoding, lower-case
-	// hexadecimal without separators.
-	SHA256 string `json:"sha256"`
-	// IsCA reports the basic constraints CA flag.
-	IsCA bool `json:"is_ca,omitempty"`
-	// SelfSigned reports that the certificate names itself as issuer and
-	// its signature verifies with its own key.
-	SelfSigned bool `json:"self_signed,omitempty"`
+	Subject            string    `json:"subject"` // RFC 2253 form
+	Issuer             string    `json:"issuer"`
+	DNSNames           []string  `json:"dns_names,omitempty"` // subject alternative names
+	IPAddresses        []string  `json:"ip_addresses,omitempty"`
+	Serial             string    `json:"serial"` // lower-case hexadecimal
+	NotBefore          time.Time `json:"not_before"`
+	NotAfter           time.Time `json:"not_after"`
+	DaysLeft           int       `json:"days_left"`             // whole days from HandshakeTime to NotAfter; < 0 once expired
+	KeyType            string    `json:"key_type"`              // "RSA", "ECDSA", "Ed25519"
+	KeyBits            int       `json:"key_bits"`              // RSA modulus, ECDSA curve size, 256 for Ed25519
+	Curve              string    `json:"curve,omitempty"`       // ECDSA: "P-256" …
+	SignatureAlgorithm string    `json:"signature_algorithm"`   // "SHA256-RSA", "ECDSA-SHA256" …
+	SHA256             string    `json:"sha256"`                // fingerprint of the DER, lower-case hex
+	IsCA               bool      `json:"is_ca,omitempty"`       // basic constraints CA flag
+	SelfSigned         bool      `json:"self_signed,omitempty"` // issued by itself, signature verifies with its own key
 }
 
 // newTLSInfo describes a handshake, without the verdicts. at is the moment

@@ -15,8 +15,7 @@ import (
 	"unicode/utf8"
 )
 
-// Kind says whether a transcript entry was sent, received, or added by the
-// library.
+// Kind says who wrote a transcript entry.
 type Kind uint8
 
 // The kinds of transcript entry.
@@ -52,20 +51,12 @@ func (k *Kind) UnmarshalText(b []byte) error {
 
 // Entry is one line of a transcript.
 type Entry struct {
-	// Time is when the line was written or read.
-	Time time.Time `json:"time"`
-	// Offset is Time less the start of the transcript (the connect).
-	Offset time.Duration `json:"offset_ns"`
-	// Kind says who wrote the line.
-	Kind Kind `json:"kind"`
-	// Text is the line as sent or received, its CRLF removed, or the text
-	// of a note. It may hold any byte; renderings escape control bytes.
-	Text string `json:"text"`
-	// TLS reports whether the line travelled inside TLS.
-	TLS bool `json:"tls,omitempty"`
-	// Redacted reports that Text is a stand-in for a line that carried
-	// credentials; the credentials were never stored.
-	Redacted bool `json:"redacted,omitempty"`
+	Time     time.Time     `json:"time"`               // when the line was written or read
+	Offset   time.Duration `json:"offset_ns"`          // Time less the transcript's start (the connect)
+	Kind     Kind          `json:"kind"`               // who wrote it
+	Text     string        `json:"text"`               // without CRLF; any byte (renderings escape)
+	TLS      bool          `json:"tls,omitempty"`      // the line travelled inside TLS
+	Redacted bool          `json:"redacted,omitempty"` // Text stands in for credentials, never stored
 }
 
 // String renders the entry as one transcript line: "C: …", "S: …" or
@@ -89,9 +80,7 @@ func (e Entry) render(b *strings.Builder) {
 }
 
 // Transcript records every line a Conn sends and receives, in order. It is
-// safe for concurrent use: it can be read while the Conn writes to it. The
-// zero Transcript is empty, as a report of a session that never connected
-// holds it, and decodes from JSON.
+// safe for concurrent use; the zero Transcript is empty.
 type Transcript struct {
 	mu      sync.Mutex
 	start   time.Time
@@ -100,7 +89,7 @@ type Transcript struct {
 	logger  *slog.Logger
 }
 
-// NewTranscript returns an empty transcript that starts now. Entries marked
+// newTranscript returns an empty transcript that starts now. Entries marked
 // secret keep their real text only when reveal is true. When logger is not
 // nil every entry is also logged to it at debug level as it is added.
 func newTranscript(reveal bool, logger *slog.Logger) *Transcript {
@@ -162,10 +151,8 @@ type entryJSON struct {
 	Bytes []byte `json:"bytes,omitempty"`
 }
 
-// MarshalJSON encodes the transcript as {"start": …, "entries": [{"time",
-// "offset_ns", "kind", "text", "tls", "redacted", "bytes"}]}. "kind" is
-// "sent", "received" or "note"; "bytes" (base64) appears only when the text
-// is not valid UTF-8 and holds it exactly.
+// MarshalJSON encodes {"start", "entries": [{"time", "offset_ns", "kind",
+// "text", "tls", "redacted", "bytes": text not valid UTF-8, in base64}]}.
 func (t *Transcript) MarshalJSON() ([]byte, error) {
 	t.mu.Lock()
 	out := transcriptJSON{Start: t.start, Entries: make([]entryJSON, len(t.entries))}
@@ -212,10 +199,8 @@ func (t *Transcript) add(kind Kind, text string, tls, redacted bool) {
 	}
 }
 
-// AddNote records a remark of the caller's as a Note entry, between the
-// lines around it, as the library records its own (a TLS summary, a
-// decoded challenge). Checks built on a Conn use it to say in the
-// transcript what they saw and why they went on.
+// AddNote records a remark of the caller's as a Note, where the library
+// records its own: a check says there what it saw and why it went on.
 func (t *Transcript) AddNote(text string) { t.add(Note, text, false, false) }
 
 // secret records a line that carries credentials: its real text when the

@@ -8,9 +8,8 @@ import (
 	"strings"
 )
 
-// ErrNotOffered is wrapped by the error of a command that needs an
-// extension, or a parameter of one, that the latest EHLO did not offer.
-// Nothing is written in that case; SendRaw sends anything regardless.
+// ErrNotOffered is wrapped by the error of a command needing an extension
+// (or parameter) the latest EHLO did not offer; nothing is written.
 var ErrNotOffered = errors.New("smtp: not offered by the server")
 
 // The attributes of XCLIENT and XFORWARD (Postfix's XCLIENT_README and
@@ -21,18 +20,11 @@ var (
 )
 
 // XClient sends XCLIENT (Postfix's XCLIENT_README) with attrs, such as
-// {"ADDR": "192.0.2.7", "NAME": "client.example"}: a proxy or a test
-// tells an authorised server whom it speaks for. Names are upper case and
-// must be among those the server listed after XCLIENT in its EHLO reply;
-// values are xtext-encoded, except "[UNAVAILABLE]" and "[TEMPUNAVAIL]",
-// which are sent as they are. Attributes go in the order of their names.
-//
-// On success the server greets anew with 220, as after connect: the Conn
-// keeps that reply as its Banner and forgets the capabilities, since EHLO
-// is due again. A 4xx or 5xx (550 when the client is not authorised) is a
-// *ReplyError and the session goes on as before (inside a mail
-// transaction the server answers 503). A name the server did not offer,
-// or a value with CR, LF or NUL, is refused before anything is written.
+// {"ADDR": "192.0.2.7"}, to tell an authorised server whom it speaks for.
+// Names must be among those the latest EHLO listed (ErrNotOffered); values
+// are xtext-encoded but "[UNAVAILABLE]" and "[TEMPUNAVAIL]". The server's
+// new 220 becomes the Banner and
+// Capabilities is nil until the next EHLO. A 4xx or 5xx changes nothing.
 func (c *Conn) XClient(ctx context.Context, attrs map[string]string) (*Reply, error) {
 	line, err := c.attrLine("XCLIENT", xclientNames[:], attrs)
 	if err != nil {
@@ -46,11 +38,8 @@ func (c *Conn) XClient(ctx context.Context, attrs map[string]string) (*Reply, er
 	return r, nil
 }
 
-// XForward sends XFORWARD (Postfix's XFORWARD_README) with attrs, the
-// attributes of the client a content filter received the next message
-// from: NAME, ADDR, PORT, PROTO, HELO, IDENT, SOURCE. They are checked and
-// encoded as for XClient; the reply is 250, and they apply to the next
-// mail transaction only.
+// XForward sends XFORWARD (Postfix's XFORWARD_README), checked as XClient:
+// whom a content filter got the next message from. It expects 250.
 func (c *Conn) XForward(ctx context.Context, attrs map[string]string) (*Reply, error) {
 	line, err := c.attrLine("XFORWARD", xforwardNames[:], attrs)
 	if err != nil {

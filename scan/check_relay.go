@@ -15,7 +15,7 @@ type relayVariant struct {
 }
 
 // relayVariants lists the classic relay tricks for relay and local
-// domains (see CheckID).
+// domains (see the package doc).
 func relayVariants(relay, local string) []relayVariant {
 	return []relayVariant{
 		{name: "plain", addr: "user@" + relay},

@@ -16,69 +16,9 @@ import (
 // CheckID names an active check: one that sends what a correctly
 // configured server must refuse, to prove that it does. Run performs the
 // checks Options.Checks lists after its own session, each on connections
-// of its own opened with the same Dialer (the main session is never
-// disturbed), and adds what they find to Report.Findings; Report.Checks
-// says how each went. Every check is bounded by the context and the
-// Dialer's timeouts, never sends DATA unless named below, and never
-// authenticates unless named below.
-//
-// The table lists the checks together with the findings Run makes from
-// its own session without any extra traffic (see FindingID):
-//
-//	ID / finding                 Severity  What is sent                                   How it is judged                                  Reference
-//	starttls-missing             medium    nothing extra                                  plaintext EHLO lacks STARTTLS                     RFC 3207; RFC 7672
-//	starttls-failed              medium    nothing extra                                  STARTTLS offered, refused with 4xx/5xx            RFC 3207 §4
-//	auth-before-tls              medium/   nothing extra                                  plaintext EHLO offers AUTH (high with PLAIN or    RFC 4954 §4; RFC 8314 §3
-//	                             high                                                     LOGIN)
-//	cert-untrusted, -name-       high      nothing extra                                  the chain, name or dates do not verify            RFC 5280 §6; RFC 6125 §6
-//	mismatch, -expired, -not-yet-valid
-//	cert-expiring                medium    nothing extra                                  expires within CertWarnDays                       RFC 5280 §4.1.2.5
-//	tls-old                      medium    nothing extra                                  TLS older than 1.2                                RFC 8996
-//	name-mismatch                low       nothing extra                                  banner/EHLO name is not ExpectName                RFC 5321 §4.1.1.1
-//	check open-relay             high      without AUTH: MAIL FROM, then RCPT TO each     an accepted RCPT (2xx): finding open-relay,       RFC 5321 §3.6, §7.1;
-//	  → open-relay                         variant (user@RELAY, user%RELAY@LOCAL,         one per variant. Never DATA: RSET after each      RFC 2505 §2
-//	                                       RELAY!user@LOCAL, @LOCAL:user@RELAY,           variant, QUIT at the end
-//	                                       "user@RELAY"@LOCAL, user@[192.0.2.1])
-//	check auth-plaintext         high      AUTH (PLAIN, or Options.AuthMechanism) with    235 on plaintext: finding auth-plaintext-         RFC 4954 §4; RFC 8314 §3
-//	  → auth-plaintext-accepted            Options' credentials, without TLS; only with   accepted. AUTH merely offered on plaintext is
-//	                                       Dialer.AllowInsecureAuth                       the finding auth-before-tls above
-//	check starttls-injection     high      "STARTTLS\r\nNOOP\r\n" in one write, then the  a reply (to the NOOP sent in plaintext) arrives   CVE-2011-0411;
-//	  → starttls-injection                 TLS handshake, then nothing                    inside TLS within CheckOptions.Wait               RFC 3207 §4.2
-//	check smtp-smuggling         critical  a message to CheckOptions.SmugglingRecipient   the server replies 2xx before the real CRLF.CRLF, CVE-2023-51764,
-//	  → smtp-smuggling                     per sequence, its body holding a non-standard  or answers the smuggled commands (2xx/354        CVE-2023-51765,
-//	                                       end of data (\n.\n, \r.\r, \r.\n, \n.\r,       after the first final reply): one finding per    CVE-2023-51766;
-//	                                       \n.\r\n, \r\n.\n, \r.\r\n, \r\n.\r,               sequence                                          RFC 5321 §4.1.1.4
-//	                                       \r\n\0.\r\n, \r\n.\0\r\n) and a smuggled
-//	                                       MAIL/RCPT/DATA
-//	check pipelining-guard       low       EHLO right after connect, before the banner    the early EHLO gets a 2xx: pregreet-accepted      RFC 5321 §4.3.1
-//	  → pregreet-accepted        (info if                                                 (info when the server advertises PIPECONNECT,
-//	                             PIPECONNECT)                                             which invites early pipelining)
-//	  → unsync-pipelining-       info      "EHLO x\r\nNOOP\r\n" in one write after the    both get a 2xx: unsync-pipelining-accepted        RFC 2920 §3.1
-//	    accepted                           banner (EHLO must end a group)
-//	check user-enumeration       medium    VRFY, EXPN, and MAIL + RCPT, for KnownUser     the two replies differ in class (2xx/4xx/5xx):    RFC 5321 §3.5.3, §7.3
-//	  → user-enumeration                   (postmaster) and a random user @LOCAL          one finding per command
-//
-// RELAY is CheckOptions.RelayDomain (example.net); LOCAL is
-// CheckOptions.LocalDomain, or ExpectName, or the banner's or EHLO's
-// domain. Only smtp-smuggling sends message data, and only to the
-// recipient the caller names; it is therefore never part of "all" in
-// ParseChecks. A server that answers starttls-injection's NOOP in
-// plaintext, before the handshake (within Wait), read it as a plaintext
-// command: that is noted, not a finding. The two pipelining-guard
-// findings are low and info: an early talker is not a hole in itself,
-// but a server that refuses it (Postfix postscreen's pregreet test,
-// Exim's synchronization check) turns away most spam bots and blind
-// command injection.
-//
-// The checks open connections to the host the main session reached (with
-// Options.MX, the MX host that answered), with the same port, implicit
-// TLS and Dialer; they follow the STARTTLS policy before testing exactly
-// as Run does (under StartTLSIfOffered a refused STARTTLS is noted and the
-// check goes on in plaintext; under StartTLSRequired it ends the check
-// with ErrNoStartTLS), except auth-plaintext and starttls-injection, which
-// are about plaintext.
-// smtp-smuggling authenticates when Options carry credentials (as a
-// submission server requires).
+// of its own opened with the same Dialer, and adds their findings to
+// Report.Findings; Report.Checks says how each went. The package doc's
+// table says what each check sends and how it judges the replies.
 type CheckID string
 
 // The checks; see CheckID.
@@ -91,7 +31,7 @@ const (
 	CheckUserEnumeration   CheckID = "user-enumeration"
 )
 
-// The findings the checks make; see CheckID.
+// The findings the checks make; see the package doc's table.
 const (
 	FindingOpenRelay             FindingID = "open-relay"
 	FindingAuthPlaintextAccepted FindingID = "auth-plaintext-accepted"

@@ -9,31 +9,14 @@ import (
 	"github.com/smtpprobe/probe"
 )
 
-// FindingID names a kind of Finding. Run reports these without sending
-// anything beyond the session itself:
-//
-//	ID                   Severity       Reported when
-//	starttls-missing     medium         the plaintext EHLO does not offer STARTTLS (or EHLO was refused)
-//	starttls-failed      medium         STARTTLS was offered but the server refused it with 4xx/5xx
-//	auth-before-tls      medium, high   the plaintext EHLO offers AUTH (high with PLAIN or LOGIN)
-//	cert-untrusted       high           the certificate chain does not lead to a trusted root
-//	cert-name-mismatch   high           the certificate is not valid for the host name
-//	cert-expired         high           a certificate of the chain has expired
-//	cert-not-yet-valid   high           a certificate of the chain is not valid yet
-//	cert-expiring        medium         a certificate expires within Options.CertWarnDays (14)
-//	tls-old              medium         the TLS version is older than 1.2
-//	name-mismatch        low            the banner or EHLO domain is not Options.ExpectName
-//
-// The certificate findings are made whether or not verification stopped
-// the session (with InsecureSkipVerify the run goes on). Evidence holds
-// the transcript entries that show each one: the EHLO reply, the STARTTLS
-// exchange, the TLS summary note, the banner.
-//
-// The checks of Options.Checks add findings of their own, which need
-// traffic beyond the session; CheckID lists them in one table with these.
+// FindingID names a kind of Finding. The package doc's table lists those
+// Run makes from its session and those of the checks; the findings of
+// Domain are tabulated beside their constants. Each Finding's Evidence
+// holds the transcript entries that show it.
 type FindingID string
 
-// The findings Run makes; see FindingID.
+// The findings Run makes from its session alone; see the package doc's
+// table.
 const (
 	FindingStartTLSMissing  FindingID = "starttls-missing"
 	FindingStartTLSFailed   FindingID = "starttls-failed"
@@ -53,7 +36,7 @@ const (
 )
 
 // findings makes the findings the session shows, in the order of the
-// table above.
+// package doc's table.
 func (r *runner) findings() []Finding {
 	var out []Finding
 	add := func(f *Finding) {

@@ -45,7 +45,7 @@ const SchemaVersion = 1
 //	  "mail": {reply}, "recipients": [{"address", "accepted", "reply", "final"}],
 //	  "data": {reply}, "final": {reply}, "queue_id": "6A4C1D5153E", "pipelined": true,
 //	  "quit": {reply},
-//	  "findings": [{"id", "severity", "summary", "evidence", "reference"}],
+//	  "findings": [{"id", "severity", "summary", "evidence", "reference", "check"}],
 //	  "checks": [{"id", "status", "detail", "error", "findings", "start_offset_ns", "duration_ns", "transcripts"}],
 //	  "transcript": {"start", "entries": […]}
 //	}
@@ -197,7 +197,7 @@ const (
 
 // Finding is something about the server that deserves attention.
 type Finding struct {
-	// ID names the kind of finding; see FindingID for the list.
+	// ID names the kind of finding (the package doc tabulates them).
 	ID FindingID `json:"id"`
 	// Severity ranks it.
 	Severity Severity `json:"severity"`

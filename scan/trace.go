@@ -45,8 +45,8 @@ type Trace struct {
 
 type traceKey struct{}
 
-// WithTrace returns a context carrying t, for Run to call besides
-// Options.Trace. A trace already in ctx is kept: both are called, t first.
+// WithTrace returns a context carrying t, whose hooks Run calls. A
+// trace already in ctx is kept: both are called, t first.
 func WithTrace(ctx context.Context, t *Trace) context.Context {
 	if old := ContextTrace(ctx); old != nil && t != nil {
 		t = tracer{t, old}.trace()
