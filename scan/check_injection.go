@@ -3,7 +3,6 @@ package scan
 import (
 	"context"
 	"strconv"
-	"unicode/utf8"
 )
 
 // startTLSInjection sends STARTTLS and NOOP in one plaintext write, does
@@ -73,13 +72,10 @@ func (k *checker) startTLSInjection(ctx context.Context) error {
 	return nil
 }
 
-// clip cuts s to at most n bytes, marking the cut.
+// clip cuts s to at most n runes, marking the cut.
 func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return s
 }

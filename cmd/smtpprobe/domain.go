@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -148,9 +147,7 @@ func runDomain(ctx context.Context, args []string, sys stdio) int {
 		fmt.Fprintln(sys.out, line)
 		return code
 	case c.jsonOut:
-		enc := json.NewEncoder(sys.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(sys.out, rep); err != nil {
 			fmt.Fprintln(sys.err, "smtpprobe:", err)
 			return exitError
 		}

@@ -131,9 +131,7 @@ func probeOne(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 		}
 		return code
 	case c.jsonOut:
-		enc := json.NewEncoder(sys.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(sys.out, rep); err != nil {
 			fmt.Fprintln(sys.err, "smtpprobe:", err)
 			return exitError
 		}
@@ -155,4 +153,11 @@ func probeOne(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 		}
 	}
 	return exitCode(rep)
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

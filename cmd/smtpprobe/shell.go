@@ -343,13 +343,7 @@ func (sh *shell) dataLine(ctx context.Context, line string) {
 		}
 		return nil
 	})
-	sh.show(true)
-	if err != nil {
-		sh.failed(err)
-		return
-	}
-	sh.rcpts = 0
-	sh.replied(r)
+	sh.messageDone(true, r, err)
 }
 
 // replied takes a reply's class as the exit status.

@@ -281,13 +281,7 @@ func (sh *shell) sendData(ctx context.Context, file string) {
 		}
 		return err
 	})
-	sh.show(false)
-	if err != nil {
-		sh.failed(err)
-		return
-	}
-	sh.rcpts = 0
-	sh.replied(r)
+	sh.messageDone(false, r, err)
 }
 
 // readMessage reads the lines of a message up to a lone ".", and returns
@@ -460,4 +454,17 @@ func (sh *shell) tlsOutcome(info *probe.TLSInfo, err error, prefix string) {
 	if te != nil && te.Info != nil && !sh.c.insecure {
 		sh.remark("the certificate did not verify (with -insecure the session goes on whatever the certificate)")
 	}
+}
+
+// messageDone shows the end of a message: the transcript (with the lines
+// typed, or without), then the failure or the final reply; the recipients
+// counted for LMTP start again.
+func (sh *shell) messageDone(typed bool, r *probe.Reply, err error) {
+	sh.show(typed)
+	if err != nil {
+		sh.failed(err)
+		return
+	}
+	sh.rcpts = 0
+	sh.replied(r)
 }
