@@ -57,6 +57,9 @@ import (
 //	    accepted                           banner (EHLO must end a group)
 //	check user-enumeration       medium    VRFY, EXPN, and MAIL + RCPT, for KnownUser     the two replies differ in class (2xx/4xx/5xx):    RFC 5321 §3.5.3, §7.3
 //	  → user-enumeration                   (postmaster) and a random user @LOCAL          one finding per command
+//	check tls-versions           medium    per version (TLS 1.0, 1.1, 1.2, 1.3) a         TLS 1.0 or 1.1 accepted: one finding per         RFC 8996
+//	  → tls-legacy-accepted                connection of its own: implicit TLS, or EHLO   version. Detail lists each version accepted
+//	                                       and STARTTLS, that version alone allowed       (with its cipher suite) or refused (why)
 //
 // RELAY is CheckOptions.RelayDomain (example.net); LOCAL is
 // CheckOptions.LocalDomain, or ExpectName, or the banner's or EHLO's
@@ -76,7 +79,9 @@ import (
 // as Run does (under StartTLSIfOffered a refused STARTTLS is noted and the
 // check goes on in plaintext; under StartTLSRequired it ends the check
 // with ErrNoStartTLS), except auth-plaintext and starttls-injection, which
-// are about plaintext.
+// are about plaintext, and tls-versions, which needs STARTTLS offered (it
+// is skipped otherwise, and under StartTLSNever) and does not judge the
+// certificate: the main session does.
 // smtp-smuggling authenticates when Options carry credentials (as a
 // submission server requires).
 type CheckID string
@@ -89,6 +94,7 @@ const (
 	CheckSMTPSmuggling     CheckID = "smtp-smuggling"
 	CheckPipeliningGuard   CheckID = "pipelining-guard"
 	CheckUserEnumeration   CheckID = "user-enumeration"
+	CheckTLSVersions       CheckID = "tls-versions"
 )
 
 // The findings the checks make; see CheckID.
@@ -100,6 +106,7 @@ const (
 	FindingPregreetAccepted      FindingID = "pregreet-accepted"
 	FindingUnsyncPipelining      FindingID = "unsync-pipelining-accepted"
 	FindingUserEnumeration       FindingID = "user-enumeration"
+	FindingTLSLegacyAccepted     FindingID = "tls-legacy-accepted"
 )
 
 // registeredCheck is a check and the method that performs it.
@@ -116,6 +123,7 @@ func checkRegistry() []registeredCheck {
 		{CheckStartTLSInjection, (*checker).startTLSInjection},
 		{CheckPipeliningGuard, (*checker).pipeliningGuard},
 		{CheckUserEnumeration, (*checker).userEnumeration},
+		{CheckTLSVersions, (*checker).tlsVersions},
 		{CheckSMTPSmuggling, (*checker).smuggling},
 	}
 }
