@@ -111,6 +111,11 @@ type Options struct {
 	// phases, the second with XCLIENT). The rest of the session speaks for
 	// the client it names. The checks do not send it.
 	XClient map[string]string
+	// XForward, when not empty, is sent as XFORWARD (Conn.XForward: NAME,
+	// ADDR, PORT, PROTO, HELO, IDENT, SOURCE) right before MAIL FROM, as
+	// part of StageMail: the attributes of the client the message came
+	// from, for the one transaction.
+	XForward map[string]string
 
 	// Checks lists the active checks to perform after the session, each
 	// on connections of its own (see CheckID and ParseChecks); their
@@ -416,9 +421,11 @@ func (o *Options) check() error {
 	if err := o.checkAddresses(); err != nil {
 		return err
 	}
-	for name, v := range o.XClient {
-		if name == "" || strings.Trim(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != "" || strings.ContainsAny(v, "\r\n\x00") {
-			return invalidOptions("XClient attribute %q=%q: want an upper-case name and a value without CR, LF or NUL", name, v)
+	for cmd, attrs := range map[string]map[string]string{"XClient": o.XClient, "XForward": o.XForward} {
+		for name, v := range attrs {
+			if name == "" || strings.Trim(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != "" || strings.ContainsAny(v, "\r\n\x00") {
+				return invalidOptions("%s attribute %q=%q: want an upper-case name and a value without CR, LF or NUL", cmd, name, v)
+			}
 		}
 	}
 	return o.checkChecks()
