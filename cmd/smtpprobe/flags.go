@@ -49,6 +49,10 @@ type config struct {
 	certWarn, certCrit int
 
 	set map[string]bool // the flags given on the command line
+
+	connFlags // connflags.go
+	tlsFlags  // tlsflags.go
+	msgFlags  // msgflags.go
 }
 
 // listFlag is a repeatable flag; each use may also hold a comma-separated
@@ -156,6 +160,9 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.IntVar(&c.concurrency, "concurrency", 16, "batch mode: `N` probes at a time")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	fs.BoolVar(&c.interactive, "i", false, "interactive session: send the lines you type, with built-in .starttls, .auth, .data … (.help lists them)")
+	c.connFlags.define(fs)
+	c.tlsFlags.define(fs)
+	c.msgFlags.define(fs)
 	return fs
 }
 
@@ -164,10 +171,12 @@ var flagGroups = [...]struct {
 	title string
 	names []string
 }{
-	{"TLS", []string{"starttls", "starttls-optional", "no-starttls", "tls", "cafile", "server-name", "insecure"}},
-	{"Session", []string{"ehlo", "auth", "user", "password-file", "password", "plaintext-auth", "from", "to", "body", "header", "quit-after", "no-pipelining", "lmtp", "mx", "timeout", "proxy"}},
+	{"Connection", []string{"ehlo", "quit-after", "lmtp", "mx", "timeout", "proxy", "4", "6", "bind", "proxy-header", "proxy-source", "proxy-dest", "xclient", "xforward"}},
+	{"TLS", []string{"starttls", "starttls-optional", "no-starttls", "tls", "cafile", "server-name", "insecure", "tls-min", "tls-max", "ciphers", "cert", "key", "save-chain"}},
+	{"Auth", []string{"auth", "user", "password-file", "password", "plaintext-auth"}},
+	{"Message", []string{"from", "to", "body", "header", "attach", "bdat", "no-pipelining"}},
 	{"Security checks", []string{"checks", "smuggling-to"}},
-	{"Output", []string{"json", "show-secrets"}},
+	{"Output", []string{"json", "show-secrets", "show-body", "timings"}},
 	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
 	{"Batch", []string{"targets", "concurrency"}},
 	{"Other", []string{"version"}},
@@ -270,7 +279,8 @@ func (c *config) demo() bool { return !c.targetGiven && c.targets == "" }
 
 // check refuses contradictory or malformed flags.
 func (c *config) check() error {
-	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios, c.checkInteractive} {
+	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios, c.checkInteractive,
+		c.checkConn, c.checkTLSFlags, c.checkMessage} {
 		if err := check(); err != nil {
 			return err
 		}

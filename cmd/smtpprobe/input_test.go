@@ -133,7 +133,7 @@ func TestBadInput(t *testing.T) {
 		{name: "-quit-after auth without credentials", args: []string{"-quit-after", "auth", "{addr}"},
 			want: `-quit-after auth needs -user (or -auth): without credentials no AUTH is sent`},
 		{name: "-plaintext-auth without credentials", args: []string{"-plaintext-auth", "{addr}"}, want: `-plaintext-auth needs -user (or -auth)`},
-		{name: "-plaintext-auth with -tls", args: []string{"-tls", "-plaintext-auth", "-auth", "external", "{addr}"},
+		{name: "-plaintext-auth with -tls", args: []string{"-tls", "-plaintext-auth", "-auth", "anonymous", "{addr}"},
 			want: `-plaintext-auth does nothing with -tls: AUTH always runs inside TLS`},
 		{name: "-plaintext-auth with -starttls", args: []string{"-starttls", "-plaintext-auth", "-user", "a", "-password", "b", "{addr}"},
 			want: `-plaintext-auth does nothing with -starttls: AUTH runs inside TLS or not at all`},
