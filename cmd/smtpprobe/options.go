@@ -162,7 +162,9 @@ func (p *plan) generated(now time.Time) ([]headerField, []byte) {
 	if from == "" {
 		from = "postmaster@" + local
 	}
-	field := func(name, value string) headerField { return headerField{name: name, text: name + ": " + value + "\r\n"} }
+	field := func(name, value string) headerField {
+		return headerField{name: name, text: name + ": " + value + "\r\n"}
+	}
 	fields := []headerField{
 		field("From", "<"+from+">"),
 		field("To", "<"+strings.Join(p.base.To, ">, <")+">"),
