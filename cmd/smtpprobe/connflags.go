@@ -18,14 +18,14 @@ import (
 // goes from, which network, and what is said for the client before the
 // mail (a PROXY header, XCLIENT, XFORWARD).
 type connFlags struct {
-	xclient, xforward        string // "NAME=value ADDR=value"
-	proxyHeader              string // "v1" or "v2"
-	proxySource, proxyDest   string // ip:port
-	ipv4, ipv6               bool
-	bind                     string // ip or ip:port
-	xclientAttrs, xforwardAt map[string]string
-	header                   *probe.ProxyHeader
-	localAddr                *net.TCPAddr
+	xclient, xforward           string // "NAME=value ADDR=value"
+	proxyHeader                 string // "v1" or "v2"
+	proxySource, proxyDest      string // ip:port
+	ipv4, ipv6                  bool
+	bind                        string // ip or ip:port
+	xclientAttrs, xforwardAttrs map[string]string
+	header                      *probe.ProxyHeader
+	localAddr                   *net.TCPAddr
 }
 
 // The attributes smtpprobe sends with -xclient and -xforward (Postfix's
@@ -53,7 +53,7 @@ func (c *config) checkConn() error {
 	if f.xclientAttrs, err = parseAttrs("-xclient", f.xclient, xclientNames); err != nil {
 		return err
 	}
-	if f.xforwardAt, err = parseAttrs("-xforward", f.xforward, xforwardNames); err != nil {
+	if f.xforwardAttrs, err = parseAttrs("-xforward", f.xforward, xforwardNames); err != nil {
 		return err
 	}
 	if f.header, err = f.proxyHeaderOf(); err != nil {
@@ -204,5 +204,5 @@ func (f *connFlags) applyConn(o *scan.Options) {
 	case f.ipv6:
 		d.Network = "tcp6"
 	}
-	o.XClient, o.XForward = f.xclientAttrs, f.xforwardAt
+	o.XClient, o.XForward = f.xclientAttrs, f.xforwardAttrs
 }

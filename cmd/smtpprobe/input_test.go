@@ -196,6 +196,9 @@ func TestBadInput(t *testing.T) {
 			want: `-attach: stat /nonexistent/file.pdf: no such file or directory`},
 		{name: "-bdat without -to", args: []string{"-bdat", "{addr}"}, want: `-bdat needs -to`},
 		{name: "-show-body without -to", args: []string{"-show-body", "{addr}"}, want: `-show-body needs -to`},
+		{name: "-xclient with -i", args: []string{"-i", "-xclient", "ADDR=192.0.2.7", "{addr}"}, want: `-xclient does not go with -i`},
+		{name: "-save-chain with -targets", args: []string{"-targets", "-", "-save-chain", "{pwfile}"}, list: "{addr}\n",
+			want: `-save-chain writes the chain of one target`},
 		{name: "-timings with -json", args: []string{"-timings", "-json", "{addr}"}, want: `-timings is for the text output`},
 		// Lines of a -targets list.
 		{name: "list: empty host", args: []string{"-targets", "-"}, list: ":{port}\n", want: `target ":{port}": want host[:port] (empty host)`},

@@ -45,6 +45,14 @@ func (c *config) checkMessage() error {
 	case c.timings && (c.jsonOut || c.nagios || c.targets != ""):
 		return errors.New("-timings is for the text output: JSON has each line's offset_ns, -nagios no transcript")
 	}
+	for _, f := range [...]string{"xclient", "xforward", "attach", "bdat", "show-body", "timings", "save-chain"} {
+		switch {
+		case c.interactive && c.set[f]:
+			return fmt.Errorf("-%s does not go with -i: type the session's lines instead", f)
+		case c.targets != "" && f == "save-chain" && c.set[f]:
+			return errors.New("-save-chain writes the chain of one target; it does not go with -targets")
+		}
+	}
 	for _, name := range c.attach.values {
 		if fi, err := os.Stat(name); err != nil {
 			return fmt.Errorf("-attach: %w", err)
