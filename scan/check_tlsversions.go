@@ -28,18 +28,15 @@ func (k *checker) tlsVersions(ctx context.Context) error {
 	return nil
 }
 
-// tryVersion opens a connection, starts TLS with version v only, and
-// notes the outcome. A handshake that fails is the server's refusal of v;
-// any other failure ends the check.
+// tryVersion starts TLS with version v alone on a connection of its own
+// and notes the outcome. A handshake that fails is the server's refusal of
+// v; any other failure ends the check.
 func (k *checker) tryVersion(ctx context.Context, v uint16) error {
 	name := tls.VersionName(v)
-	c, err := k.preTLS(ctx)
-	if err != nil {
-		return err
+	c, info, err := k.startVersion(ctx, k.versionConfig(v))
+	if c != nil {
+		defer hangUp(ctx, c)
 	}
-	defer hangUp(ctx, c)
-	mark := c.Transcript().Len()
-	info, err := k.startVersion(ctx, c, v)
 	var te *probe.TLSError
 	switch {
 	case errors.As(err, &te) && !te.Timeout():
@@ -52,54 +49,49 @@ func (k *checker) tryVersion(ctx context.Context, v uint16) error {
 	if v < tls.VersionTLS12 {
 		k.find(FindingTLSLegacyAccepted, SeverityMedium,
 			"the server accepts "+name+" ("+info.CipherSuiteName+"), deprecated since 2021",
-			"RFC 8996", since(c, mark))
+			"RFC 8996", since(c, 0))
 	}
 	return nil
 }
 
-// preTLS opens a connection up to where TLS begins: right after the
-// connect for implicit TLS, after the banner and EHLO for STARTTLS (which
-// the server must offer).
-func (k *checker) preTLS(ctx context.Context) (*probe.Conn, error) {
-	c, err := k.o.connect(ctx, k.target)
-	if err != nil {
-		return nil, err
-	}
-	k.conns = append(k.conns, c)
-	if k.o.ImplicitTLS {
-		return c, nil
-	}
-	if _, err := c.ReadBanner(ctx); err != nil {
-		return nil, err
-	}
-	caps, err := c.Hello(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	if !caps.StartTLS {
-		return nil, skip("the server does not offer STARTTLS")
-	}
-	return c, nil
-}
-
-// startVersion starts TLS on c with version v alone: the Dialer's TLS
-// config, cloned, with the certificate not judged (the main session does
-// that). Go's client allows TLS 1.0 and 1.1 when MinVersion names them.
-func (k *checker) startVersion(ctx context.Context, c *probe.Conn, v uint16) (*probe.TLSInfo, error) {
+// versionConfig is the Dialer's TLS config, cloned, with version v alone
+// and the certificate not judged (the main session does that). Go's
+// client allows TLS 1.0 and 1.1 when MinVersion names them.
+func (k *checker) versionConfig(v uint16) *tls.Config {
 	cfg := &tls.Config{}
 	if k.o.Dialer.TLSConfig != nil {
 		cfg = k.o.Dialer.TLSConfig.Clone()
 	}
 	cfg.MinVersion, cfg.MaxVersion = v, v
 	cfg.InsecureSkipVerify = true
-	if k.o.ImplicitTLS {
-		info, err := c.Handshake(ctx, cfg)
-		if err == nil {
-			_, err = c.ReadBanner(ctx)
-		}
-		return info, err
+	return cfg
+}
+
+// startVersion opens a connection and starts TLS on it with cfg: from the
+// first byte for implicit TLS (then the banner), else after the banner
+// and EHLO with STARTTLS, which the server must offer. The Conn is nil
+// when the connect failed.
+func (k *checker) startVersion(ctx context.Context, cfg *tls.Config) (*probe.Conn, *probe.TLSInfo, error) {
+	c, err := k.open(ctx, cfg)
+	switch {
+	case err != nil:
+		return nil, nil, err // the connection, if any, is closed with the check's
+	case k.o.ImplicitTLS:
+		_, err = c.ReadBanner(ctx)
+		return c, c.TLS(), err
 	}
-	return c.StartTLS(ctx, cfg)
+	if _, err := c.ReadBanner(ctx); err != nil {
+		return c, nil, err
+	}
+	caps, err := c.Hello(ctx, "")
+	if err != nil {
+		return c, nil, err
+	}
+	if !caps.StartTLS {
+		return c, nil, skip("the server does not offer STARTTLS")
+	}
+	info, err := c.StartTLS(ctx, cfg)
+	return c, info, err
 }
 
 // tlsFailure is the reason a handshake failed, without the step's prefix.

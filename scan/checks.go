@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -400,15 +401,16 @@ func (k *checker) note(s string) {
 }
 
 // open connects to the target like the main session did (and does the
-// implicit TLS handshake) without reading anything more.
-func (k *checker) open(ctx context.Context) (*probe.Conn, error) {
+// implicit TLS handshake, with cfg, nil for the Dialer's) without reading
+// anything more.
+func (k *checker) open(ctx context.Context, cfg *tls.Config) (*probe.Conn, error) {
 	c, err := k.o.connect(ctx, k.target)
 	if err != nil {
 		return nil, err
 	}
 	k.conns = append(k.conns, c)
 	if k.o.ImplicitTLS {
-		if _, err := c.Handshake(ctx, nil); err != nil {
+		if _, err := c.Handshake(ctx, cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -417,7 +419,7 @@ func (k *checker) open(ctx context.Context) (*probe.Conn, error) {
 
 // dial is open followed by the banner.
 func (k *checker) dial(ctx context.Context) (*probe.Conn, error) {
-	c, err := k.open(ctx)
+	c, err := k.open(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

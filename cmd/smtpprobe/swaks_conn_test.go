@@ -41,11 +41,7 @@ func TestXForwardFlag(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	msgs, err := srv.WaitMessages(1, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if x := msgs[0].XForward; x["NAME"] != "fwd.example" || x["ADDR"] != "203.0.113.9" || x["PROTO"] != "ESMTP" {
+	if x := onlyMessage(t, srv).XForward; x["NAME"] != "fwd.example" || x["ADDR"] != "203.0.113.9" || x["PROTO"] != "ESMTP" {
 		t.Errorf("message XFORWARD %v", x)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/smtpprobe/probe/internal/fakeserver"
 )
@@ -27,11 +26,7 @@ func sentMessage(t *testing.T, args ...string) (fakeserver.Message, result) {
 	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	msgs, err := srv.WaitMessages(1, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return msgs[0], r
+	return onlyMessage(t, srv), r
 }
 
 // TestAttach: -attach builds a multipart/mixed message around the test
