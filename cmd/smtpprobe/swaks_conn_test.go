@@ -103,6 +103,9 @@ func TestUnixTarget(t *testing.T) {
 	r := runCLI(t, "-lmtp", "-no-starttls", "-to", "bob@example.test,carol@example.test", srv.Addr())
 	assertContains(t, r.stdout, "C: LHLO ", "Recipient: <bob@example.test> accepted 250", "final: 250 2.0.0 <bob@example.test> Saved",
 		"Recipient: <carol@example.test> accepted 250", "final: 452 4.2.2 <carol@example.test> Mailbox full")
+	if r := runCLI(t, "-lmtp", "-4", srv.Addr()); r.code != exitUsage || !strings.Contains(r.stderr, "-4, -6 and -bind are for TCP; the target is a unix socket") {
+		t.Errorf("-4 with a unix socket: exit %d, %q", r.code, r.stderr)
+	}
 }
 
 // TestAllProxyFromEnvironment: the CLI dials through ALL_PROXY unless
