@@ -98,15 +98,17 @@ func TestSaveChain(t *testing.T) {
 		name string
 		cert tls.Certificate
 		args []string
+		code int
 	}{
-		{"trusted", pki.Valid, []string{"-cafile", pki.caFile, "-server-name", pki.Hostname}},
-		{"self-signed", pki.SelfSigned, []string{"-insecure"}},
+		{"trusted", pki.Valid, []string{"-cafile", pki.caFile, "-server-name", pki.Hostname}, exitOK},
+		{"self-signed, -insecure", pki.SelfSigned, []string{"-insecure"}, exitOK},
+		{"self-signed, refused", pki.SelfSigned, nil, exitTLS},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := tlsServer(t, tt.cert, nil)
 			file := filepath.Join(t.TempDir(), "chain.pem")
 			r := runCLI(t, append(tt.args, "-quit-after", "tls", "-save-chain", file, srv.Addr())...)
-			if r.code != exitOK {
+			if r.code != tt.code {
 				t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
 			b, err := os.ReadFile(file)
