@@ -136,3 +136,21 @@ func TestShowBodyBDATTimings(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeHeaderValue: ASCII stays as it is; a value mostly ASCII takes
+// Q encoding, one mostly not B; both decode back.
+func TestEncodeHeaderValue(t *testing.T) {
+	var dec mime.WordDecoder
+	for _, tt := range []struct{ in, prefix string }{
+		{"plain ASCII", "plain ASCII"},
+		{"Grüße from the test suite", "=?utf-8?q?"},
+		{"Привет, мир", "=?utf-8?b?"},
+		{strings.Repeat("Ünïcödé ", 20), "=?utf-8?b?"},
+	} {
+		got := encodeHeaderValue(tt.in)
+		back, err := dec.DecodeHeader(got)
+		if !strings.HasPrefix(got, tt.prefix) || err != nil || back != tt.in || strings.ContainsAny(got, "\r\n") {
+			t.Errorf("%q: %q decodes to %q, %v", tt.in, got, back, err)
+		}
+	}
+}
