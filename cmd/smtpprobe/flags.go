@@ -194,7 +194,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
   smtpprobe -i [flags] [host[:port]]
                                  type a session: your lines go to the server, .help for built-ins
 
-The password comes from -password-file or $SMTPPROBE_PASSWORD.
+The password comes from -password-file or $SMTPPROBE_PASSWORD. Without -proxy,
+$ALL_PROXY (socks5://…) is used for the hosts $NO_PROXY does not name.
 `)
 	for _, g := range flagGroups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
