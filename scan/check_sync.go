@@ -23,7 +23,7 @@ func ehloLine(c *probe.Conn) string { return "EHLO " + c.LocalName() + "\r\n" }
 
 // pregreet writes EHLO before reading the banner.
 func (k *checker) pregreet(ctx context.Context) error {
-	c, err := k.open(ctx)
+	c, err := k.open(ctx, nil)
 	if err != nil {
 		return err
 	}

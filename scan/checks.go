@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ const (
 	CheckSMTPSmuggling     CheckID = "smtp-smuggling"
 	CheckPipeliningGuard   CheckID = "pipelining-guard"
 	CheckUserEnumeration   CheckID = "user-enumeration"
+	CheckTLSVersions       CheckID = "tls-versions"
 )
 
 // The findings the checks make; see the package doc's table.
@@ -40,6 +42,7 @@ const (
 	FindingPregreetAccepted      FindingID = "pregreet-accepted"
 	FindingUnsyncPipelining      FindingID = "unsync-pipelining-accepted"
 	FindingUserEnumeration       FindingID = "user-enumeration"
+	FindingTLSLegacyAccepted     FindingID = "tls-legacy-accepted"
 )
 
 // registeredCheck is a check and the method that performs it.
@@ -56,6 +59,7 @@ func checkRegistry() []registeredCheck {
 		{CheckStartTLSInjection, (*checker).startTLSInjection},
 		{CheckPipeliningGuard, (*checker).pipeliningGuard},
 		{CheckUserEnumeration, (*checker).userEnumeration},
+		{CheckTLSVersions, (*checker).tlsVersions},
 		{CheckSMTPSmuggling, (*checker).smuggling},
 	}
 }
@@ -332,15 +336,16 @@ func (k *checker) note(s string) {
 }
 
 // open connects to the target like the main session did (and does the
-// implicit TLS handshake) without reading anything more.
-func (k *checker) open(ctx context.Context) (*probe.Conn, error) {
+// implicit TLS handshake, with cfg, nil for the Dialer's) without reading
+// anything more.
+func (k *checker) open(ctx context.Context, cfg *tls.Config) (*probe.Conn, error) {
 	c, err := k.o.connect(ctx, k.target)
 	if err != nil {
 		return nil, err
 	}
 	k.conns = append(k.conns, c)
 	if k.o.ImplicitTLS {
-		if _, err := c.Handshake(ctx, nil); err != nil {
+		if _, err := c.Handshake(ctx, cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -349,7 +354,7 @@ func (k *checker) open(ctx context.Context) (*probe.Conn, error) {
 
 // dial is open followed by the banner.
 func (k *checker) dial(ctx context.Context) (*probe.Conn, error) {
-	c, err := k.open(ctx)
+	c, err := k.open(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,9 @@
 //	    accepted                           banner (EHLO must end a group)
 //	check user-enumeration       medium    VRFY, EXPN, and MAIL + RCPT, for KnownUser     the two replies differ in class (2xx/4xx/5xx):    RFC 5321 §3.5.3, §7.3
 //	  → user-enumeration                   (postmaster) and a random user @LOCAL          one finding per command
+//	check tls-versions           medium    per version (TLS 1.0, 1.1, 1.2, 1.3) a         TLS 1.0 or 1.1 accepted: one finding per         RFC 8996
+//	  → tls-legacy-accepted                connection of its own: implicit TLS, or EHLO   version. Detail lists each version accepted
+//	                                       and STARTTLS, that version alone allowed       (with its cipher suite) or refused (why)
 //
 // RELAY is CheckOptions.RelayDomain (example.net); LOCAL is
 // CheckOptions.LocalDomain, or ExpectName, or the banner's or EHLO's
@@ -92,7 +95,9 @@
 // follow the STARTTLS policy as Run does (under StartTLSIfOffered a refused
 // STARTTLS is noted and the check goes on in plaintext; under
 // StartTLSRequired it ends the check with ErrNoStartTLS), except
-// auth-plaintext and starttls-injection, which are about plaintext.
+// auth-plaintext and starttls-injection, which are about plaintext, and
+// tls-versions, which needs STARTTLS offered (it is skipped otherwise, and
+// under StartTLSNever) and leaves judging the certificate to the session.
 // smtp-smuggling authenticates when Options carry credentials, as a
 // submission server requires. Only smtp-smuggling sends message data, and
 // only to the recipient the caller names: it is never part of "all" in

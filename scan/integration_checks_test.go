@@ -34,6 +34,10 @@ type checksCase struct {
 // default is no), CVE-2023-51764.
 var bareLF = []string{`\n.\n`, `\n.\r\n`, `\r\n.\n`}
 
+// legacy is tls-versions' finding for TLS 1.0 and for 1.1, which Postfix
+// (OpenSSL) and Exim (GnuTLS) accept on these ports (testdata/mta).
+const legacy = scan.FindingTLSLegacyAccepted
+
 // TestIntegrationChecks runs every check, smtp-smuggling included (to
 // alice@example.test, delivered locally), against Postfix (MX and
 // submission) and Exim, logs each check and finding, and asserts what
@@ -50,7 +54,7 @@ func TestIntegrationChecks(t *testing.T) {
 			// from a random user. It has no postscreen and leaves
 			// smtpd_forbid_unauth_pipelining at 3.7's default, no.
 			must: []scan.FindingID{scan.FindingPregreetAccepted, scan.FindingUnsyncPipelining,
-				scan.FindingUserEnumeration, scan.FindingUserEnumeration},
+				scan.FindingUserEnumeration, scan.FindingUserEnumeration, legacy, legacy},
 			// smtpd_forbid_bare_newline=normalize (main.cf): no smuggling.
 			earlySeverity: scan.SeverityLow,
 		},
@@ -60,7 +64,7 @@ func TestIntegrationChecks(t *testing.T) {
 			// Left at 3.7's smtpd_forbid_bare_newline=no on purpose
 			// (master.cf): the check must find the real vulnerability.
 			srv: mta.PostfixSubmission(), startTLS: scan.StartTLSRequired,
-			must:     []scan.FindingID{scan.FindingPregreetAccepted, scan.FindingUnsyncPipelining},
+			must:     []scan.FindingID{scan.FindingPregreetAccepted, scan.FindingUnsyncPipelining, legacy, legacy},
 			smuggled: bareLF, earlySeverity: scan.SeverityLow,
 		},
 		{
@@ -68,7 +72,7 @@ func TestIntegrationChecks(t *testing.T) {
 			// only; it advertises PIPECONNECT, which turns off its
 			// synchronization check; its ACL refuses unknown users at RCPT.
 			srv:           mta.Exim(),
-			must:          []scan.FindingID{scan.FindingPregreetAccepted, scan.FindingUnsyncPipelining, scan.FindingUserEnumeration},
+			must:          []scan.FindingID{scan.FindingPregreetAccepted, scan.FindingUnsyncPipelining, scan.FindingUserEnumeration, legacy, legacy},
 			earlySeverity: scan.SeverityInfo,
 		},
 	} {
@@ -148,7 +152,7 @@ func logChecks(t *testing.T, rep *scan.Report) []scan.Finding {
 	own := map[scan.FindingID]bool{}
 	for _, id := range []scan.FindingID{scan.FindingOpenRelay, scan.FindingAuthPlaintextAccepted,
 		scan.FindingStartTLSInjection, scan.FindingSMTPSmuggling, scan.FindingPregreetAccepted,
-		scan.FindingUnsyncPipelining, scan.FindingUserEnumeration} {
+		scan.FindingUnsyncPipelining, scan.FindingUserEnumeration, scan.FindingTLSLegacyAccepted} {
 		own[id] = true
 	}
 	var out []scan.Finding

@@ -114,6 +114,9 @@ type candidate struct {
 
 // direct is Target as the one address to try.
 func (o *Options) direct() candidate {
+	if strings.HasPrefix(o.Target, "unix:") {
+		return candidate{addr: o.Target} // a socket path: no host name
+	}
 	host, _, err := net.SplitHostPort(o.Target)
 	if err != nil {
 		host = strings.TrimSuffix(strings.TrimPrefix(o.Target, "["), "]")

@@ -90,8 +90,8 @@ type Report struct {
 
 	Banner *probe.Reply `json:"banner,omitempty"`
 	// Capabilities is what the first EHLO announced (in plaintext, or
-	// inside implicit TLS); CapabilitiesTLS what the EHLO after STARTTLS
-	// announced.
+	// inside implicit TLS; with Options.XClient, the EHLO after XCLIENT);
+	// CapabilitiesTLS what the EHLO after STARTTLS announced.
 	Capabilities    *probe.Capabilities `json:"capabilities,omitempty"`
 	CapabilitiesTLS *probe.Capabilities `json:"capabilities_tls,omitempty"`
 	// TLS describes the TLS layer, also when its verification failed.

@@ -104,6 +104,18 @@ type Options struct {
 	// CertWarnDays is how many days before its expiry a certificate gets
 	// the finding cert-expiring: 0 means 14; negative, never.
 	CertWarnDays int
+	// XClient, when not empty, is sent as XCLIENT (Conn.XClient: NAME,
+	// ADDR, PORT, PROTO, HELO, LOGIN, DESTADDR, DESTPORT) after the first
+	// EHLO, which must offer it; the server greets anew and EHLO is said
+	// again, as part of StageEhlo (Report.Phases then holds two ehlo
+	// phases, the second with XCLIENT). The rest of the session speaks for
+	// the client it names. The checks do not send it.
+	XClient map[string]string
+	// XForward, when not empty, is sent as XFORWARD (Conn.XForward: NAME,
+	// ADDR, PORT, PROTO, HELO, IDENT, SOURCE) right before MAIL FROM, as
+	// part of StageMail: the attributes of the client the message came
+	// from, for the one transaction.
+	XForward map[string]string
 
 	// Checks lists the active checks to perform after the session, each
 	// on connections of its own (see CheckID and ParseChecks); their
@@ -271,7 +283,10 @@ func (r *runner) ehlo(ctx context.Context) bool {
 	if !r.next(StageEhlo) {
 		return false
 	}
-	caps, err := r.hello(ctx, StageEhlo)
+	caps, err := r.hello(ctx, StageEhlo, nil)
+	if err == nil && len(r.o.XClient) > 0 {
+		caps, err = r.hello(ctx, StageEhlo, r.xclient)
+	}
 	r.rep.Capabilities = caps
 	if err != nil {
 		r.fail(StageEhlo, err)
@@ -281,13 +296,27 @@ func (r *runner) ehlo(ctx context.Context) bool {
 	return true
 }
 
-// hello sends EHLO (HELO on 500/502) as the phase name.
-func (r *runner) hello(ctx context.Context, name Stage) (*probe.Capabilities, error) {
+// hello sends EHLO (HELO on 500/502) as the phase name, after before
+// when that is not nil.
+func (r *runner) hello(ctx context.Context, name Stage, before func(context.Context) error) (*probe.Capabilities, error) {
 	p := r.begin(name)
-	caps, err := r.c.Hello(ctx, "")
+	var caps *probe.Capabilities
+	var err error
+	if before != nil {
+		err = before(ctx)
+	}
+	if err == nil {
+		caps, err = r.c.Hello(ctx, "")
+	}
 	r.end(p, nil, err)
 	r.tr.ehloDone(caps, err)
 	return caps, err
+}
+
+// xclient sends Options.XClient; EHLO follows in the same phase.
+func (r *runner) xclient(ctx context.Context) error {
+	_, err := r.c.XClient(ctx, r.o.XClient)
+	return err
 }
 
 // startTLS applies the STARTTLS policy, and says EHLO again after TLS.
@@ -308,7 +337,7 @@ func (r *runner) startTLS(ctx context.Context) bool {
 	if !started {
 		return true
 	}
-	caps, err := r.hello(ctx, StageEhloTLS)
+	caps, err := r.hello(ctx, StageEhloTLS, nil)
 	r.rep.CapabilitiesTLS = caps
 	if err != nil {
 		r.fail(StageTLS, err)
@@ -395,6 +424,13 @@ func (o *Options) check() error {
 	}
 	if err := o.checkAddresses(); err != nil {
 		return err
+	}
+	for cmd, attrs := range map[string]map[string]string{"XClient": o.XClient, "XForward": o.XForward} {
+		for name, v := range attrs {
+			if name == "" || strings.Trim(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != "" || strings.ContainsAny(v, "\r\n\x00") {
+				return invalidOptions("%s attribute %q=%q: want an upper-case name and a value without CR, LF or NUL", cmd, name, v)
+			}
+		}
 	}
 	return o.checkChecks()
 }

@@ -18,13 +18,12 @@ func (r *runner) transaction(ctx context.Context) bool {
 		return false
 	}
 	p := r.begin(StageTransaction)
-	var (
-		stage Stage
-		err   error
-	)
-	if r.o.QuitAfter == StageMail {
+	stage, err := StageMail, r.xforward(ctx)
+	switch {
+	case err != nil:
+	case r.o.QuitAfter == StageMail:
 		stage, err = r.mailOnly(ctx)
-	} else {
+	default:
 		stage, err = r.send(ctx)
 	}
 	r.end(p, r.lastTransactionReply(), err)
@@ -33,6 +32,15 @@ func (r *runner) transaction(ctx context.Context) bool {
 		return false
 	}
 	return true
+}
+
+// xforward sends Options.XForward, if any, for the transaction to come.
+func (r *runner) xforward(ctx context.Context) error {
+	if len(r.o.XForward) == 0 {
+		return nil
+	}
+	_, err := r.c.XForward(ctx, r.o.XForward)
+	return err
 }
 
 // send delivers the message with Send and returns the failed stage: the

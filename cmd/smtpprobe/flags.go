@@ -49,6 +49,10 @@ type config struct {
 	certWarn, certCrit int
 
 	set map[string]bool // the flags given on the command line
+
+	connFlags // connflags.go
+	tlsFlags  // tlsflags.go
+	msgFlags  // msgflags.go
 }
 
 // listFlag is a repeatable flag; each use may also hold a comma-separated
@@ -124,7 +128,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.BoolVar(&c.noStartTLS, "no-starttls", false, "never send STARTTLS")
 	fs.BoolVar(&c.implicitTLS, "tls", false, "implicit TLS from the first byte (default port 465)")
 	fs.StringVar(&c.ehlo, "ehlo", "", "the EHLO `name` (default: the address literal of the local address, such as [192.0.2.1])")
-	fs.StringVar(&c.auth, "auth", "", "AUTH `mechanism`: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, EXTERNAL, ANONYMOUS (default: the best offered)")
+	fs.StringVar(&c.auth, "auth", "", "AUTH `mechanism`: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, EXTERNAL (with -cert), ANONYMOUS (default: the best offered)")
 	fs.StringVar(&c.user, "user", "", "AUTH user `name`")
 	fs.StringVar(&c.passwordFlag, "password", "", "AUTH `password` (visible in the process list: prefer -password-file or $SMTPPROBE_PASSWORD)")
 	fs.StringVar(&c.passwordFile, "password-file", "", "read the AUTH password from this `file` (first line)")
@@ -132,7 +136,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.from, "from", "", "MAIL FROM `address`; \"\" or \"<>\" is the null sender (the default)")
 	fs.Var(&c.to, "to", "RCPT TO `address`; repeat it or separate with commas; without it no mail is sent")
 	fs.StringVar(&c.body, "body", "", "message to send, from a `file` or - for stdin (default: a generated test message)")
-	fs.Var(&c.headers, "header", "`header` (\"Name: value\") added on top of the message; repeatable")
+	fs.Var(&c.headers, "header", "`header` (\"Name: value\") replacing the message's field of that name, or on top; repeatable")
 	fs.StringVar(&c.quitAfter, "quit-after", "", "stop after a `stage` (then QUIT): connect, banner, ehlo, tls, auth, mail, rcpt, data (resolve with -mx)")
 	fs.Var((*seconds)(&c.timeout), "timeout", "bound on the whole probe, in `seconds` (30, 2.5 or 1m30s; per target in batch mode)")
 	fs.StringVar(&c.proxy, "proxy", "", "SOCKS5 proxy `URL`: socks5://[user:pass@]host:port or socks5h://…")
@@ -156,6 +160,9 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.IntVar(&c.concurrency, "concurrency", 16, "batch mode: `N` probes at a time")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	fs.BoolVar(&c.interactive, "i", false, "interactive session: send the lines you type, with built-in .starttls, .auth, .data … (.help lists them)")
+	c.connFlags.define(fs)
+	c.tlsFlags.define(fs)
+	c.msgFlags.define(fs)
 	return fs
 }
 
@@ -164,10 +171,12 @@ var flagGroups = [...]struct {
 	title string
 	names []string
 }{
-	{"TLS", []string{"starttls", "starttls-optional", "no-starttls", "tls", "cafile", "server-name", "insecure"}},
-	{"Session", []string{"ehlo", "auth", "user", "password-file", "password", "plaintext-auth", "from", "to", "body", "header", "quit-after", "no-pipelining", "lmtp", "mx", "timeout", "proxy"}},
+	{"Connection", []string{"ehlo", "quit-after", "lmtp", "mx", "timeout", "proxy", "4", "6", "bind", "proxy-header", "proxy-source", "proxy-dest", "xclient", "xforward"}},
+	{"TLS", []string{"starttls", "starttls-optional", "no-starttls", "tls", "cafile", "server-name", "insecure", "tls-min", "tls-max", "ciphers", "cert", "key", "save-chain"}},
+	{"Auth", []string{"auth", "user", "password-file", "password", "plaintext-auth"}},
+	{"Message", []string{"from", "to", "body", "header", "attach", "bdat", "no-pipelining"}},
 	{"Security checks", []string{"checks", "smuggling-to"}},
-	{"Output", []string{"json", "show-secrets"}},
+	{"Output", []string{"json", "show-secrets", "show-body", "timings"}},
 	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
 	{"Batch", []string{"targets", "concurrency"}},
 	{"Other", []string{"version"}},
@@ -186,7 +195,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
   smtpprobe -i [flags] [host[:port]]
                                  type a session: your lines go to the server, .help for built-ins
 
-The password comes from -password-file or $SMTPPROBE_PASSWORD.
+The password comes from -password-file or $SMTPPROBE_PASSWORD. Without -proxy,
+$ALL_PROXY (socks5://…) is used for the hosts $NO_PROXY does not name.
 `)
 	for _, g := range flagGroups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
@@ -271,7 +281,8 @@ func (c *config) demo() bool { return !c.targetGiven && c.targets == "" }
 
 // check refuses contradictory or malformed flags.
 func (c *config) check() error {
-	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios, c.checkInteractive} {
+	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios, c.checkInteractive,
+		c.checkConn, c.checkTLSFlags, c.checkMessage} {
 		if err := check(); err != nil {
 			return err
 		}

@@ -92,7 +92,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("help lacks exit code %d", e.code)
 		}
 	}
-	assertContains(t, r.stdout, "Usage:", "$SMTPPROBE_PASSWORD", "TLS:", "Session:", "Output:", "Monitoring:", "Batch:", "Exit codes:",
+	assertContains(t, r.stdout, "Usage:", "$SMTPPROBE_PASSWORD", "Connection:", "TLS:", "Auth:", "Message:", "Output:", "Monitoring:", "Batch:", "Exit codes:",
 		"   14  TLS", "with -nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
 }
 

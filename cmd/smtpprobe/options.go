@@ -25,7 +25,8 @@ const maxBody = 64 << 20
 type plan struct {
 	base    scan.Options
 	body    []byte   // the -body message, or nil for a generated one
-	headers []string // -header lines, put on top of the message
+	headers []string // -header lines, each replacing the field of its name
+	attach  []attachment
 }
 
 // newPlan turns the config into probe Options; stdin serves -body -, and
@@ -46,14 +47,16 @@ func newPlan(c *config, stdin io.Reader, resolver scan.Resolver) (*plan, error) 
 			TLSConfig:         tlsConfig,
 			AllowInsecureAuth: c.plaintextAuth,
 			RevealSecrets:     c.showSecrets,
+			RecordBody:        c.showBody,
 			LMTP:              c.lmtp,
 		},
 		AuthMechanism: strings.ToUpper(c.auth),
 		QuitAfter:     scan.Stage(strings.ToLower(c.quitAfter)),
 		Checks:        c.checkIDs,
 		CheckOptions:  scan.CheckOptions{SmugglingRecipient: c.smugglingTo},
-		Envelope:      probe.Envelope{From: c.from, To: c.to.values, NoPipelining: c.noPipelining},
+		Envelope:      probe.Envelope{From: c.from, To: c.to.values, NoPipelining: c.noPipelining, UseBDAT: c.bdat},
 	}
+	c.applyConn(&o)
 	if c.user != "" || c.auth != "" {
 		o.Username, o.Password = c.user, c.password
 	}
@@ -61,6 +64,9 @@ func newPlan(c *config, stdin io.Reader, resolver scan.Resolver) (*plan, error) 
 		o.CertWarnDays = max(c.certWarn, 1)
 	}
 	p := &plan{base: o, headers: c.headers.values}
+	if p.attach, err = c.readAttachments(); err != nil {
+		return nil, err
+	}
 	if c.body != "" {
 		if p.body, err = readBody(c.body, stdin); err != nil {
 			return nil, err
@@ -82,10 +88,13 @@ func (c *config) startTLSPolicy() scan.StartTLSPolicy {
 // tlsConfig is the TLS configuration the flags ask for, or nil for the
 // library's default (system roots, the host's name).
 func (c *config) tlsConfig() (*tls.Config, error) {
-	if c.caFile == "" && c.serverName == "" && !c.insecure {
+	if c.caFile == "" && c.serverName == "" && !c.insecure && !c.wantsTLSConfig() {
 		return nil, nil
 	}
 	cfg := &tls.Config{ServerName: c.serverName, InsecureSkipVerify: c.insecure}
+	if err := c.applyTLS(cfg); err != nil {
+		return nil, err
+	}
 	if c.caFile != "" {
 		pool, err := loadCAFile(c.caFile)
 		if err != nil {
@@ -130,17 +139,18 @@ func (p *plan) options(target string) scan.Options {
 	return o
 }
 
-// message is the -body message, or a generated test message, with the
-// -header lines on top.
+// message is the -body message, or a generated test message (with the
+// -attach files), each -header line replacing the field of its name.
 func (p *plan) message(now time.Time) []byte {
-	var b bytes.Buffer
-	for _, h := range p.headers {
-		b.WriteString(h + "\r\n")
+	fields, rest := splitHeader(p.body)
+	if p.body == nil {
+		fields, rest = p.generated(now)
 	}
-	if p.body != nil {
-		b.Write(p.body)
-		return b.Bytes()
-	}
+	return joinMessage(setHeaders(fields, p.headers), rest)
+}
+
+// generated is the test message: its header fields and the rest.
+func (p *plan) generated(now time.Time) ([]headerField, []byte) {
 	local := p.base.Dialer.LocalName
 	if local == "" {
 		local = "localhost"
@@ -149,12 +159,23 @@ func (p *plan) message(now time.Time) []byte {
 	if from == "" {
 		from = "postmaster@" + local
 	}
-	fmt.Fprintf(&b, "From: <%s>\r\nTo: <%s>\r\nSubject: smtpprobe test message\r\nDate: %s\r\n",
-		from, strings.Join(p.base.To, ">, <"), now.Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <smtpprobe.%s@%s>\r\nX-Mailer: smtpprobe\r\n\r\n",
-		strconv.FormatInt(now.UnixNano(), 36), local)
-	b.WriteString("This is a test message sent by smtpprobe to check delivery.\r\n")
-	return b.Bytes()
+	field := func(name, value string) headerField {
+		return headerField{name: name, text: name + ": " + value + "\r\n"}
+	}
+	fields := []headerField{
+		field("From", "<"+from+">"),
+		field("To", "<"+strings.Join(p.base.To, ">, <")+">"),
+		field("Subject", "smtpprobe test message"),
+		field("Date", now.Format(time.RFC1123Z)),
+		field("Message-ID", "<smtpprobe."+strconv.FormatInt(now.UnixNano(), 36)+"@"+local+">"),
+		field("X-Mailer", "smtpprobe"),
+	}
+	text := "This is a test message sent by smtpprobe to check delivery.\r\n"
+	if len(p.attach) == 0 {
+		return fields, []byte("\r\n" + text)
+	}
+	mimeFields, body := withAttachments(text, p.attach)
+	return append(fields, mimeFields...), append([]byte("\r\n"), body...)
 }
 
 // loadCAFile reads the PEM certificates of -cafile into a pool.

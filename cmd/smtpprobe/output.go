@@ -53,9 +53,11 @@ const tlsMark = "[tls] "
 // printer writes the human rendering of a Report, keeping the first write
 // error.
 type printer struct {
-	w      io.Writer
-	colour bool
-	werr   error
+	w       io.Writer
+	colour  bool
+	timings bool // each transcript line with its offset (-timings)
+	lmtp    bool // a final reply per recipient (-lmtp)
+	werr    error
 }
 
 func newPrinter(w io.Writer, colour bool) *printer { return &printer{w: w, colour: colour} }
@@ -99,7 +101,15 @@ func (p *printer) transcript(t *probe.Transcript) {
 // entry writes one transcript entry with its mark, and after it extra,
 // which must hold no control bytes.
 func (p *printer) entry(e probe.Entry, extra string) {
-	p.printf("%s%s%s\n", p.mark(e.TLS), p.entryText(e), extra)
+	p.printf("%s%s%s%s\n", p.offset(e), p.mark(e.TLS), p.entryText(e), extra)
+}
+
+// offset is the entry's time since the connect, with -timings.
+func (p *printer) offset(e probe.Entry) string {
+	if !p.timings {
+		return ""
+	}
+	return p.style(styleDim, fmt.Sprintf("%9.3fs ", e.Offset.Seconds()))
 }
 
 // mark is "[tls] " for a line inside TLS, as many spaces otherwise.
@@ -153,7 +163,14 @@ func (p *printer) summary(rep *scan.Report) {
 		if !rc.Accepted() {
 			state = p.style(styleRed, "refused")
 		}
-		p.field("Recipient", fmt.Sprintf("<%s> %s %s", escapeControls(rc.Address), state, oneLine(rc.Rcpt)))
+		line := fmt.Sprintf("<%s> %s %s", escapeControls(rc.Address), state, oneLine(rc.Rcpt))
+		if p.lmtp && rc.Final != nil {
+			line += "; final: " + oneLine(rc.Final)
+		}
+		p.field("Recipient", line)
+	}
+	if caps := rep.Capabilities; caps != nil && rep.Stage == scan.StageEhlo && rep.Error == nil {
+		p.field("EHLO", capsLine(caps))
 	}
 	if rep.QueueID != "" {
 		p.field("Queue ID", escapeControls(rep.QueueID))
@@ -215,6 +232,18 @@ func (p *printer) tlsSummary(t *probe.TLSInfo) string {
 		return s + ", " + p.style(styleGreen, "verified for "+t.VerifyName)
 	}
 	return s + ", " + p.style(styleRed, verdict)
+}
+
+// capsLine lists what EHLO announced: its keywords with their parameters.
+func capsLine(caps *probe.Capabilities) string {
+	var parts []string
+	for _, x := range caps.Extensions {
+		parts = append(parts, strings.TrimSpace(x.Keyword+" "+strings.Join(x.Params, " ")))
+	}
+	if len(parts) == 0 {
+		return "no extensions"
+	}
+	return escapeControls(strings.Join(parts, ", "))
 }
 
 func authLine(a *scan.AuthResult) string {

@@ -122,6 +122,9 @@ func probeOne(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	rep := scan.Run(ctx, p.options(c.target))
+	if err := c.saveChainOf(rep); err != nil {
+		fmt.Fprintln(sys.err, "smtpprobe:", err)
+	}
 	switch {
 	case c.nagios:
 		code, line := nagiosStatus(rep, c)
@@ -140,6 +143,7 @@ func probeOne(ctx context.Context, c *config, p *plan, d *demo, sys stdio) int {
 		}
 	default:
 		pr := newPrinter(sys.out, useColour(sys.out, sys.getenv))
+		pr.timings, pr.lmtp = c.timings, c.lmtp
 		pr.report(rep)
 		if h := startTLSHint(rep, c); h != "" {
 			pr.field("Hint", h)

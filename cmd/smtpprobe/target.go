@@ -15,6 +15,9 @@ import (
 // With mx the host is a mail domain and may not be an address.
 func checkTarget(t string, mx bool) error {
 	err := checkTargetText(t)
+	if err == nil && strings.HasPrefix(t, "unix:") {
+		return checkUnixTarget(t, mx)
+	}
 	if err == nil {
 		var host, port string
 		if host, port, err = splitTarget(t); err == nil {
