@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -103,9 +104,6 @@ type Report struct {
 	// Pipelined, and Quit, the reply to QUIT (also without a transaction).
 	// Its fields appear in the JSON at the top level.
 	probe.SendResult
-	// QueueID is the queue identifier the server gave the message, as
-	// SendResult.QueueID finds it in Final; kept for readers of the JSON.
-	QueueID string `json:"queue_id,omitempty"`
 
 	// Findings lists what deserves attention (see FindingID and CheckID).
 	Findings []Finding `json:"findings"`
@@ -114,6 +112,16 @@ type Report struct {
 	// Transcript is every line of the session (with Options.MX, of the
 	// last attempt that connected). It is empty when nothing connected.
 	Transcript *probe.Transcript `json:"transcript"`
+}
+
+// MarshalJSON adds "queue_id", what QueueID finds in the final reply, for
+// readers of the JSON alone.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return json.Marshal(struct {
+		*plain
+		QueueID string `json:"queue_id,omitempty"`
+	}{(*plain)(r), r.QueueID()})
 }
 
 // Err returns the error that ended the run (a *RunError wrapping the cause
