@@ -35,7 +35,7 @@ func authWith(ctx context.Context, c *probe.Conn, mech, user, pass string) (*pro
 
 // TestIntegrationAuthMechanisms authenticates on every endpoint with AUTH,
 // inside TLS, with each mechanism the library has: the right password gets
-// 235, a wrong one a *ReplyError with 535; a mechanism the mta.Server does not
+// 235, a wrong one a *ReplyError with 535; a mechanism the server does not
 // offer is refused with 504. No transcript holds the password.
 func TestIntegrationAuthMechanisms(t *testing.T) {
 	mta.RequireMTA(t)
@@ -171,7 +171,7 @@ func TestIntegrationInsecureAuthRefused(t *testing.T) {
 }
 
 // TestIntegrationRelay: RCPT to an outside domain is refused without AUTH
-// and accepted after it; the mta.Server then discards the message, as its log
+// and accepted after it; the server then discards the message, as its log
 // shows.
 func TestIntegrationRelay(t *testing.T) {
 	mta.RequireMTA(t)
@@ -186,7 +186,7 @@ func TestIntegrationRelay(t *testing.T) {
 		{mta.PostfixMX(), 554, "5.7.1", "Relay access denied", "postfix.log", "status=sent (relaying disabled in the test environment)"},
 		{mta.PostfixSubmission(), 554, "5.7.1", "Client host rejected: Access denied", "postfix.log", "status=sent (relaying disabled in the test environment)"},
 		{mta.PostfixSMTPS(), 554, "5.7.1", "Client host rejected: Access denied", "postfix.log", "status=sent (relaying disabled in the test environment)"},
-		{mta.Exim(), 550, "", "Relay not permitted", "mta.Exim-mainlog", "=> :blackhole: <" + mta.OutsideRecipient + "> R=discard_remote"},
+		{mta.Exim(), 550, "", "Relay not permitted", "exim-mainlog", "=> :blackhole: <" + mta.OutsideRecipient + "> R=discard_remote"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.srv.Name, func(t *testing.T) {

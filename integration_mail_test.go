@@ -120,8 +120,8 @@ func checkOneWrite(t *testing.T, entries []probe.Entry, prefixes ...string) {
 }
 
 // TestIntegrationDataReadBack sends a message with DATA (dot-stuffed) and
-// one with BDAT in small chunks to every mta.Server that delivers into a
-// Maildir, and reads each back: once the header fields the mta.Server put on
+// one with BDAT in small chunks to every server that delivers into a
+// Maildir, and reads each back: once the header fields the server put on
 // top are removed, it is the message sent, byte for byte.
 func TestIntegrationDataReadBack(t *testing.T) {
 	mta.RequireMTA(t)

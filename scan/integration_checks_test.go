@@ -3,7 +3,7 @@ package scan_test
 // Integration tests of Options.Checks against the real servers of
 // testdata/mta (see integration_test.go). Skipped unless the variables of
 // testdata/mta/run/env are set. smtp-smuggling sends its messages to
-// alice@example.test, which every mta.Server delivers locally.
+// alice@example.test, which every server delivers locally.
 
 import (
 	"slices"
@@ -16,7 +16,7 @@ import (
 	"github.com/smtpprobe/probe/scan"
 )
 
-// checksCase is what one real mta.Server must show when every check runs.
+// checksCase is what one real server must show when every check runs.
 type checksCase struct {
 	srv      mta.Server
 	startTLS scan.StartTLSPolicy
@@ -29,7 +29,7 @@ type checksCase struct {
 	earlySeverity scan.Severity
 }
 
-// bareLF are the sequences a mta.Server that takes a bare LF for a line end
+// bareLF are the sequences a server that takes a bare LF for a line end
 // ends the data at: Postfix before smtpd_forbid_bare_newline (3.7's
 // default is no), CVE-2023-51764.
 var bareLF = []string{`\n.\n`, `\n.\r\n`, `\r\n.\n`}
@@ -43,7 +43,7 @@ const legacy = scan.FindingTLSLegacyAccepted
 // submission) and Exim, logs each check and finding, and asserts what
 // their configuration (testdata/mta) makes them show: no open relay, no
 // AUTH on plaintext, no STARTTLS injection anywhere; smuggling where the
-// mta.Server takes bare LFs; early talkers let in.
+// server takes bare LFs; early talkers let in.
 func TestIntegrationChecks(t *testing.T) {
 	mta.RequireMTA(t)
 	for _, tt := range []checksCase{

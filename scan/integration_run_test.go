@@ -75,7 +75,7 @@ func runCases() []runCase {
 		opts:   withAuth("LOGIN"),
 		check:  checkDelivered(mta.PostfixMX(), postfixQueueID, "bob"),
 	}, {
-		name: "mta.Exim", srv: mta.Exim(), stage: scan.StageData, phases: starttlsAuth, mech: "CRAM-MD5",
+		name: "exim", srv: mta.Exim(), stage: scan.StageData, phases: starttlsAuth, mech: "CRAM-MD5",
 		opts: func(t *testing.T, o *scan.Options) {
 			v := mta.RequireEnv(t, mta.EnvEximUser, mta.EnvEximPass)
 			o.Username, o.Password = v[0], v[1]
@@ -128,7 +128,7 @@ func runCases() []runCase {
 			}
 		},
 	}, {
-		name: "mta.Exim-quit-after-ehlo", srv: mta.Exim(), stage: scan.StageEhlo,
+		name: "exim-quit-after-ehlo", srv: mta.Exim(), stage: scan.StageEhlo,
 		phases: []scan.Stage{"connect", "banner", "ehlo", "quit"},
 		opts:   func(t *testing.T, o *scan.Options) { o.QuitAfter = scan.StageEhlo },
 		check: func(t *testing.T, rep *scan.Report, _ string) {

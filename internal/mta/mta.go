@@ -95,19 +95,23 @@ type Server struct {
 	Prepended, PrependedShared []string
 }
 
+// PostfixMX is Postfix on its MX-like port: STARTTLS offered, AUTH after it.
 func PostfixMX() Server {
 	return Server{Name: "postfix-mx", AddrEnv: EnvMX, UserEnv: EnvUser, PassEnv: EnvPassword,
 		MaildirEnv: "PROBE_MTA_MAILDIR_POSTFIX", Prepended: []string{"Return-Path", "X-Original-To", "Delivered-To", "Received"}}
 }
 
+// PostfixSubmission is Postfix on its submission port: STARTTLS and AUTH required.
 func PostfixSubmission() Server {
 	return Server{Name: "postfix-submission", AddrEnv: EnvSubmission, UserEnv: EnvUser, PassEnv: EnvPassword}
 }
 
+// PostfixSMTPS is Postfix with implicit TLS (RFC 8314).
 func PostfixSMTPS() Server {
 	return Server{Name: "postfix-smtps", AddrEnv: EnvSMTPS, Implicit: true, UserEnv: EnvUser, PassEnv: EnvPassword}
 }
 
+// DovecotLMTP is Dovecot's LMTP service over TCP.
 func DovecotLMTP() Server {
 	return Server{Name: "dovecot-lmtp", AddrEnv: EnvLMTP, LMTP: true,
 		MaildirEnv: "PROBE_MTA_MAILDIR_LMTP", Prepended: []string{"Return-Path", "Delivered-To", "Received"},
@@ -115,11 +119,13 @@ func DovecotLMTP() Server {
 		PrependedShared: []string{"Return-Path", "Received"}}
 }
 
+// Exim is Exim 4 with STARTTLS and AUTH after it.
 func Exim() Server {
-	return Server{Name: "Exim", AddrEnv: EnvExim, UserEnv: EnvEximUser, PassEnv: EnvEximPass,
+	return Server{Name: "exim", AddrEnv: EnvExim, UserEnv: EnvEximUser, PassEnv: EnvEximPass,
 		MaildirEnv: "PROBE_MTA_MAILDIR_EXIM", Prepended: []string{"Return-path", "Envelope-to", "Delivery-date", "Received"}}
 }
 
+// AllServers lists every endpoint above.
 func AllServers() []Server {
 	return []Server{PostfixMX(), PostfixSubmission(), PostfixSMTPS(), DovecotLMTP(), Exim()}
 }
@@ -160,7 +166,7 @@ func Roots(t *testing.T) *x509.CertPool {
 }
 
 // TrustedTLS verifies the servers' certificate against the test CA for the
-// environment's Server name.
+// environment's server name.
 func TrustedTLS(t *testing.T) *tls.Config {
 	t.Helper()
 	return &tls.Config{RootCAs: Roots(t), ServerName: RequireEnv(t, EnvServerName)[0]}
@@ -212,7 +218,7 @@ func (s Server) DialPlain(t *testing.T, ctx context.Context) *probe.Conn {
 }
 
 // dialSecure opens a session inside TLS verified against the test CA and
-// greets the Server there: STARTTLS, or implicit TLS.
+// greets the server there: STARTTLS, or implicit TLS.
 func (s Server) DialSecure(t *testing.T, ctx context.Context) *probe.Conn {
 	t.Helper()
 	c := s.DialPlain(t, ctx)
@@ -335,7 +341,7 @@ func findInDir(t *testing.T, dir, token string) []byte {
 }
 
 // StripPrepended splits a delivered message into the header fields the
-// Server put on top of what was sent and the rest. The sent message is
+// server put on top of what was sent and the rest. The sent message is
 // found by its first line, which must be unique (the Message-ID).
 // It returns the names of the prepended fields, in order.
 func StripPrepended(t *testing.T, delivered []byte, firstLine string) (names []string, prefix, rest string) {
@@ -365,7 +371,7 @@ func StripPrepended(t *testing.T, delivered []byte, firstLine string) (names []s
 }
 
 // checkReadBack reads the message carrying token from localpart's Maildir
-// and checks that it is sent, byte for byte once the Server's prepended
+// and checks that it is sent, byte for byte once the server's prepended
 // header fields are removed, with the line endings Maildir stores: LF.
 // shared says that the transaction had several recipients.
 func (s Server) CheckReadBack(t *testing.T, ctx context.Context, localpart, token, sent string, shared bool) (prefix string) {
@@ -407,7 +413,7 @@ func FreshLoopback(t *testing.T) net.IP {
 	return net.IPv4(127, 1+b[0]%254, 1+b[1]%254, 1+b[2]%254)
 }
 
-// WaitForLog waits for a line of the Server log file holding every one of
+// WaitForLog waits for a line of the server log file holding every one of
 // parts.
 func WaitForLog(t *testing.T, ctx context.Context, file string, parts ...string) string {
 	t.Helper()
