@@ -8,6 +8,13 @@ require (
 	github.com/smtpprobe/probe v0.0.0
 )
 
-require golang.org/x/net v0.62.0 // indirect
+require (
+	github.com/pires/go-proxyproto v0.15.0 // indirect
+	github.com/xdg-go/pbkdf2 v1.0.0 // indirect
+	github.com/xdg-go/scram v1.2.0 // indirect
+	github.com/xdg-go/stringprep v1.0.4 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)
 
 replace github.com/smtpprobe/probe => ../

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"time"
@@ -34,7 +35,13 @@ const chunkQueue = 256
 // NewDelayProxy listens on 127.0.0.1 and forwards to target with delay
 // added in each direction.
 func NewDelayProxy(target string, delay time.Duration) (*DelayProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return NewDelayProxyOn("127.0.0.1:0", target, delay)
+}
+
+// NewDelayProxyOn is NewDelayProxy listening on listen, a loopback
+// address such as "127.64.0.1:0" (all of 127/8 is loopback on Linux).
+func NewDelayProxyOn(listen, target string, delay time.Duration) (*DelayProxy, error) {
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +140,14 @@ func (p *DelayProxy) pump(dst, src net.Conn) {
 		defer close(done)
 		p.deliver(dst, src, queue)
 	}()
+	// One read buffer per direction; each chunk keeps a copy of its size,
+	// so that a proxy carrying thousands of short SMTP lines does not
+	// allocate 32 KiB for each.
+	buf := make([]byte, 32<<10)
 	for {
-		buf := make([]byte, 32<<10)
 		n, err := src.Read(buf)
 		if n > 0 {
-			queue <- chunk{due: time.Now().Add(p.delay), data: buf[:n]}
+			queue <- chunk{due: time.Now().Add(p.delay), data: bytes.Clone(buf[:n])}
 		}
 		if err != nil {
 			break

@@ -1,0 +1,206 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/scan"
+)
+
+// ScaleRoundTrips is how many round trips the scale probe costs at least:
+// banner, EHLO, STARTTLS, the TLS 1.3 handshake (the client's Finished
+// leaves with the next EHLO), EHLO, QUIT. Connecting to the proxy costs
+// nothing (it is local); the proxy reaches the server one delay later, so
+// the banner arrives one RTT after connect.
+const ScaleRoundTrips = 6
+
+// ScaleConfig is the size of a scale run.
+type ScaleConfig struct {
+	// Targets is how many targets, each a proxy of its own.
+	Targets int
+	// Concurrency lists the numbers of probes in flight to measure.
+	Concurrency []int
+	// RTT is the round-trip time the proxies add.
+	RTT time.Duration
+}
+
+// The smoke size, which CI runs, and the full size of issue 20.
+var (
+	smokeScale = ScaleConfig{Targets: 200, Concurrency: []int{20}, RTT: 50 * time.Millisecond}
+	fullScale  = ScaleConfig{Targets: 10000, Concurrency: []int{100, 1000}, RTT: 50 * time.Millisecond}
+)
+
+// ScaleFromEnv reads the size of a scale run from the environment through
+// getenv: PROBE_SCALE=full is 10,000 targets at concurrency 100 and 1,000;
+// otherwise (the default) 200 targets at concurrency 20. PROBE_SCALE_TARGETS
+// and PROBE_SCALE_CONCURRENCY (a comma-separated list) override either.
+func ScaleFromEnv(getenv func(string) string) (ScaleConfig, error) {
+	cfg := smokeScale
+	if getenv("PROBE_SCALE") == "full" {
+		cfg = fullScale
+	}
+	if v := getenv("PROBE_SCALE_TARGETS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxFarmGroup {
+			return cfg, fmt.Errorf("PROBE_SCALE_TARGETS=%q: want 1 to %d", v, maxFarmGroup)
+		}
+		cfg.Targets = n
+	}
+	if v := getenv("PROBE_SCALE_CONCURRENCY"); v != "" {
+		cfg.Concurrency = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return cfg, fmt.Errorf("PROBE_SCALE_CONCURRENCY=%q: want numbers above 0", v)
+			}
+			cfg.Concurrency = append(cfg.Concurrency, n)
+		}
+	}
+	return cfg, nil
+}
+
+// PassResult is what one pass over the targets measured.
+type PassResult struct {
+	Probes   int
+	Failed   int
+	FirstErr error
+	Wall     time.Duration
+	CPU      time.Duration // this process, user and system
+	// LiveHeap and HeapObjects are medians over the samples taken while
+	// every worker had a probe in flight, less the heap before the pass,
+	// per probe in flight: the live heap as of the last GC
+	// (/gc/heap/live:bytes) and the heap in use with not yet collected
+	// garbage (/memory/classes/heap/objects:bytes).
+	LiveHeap, HeapObjects float64
+	Samples               int
+}
+
+// Rate is probes per second of wall time.
+func (r PassResult) Rate() float64 { return float64(r.Probes) / r.Wall.Seconds() }
+
+// CPUPerProbe is this process's CPU time per probe.
+func (r PassResult) CPUPerProbe() time.Duration { return r.CPU / time.Duration(max(r.Probes, 1)) }
+
+// Pass runs op once for each of n items on workers goroutines and measures
+// the pass. op gets the item's index.
+func Pass(ctx context.Context, n, workers int, op func(ctx context.Context, i int) error) PassResult {
+	runtime.GC()
+	runtime.GC()
+	base := readHeap()
+	var next, inFlight atomic.Int64
+	var mu sync.Mutex
+	res := PassResult{Probes: n}
+	stop := make(chan struct{})
+	var sampled sync.WaitGroup
+	var live, objects []float64
+	sampled.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			in := inFlight.Load()
+			h := readHeap()
+			if in == int64(workers) && inFlight.Load() == in {
+				live = append(live, float64(int64(h.live)-int64(base.live))/float64(in))
+				objects = append(objects, float64(int64(h.objects)-int64(base.objects))/float64(in))
+			}
+		}
+	})
+	cpu0 := cpuTime()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				inFlight.Add(1)
+				err := op(ctx, i)
+				inFlight.Add(-1)
+				if err != nil {
+					mu.Lock()
+					res.Failed++
+					if res.FirstErr == nil {
+						res.FirstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res.Wall = time.Since(start)
+	res.CPU = cpuTime() - cpu0
+	close(stop)
+	sampled.Wait()
+	res.LiveHeap, res.HeapObjects, res.Samples = median(live), median(objects), len(live)
+	return res
+}
+
+type heapFigures struct{ live, objects uint64 }
+
+// readHeap reads the live heap and the heap in use from runtime/metrics.
+func readHeap() heapFigures {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return heapFigures{live: s[0].Value.Uint64(), objects: s[1].Value.Uint64()}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
+
+// ScaleProbe is the probe the scale benchmark runs, as the CLI's batch mode
+// runs it for `smtpprobe -targets FILE -starttls -quit-after tls`: scan.Run
+// under a per-probe timeout, STARTTLS required, stopping after TLS (and
+// the EHLO that follows it) with QUIT, the Report encoded as one JSON line.
+func ScaleProbe(ctx context.Context, d *probe.Dialer, addr string, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rep := scan.Run(ctx, scan.Options{Target: addr, Dialer: *d, StartTLS: scan.StartTLSRequired, QuitAfter: scan.StageTLS})
+	line, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	if _, err := out.Write(append(line, '\n')); err != nil {
+		return err
+	}
+	if err := rep.Err(); err != nil {
+		return err
+	}
+	if rep.TLS == nil || !rep.TLS.Verified {
+		return errors.New("bench: the scale probe reported no verified TLS")
+	}
+	return nil
+}
+
+// BareHandshake is the yardstick of the scale probe's CPU: connect to an
+// implicit-TLS port and complete a verified crypto/tls handshake, close.
+func BareHandshake(ctx context.Context, addr string, cfg *tls.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return TLSHandshake(ctx, addr, cfg)
+}
