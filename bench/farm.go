@@ -22,6 +22,8 @@ const FarmEnv = "PROBE_BENCH_PROXY_FARM"
 type FarmSpec struct {
 	Delay  time.Duration `json:"delay"`
 	Groups []FarmGroup   `json:"groups"`
+	// CorrectTimers makes the proxies share a TimerSlack.
+	CorrectTimers bool `json:"correct_timers"`
 }
 
 // FarmGroup is Count proxies in front of one upstream address.
@@ -58,13 +60,17 @@ func ServeFarm(spec string, in io.Reader, out io.Writer) int {
 		}
 	}()
 	addrs := make([][]string, len(fs.Groups))
+	var slack *TimerSlack
+	if fs.CorrectTimers {
+		slack = new(TimerSlack)
+	}
 	for g, grp := range fs.Groups {
 		if grp.Count > maxFarmGroup {
 			fmt.Fprintf(os.Stderr, "bench farm: %d proxies in a group, at most %d\n", grp.Count, maxFarmGroup)
 			return 1
 		}
 		for i := range grp.Count {
-			p, err := NewDelayProxyOn(farmAddr(g, i), grp.Upstream, fs.Delay)
+			p, err := NewDelayProxyOn(farmAddr(g, i), grp.Upstream, fs.Delay, slack)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "bench farm:", err)
 				return 1

@@ -72,42 +72,74 @@ func ScaleFromEnv(getenv func(string) string) (ScaleConfig, error) {
 	return cfg, nil
 }
 
-// PassResult is what one pass over the targets measured.
+// PassResult is what one or more passes over the targets measured.
 type PassResult struct {
 	Probes   int
 	Failed   int
 	FirstErr error
 	Wall     time.Duration
 	CPU      time.Duration // this process, user and system
-	// LiveHeap and HeapObjects are medians over the samples taken while
-	// every worker had a probe in flight, less the heap before the pass,
-	// per probe in flight: the live heap as of the last GC
-	// (/gc/heap/live:bytes) and the heap in use with not yet collected
-	// garbage (/memory/classes/heap/objects:bytes).
-	LiveHeap, HeapObjects float64
-	Samples               int
+	// Steady and SteadyWall are the probes completed, and the time, while
+	// every worker was busy: from the completion of the first wave (as
+	// many probes as workers) to the moment the last item was taken. The
+	// start and the end of a pass, when fewer probes are in flight, are
+	// left out of the rate.
+	Steady     int
+	SteadyWall time.Duration
+	// Live and Objects are the heap samples taken while every worker had
+	// a probe in flight, less the heap before the pass, per probe in
+	// flight: the live heap as of the last GC (/gc/heap/live:bytes) and the
+	// heap in use with not yet collected garbage
+	// (/memory/classes/heap/objects:bytes).
+	Live, Objects []float64
 }
 
-// Rate is probes per second of wall time.
-func (r PassResult) Rate() float64 { return float64(r.Probes) / r.Wall.Seconds() }
+// Add accumulates another pass into r.
+func (r *PassResult) Add(o PassResult) {
+	r.Probes += o.Probes
+	r.Failed += o.Failed
+	if r.FirstErr == nil {
+		r.FirstErr = o.FirstErr
+	}
+	r.Wall += o.Wall
+	r.CPU += o.CPU
+	r.Steady += o.Steady
+	r.SteadyWall += o.SteadyWall
+	r.Live = append(r.Live, o.Live...)
+	r.Objects = append(r.Objects, o.Objects...)
+}
+
+// Rate is probes per second while every worker was busy, or over the
+// whole wall time when the passes were too short to have such a time.
+func (r PassResult) Rate() float64 {
+	if r.Steady > 0 && r.SteadyWall > 0 {
+		return float64(r.Steady) / r.SteadyWall.Seconds()
+	}
+	return float64(r.Probes) / r.Wall.Seconds()
+}
 
 // CPUPerProbe is this process's CPU time per probe.
 func (r PassResult) CPUPerProbe() time.Duration { return r.CPU / time.Duration(max(r.Probes, 1)) }
 
-// Pass runs op once for each of n items on workers goroutines and measures
-// the pass. op gets the item's index.
-func Pass(ctx context.Context, n, workers int, op func(ctx context.Context, i int) error) PassResult {
+// LiveHeap and HeapObjects are the medians of the heap samples.
+func (r PassResult) LiveHeap() float64    { return median(r.Live) }
+func (r PassResult) HeapObjects() float64 { return median(r.Objects) }
+
+// Pass runs op once for each item on workers goroutines and measures the
+// pass. op gets the item.
+func Pass(ctx context.Context, items []int, workers int, op func(ctx context.Context, i int) error) PassResult {
 	runtime.GC()
 	runtime.GC()
 	base := readHeap()
 	var next, inFlight atomic.Int64
 	var mu sync.Mutex
-	res := PassResult{Probes: n}
+	var done []time.Time
+	var drained time.Time // when the last item was taken
+	res := PassResult{Probes: len(items)}
 	stop := make(chan struct{})
 	var sampled sync.WaitGroup
-	var live, objects []float64
 	sampled.Go(func() {
-		tick := time.NewTicker(20 * time.Millisecond)
+		tick := time.NewTicker(sampleEvery)
 		defer tick.Stop()
 		for {
 			select {
@@ -118,8 +150,8 @@ func Pass(ctx context.Context, n, workers int, op func(ctx context.Context, i in
 			in := inFlight.Load()
 			h := readHeap()
 			if in == int64(workers) && inFlight.Load() == in {
-				live = append(live, float64(int64(h.live)-int64(base.live))/float64(in))
-				objects = append(objects, float64(int64(h.objects)-int64(base.objects))/float64(in))
+				res.Live = append(res.Live, float64(int64(h.live)-int64(base.live))/float64(in))
+				res.Objects = append(res.Objects, float64(int64(h.objects)-int64(base.objects))/float64(in))
 			}
 		}
 	})
@@ -129,21 +161,27 @@ func Pass(ctx context.Context, n, workers int, op func(ctx context.Context, i in
 	for range workers {
 		wg.Go(func() {
 			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
+				k := int(next.Add(1)) - 1
+				if k >= len(items) {
 					return
 				}
-				inFlight.Add(1)
-				err := op(ctx, i)
-				inFlight.Add(-1)
-				if err != nil {
+				if k == len(items)-1 {
 					mu.Lock()
+					drained = time.Now()
+					mu.Unlock()
+				}
+				inFlight.Add(1)
+				err := op(ctx, items[k])
+				inFlight.Add(-1)
+				mu.Lock()
+				done = append(done, time.Now())
+				if err != nil {
 					res.Failed++
 					if res.FirstErr == nil {
 						res.FirstErr = err
 					}
-					mu.Unlock()
 				}
+				mu.Unlock()
 			}
 		})
 	}
@@ -152,8 +190,29 @@ func Pass(ctx context.Context, n, workers int, op func(ctx context.Context, i in
 	res.CPU = cpuTime() - cpu0
 	close(stop)
 	sampled.Wait()
-	res.LiveHeap, res.HeapObjects, res.Samples = median(live), median(objects), len(live)
+	if len(done) > workers {
+		first := done[workers-1]
+		for _, t := range done[workers:] {
+			if t.After(drained) {
+				break
+			}
+			res.Steady++
+		}
+		res.SteadyWall = drained.Sub(first)
+	}
 	return res
+}
+
+// Rounds splits n items into rounds of at least 5 × workers items each,
+// at most 10 rounds: passes of different kinds interleaved round by round
+// meet the same load from the rest of the machine.
+func Rounds(n, workers int) [][]int {
+	r := max(1, min(10, n/(5*workers)))
+	rounds := make([][]int, r)
+	for i := range n {
+		rounds[i%r] = append(rounds[i%r], i)
+	}
+	return rounds
 }
 
 type heapFigures struct{ live, objects uint64 }
@@ -204,3 +263,6 @@ func BareHandshake(ctx context.Context, addr string, cfg *tls.Config) error {
 	defer cancel()
 	return TLSHandshake(ctx, addr, cfg)
 }
+
+// sampleEvery is the period of the heap samples of a Pass.
+const sampleEvery = 100 * time.Millisecond
