@@ -17,4 +17,5 @@ require (
 	github.com/xdg-go/pbkdf2 v1.0.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )
