@@ -112,12 +112,16 @@ func fits(network string, a netip.Addr) bool {
 // dialAddr connects to a under the limits of host (or of a when host is
 // "") and of a's network.
 func (d *Dialer) dialAddr(ctx context.Context, network, host string, a netip.Addr, port string) (net.Conn, error) {
-	release := func() {}
-	if d.Limiter != nil {
+	release, admitted := takeAdmission(ctx)
+	switch {
+	case admitted:
+	case d.Limiter != nil:
 		var err error
 		if release, err = d.Limiter.Acquire(ctx, host, a); err != nil {
 			return nil, err
 		}
+	default:
+		release = func() {}
 	}
 	c, err := d.connect(ctx, network, net.JoinHostPort(a.String(), port))
 	if err != nil {

@@ -109,3 +109,33 @@ func TestLimiterForgetsIdleKeys(t *testing.T) {
 		t.Errorf("%d keys kept after %d hosts came and went", n, 3*sweepEvery)
 	}
 }
+
+func TestAdmissionServesOneConnection(t *testing.T) {
+	l := NewLimiter(Limits{HostConns: 1})
+	a := netip.MustParseAddr("192.0.2.1")
+	ctx, release, err := l.Admit(context.Background(), "", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, ok := takeAdmission(ctx)
+	if _, again := takeAdmission(ctx); !ok || again {
+		t.Fatal("an admission must serve exactly one connection")
+	}
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(short, "", a); err == nil {
+		t.Error("the admission did not hold the host's slot")
+	}
+	rel()     // the connection closed
+	release() // and the worker's release after the probe does nothing more
+	r1, err := l.Acquire(context.Background(), "", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if _, err := l.Acquire(short2, "", a); err == nil {
+		t.Error("a double release freed two slots")
+	}
+	r1()
+}
