@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/internal/polite"
 	"github.com/smtpprobe/probe/scan"
 )
 
@@ -235,16 +237,25 @@ func median(xs []float64) float64 {
 // ScaleProbe is the probe the scale benchmark runs, as the CLI's batch mode
 // runs it for `smtpprobe -targets FILE -starttls -quit-after tls`: scan.Run
 // under a per-probe timeout, STARTTLS required, stopping after TLS (and
-// the EHLO that follows it) with QUIT, the Report encoded as one JSON line.
-func ScaleProbe(ctx context.Context, d *probe.Dialer, addr string, out io.Writer) error {
+// the EHLO that follows it) with QUIT, connecting through the batch's
+// polite.Dialer (a shared DNS cache, no limits), the Report encoded as one
+// JSON line with its line number into a reused buffer and written to out.
+func (s *ScaleSink) ScaleProbe(ctx context.Context, d *probe.Dialer, addr string, line int) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	rep := scan.Run(ctx, scan.Options{Target: addr, Dialer: *d, StartTLS: scan.StartTLSRequired, QuitAfter: scan.StageTLS})
-	line, err := json.Marshal(rep)
-	if err != nil {
+	o := scan.Options{Target: addr, Dialer: *d, Resolver: s.cache, StartTLS: scan.StartTLSRequired, QuitAfter: scan.StageTLS}
+	o.Dialer.NetDialer = s.dialer
+	rep := scan.Run(ctx, o)
+	buf := s.bufs.Get().(*bytes.Buffer)
+	defer s.bufs.Put(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(scaleLine{Line: line, Report: rep}); err != nil {
 		return err
 	}
-	if _, err := out.Write(append(line, '\n')); err != nil {
+	s.mu.Lock()
+	_, err := s.out.Write(buf.Bytes())
+	s.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	if err := rep.Err(); err != nil {
@@ -254,6 +265,33 @@ func ScaleProbe(ctx context.Context, d *probe.Dialer, addr string, out io.Writer
 		return errors.New("bench: the scale probe reported no verified TLS")
 	}
 	return nil
+}
+
+// ScaleSink is what the probes of a scale run share, as the CLI's batch
+// workers do: the output, the DNS cache and the dialer.
+type ScaleSink struct {
+	out    io.Writer
+	mu     sync.Mutex
+	bufs   sync.Pool
+	cache  *polite.Cache
+	dialer *polite.Dialer
+}
+
+// NewScaleSink returns a ScaleSink writing to out.
+func NewScaleSink(out io.Writer) *ScaleSink {
+	cache := polite.NewCache(nil, polite.CacheConfig{})
+	return &ScaleSink{
+		out:    out,
+		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		cache:  cache,
+		dialer: &polite.Dialer{Resolver: cache, Limiter: polite.NewLimiter(polite.Limits{})},
+	}
+}
+
+// scaleLine is the CLI's batch output line: the Report with its line number.
+type scaleLine struct {
+	Line int `json:"line"`
+	*scan.Report
 }
 
 // BareHandshake is the yardstick of the scale probe's CPU: connect to an

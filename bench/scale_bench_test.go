@@ -67,6 +67,7 @@ func scaleRound(b *testing.B, cfg ScaleConfig, c int, farm *Farm, d *probe.Diale
 	ctx := context.Background()
 	smtpAddrs, tlsAddrs := farm.Addrs[0][:cfg.Targets], farm.Addrs[1]
 	var hs, floor, run PassResult
+	sink := NewScaleSink(io.Discard)
 	var srvCPU, proxyCPU time.Duration
 	meter, err := StartRTTMeter(farm.Addrs[0][cfg.Targets])
 	if err != nil {
@@ -83,7 +84,7 @@ func scaleRound(b *testing.B, cfg ScaleConfig, c int, farm *Farm, d *probe.Diale
 		}))
 		srv0, proxy0 := serverCPU(b), farmCPU(b, farm)
 		run.Add(Pass(ctx, items, c, func(ctx context.Context, i int) error {
-			return ScaleProbe(ctx, d, smtpAddrs[i], io.Discard)
+			return sink.ScaleProbe(ctx, d, smtpAddrs[i], i+1)
 		}))
 		srvCPU += serverCPU(b) - srv0
 		proxyCPU += farmCPU(b, farm) - proxy0

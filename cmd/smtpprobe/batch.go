@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -110,6 +111,7 @@ func (c *config) listTarget(line string) (string, bool) {
 // invalid-input error, is written at once (in its turn with -ordered).
 func (b *batch) feed(ctx context.Context, in io.Reader) error {
 	defer close(b.jobs)
+	var buf bytes.Buffer
 	sc := bufio.NewScanner(in)
 	line := 0
 	for sc.Scan() {
@@ -127,7 +129,7 @@ func (b *batch) feed(ctx context.Context, in io.Reader) error {
 			j.seq = seq
 		}
 		if err := checkTarget(t, b.c.mx); err != nil {
-			b.emit(j, invalidReport(t, err), 1)
+			b.emit(&buf, j, invalidReport(t, err), 1)
 			continue
 		}
 		select {
@@ -144,12 +146,13 @@ func (b *batch) feed(ctx context.Context, in io.Reader) error {
 
 // work probes targets until the queue closes.
 func (b *batch) work(ctx context.Context) {
+	var buf bytes.Buffer // this worker's output line
 	for j := range b.jobs {
 		if ctx.Err() != nil {
 			continue // drain: the batch was stopped
 		}
 		rep, tries := b.probe(ctx, j.target)
-		b.emit(j, rep, tries)
+		b.emit(&buf, j, rep, tries)
 	}
 }
 

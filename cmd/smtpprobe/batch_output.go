@@ -26,15 +26,14 @@ type outLine struct {
 	class scan.ErrorClass
 }
 
-// encodeLine encodes the output line of j.
-func encodeLine(j job, rep *scan.Report, tries int) (outLine, error) {
+// encodeLine encodes the output line of j into buf (emptied first).
+func encodeLine(buf *bytes.Buffer, j job, rep *scan.Report, tries int) (outLine, error) {
 	bl := batchLine{Line: j.line, Report: rep}
 	if tries > 1 {
 		bl.Tries = tries
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	if err := enc.Encode(bl); err != nil { // with its newline
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(bl); err != nil { // with its newline
 		return outLine{}, err
 	}
 	o := outLine{data: buf.Bytes(), ok: rep.Success}
@@ -44,9 +43,11 @@ func encodeLine(j job, rep *scan.Report, tries int) (outLine, error) {
 	return o, nil
 }
 
-// emit writes the report of j now, or in its turn with -ordered.
-func (b *batch) emit(j job, rep *scan.Report, tries int) {
-	o, err := encodeLine(j, rep, tries)
+// emit writes the report of j now, or in its turn with -ordered. buf is
+// the caller's to reuse: the line is encoded into it, and copied only when
+// it has to wait for an earlier one.
+func (b *batch) emit(buf *bytes.Buffer, j job, rep *scan.Report, tries int) {
+	o, err := encodeLine(buf, j, rep, tries)
 	if err != nil {
 		b.mu.Lock()
 		if b.werr == nil {
@@ -57,6 +58,7 @@ func (b *batch) emit(j job, rep *scan.Report, tries int) {
 		o = outLine{}
 	}
 	if b.order != nil {
+		o.data = bytes.Clone(o.data)
 		b.order.Done(j.seq, o)
 		return
 	}
