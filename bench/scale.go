@@ -128,10 +128,11 @@ func (r PassResult) LiveHeap() float64    { return median(r.Live) }
 func (r PassResult) HeapObjects() float64 { return median(r.Objects) }
 
 // Pass runs op once for each item on workers goroutines and measures the
-// pass. op gets the item.
-func Pass(ctx context.Context, items []int, workers int, op func(ctx context.Context, i int) error) PassResult {
-	runtime.GC() // a clean base: the heap the pass adds is what it holds
-	base := readHeap()
+// pass; its heap samples are taken less base (BaseHeap). op gets the item.
+// No GC is forced: a forced GC shrinks the heap, and the runtime then
+// spends the pass returning memory to the system and taking it back,
+// which a long batch never does.
+func Pass(ctx context.Context, items []int, workers int, base HeapFigures, op func(ctx context.Context, i int) error) PassResult {
 	var next, inFlight atomic.Int64
 	var mu sync.Mutex
 	var done []time.Time
@@ -216,13 +217,21 @@ func Rounds(n, workers int) [][]int {
 	return rounds
 }
 
-type heapFigures struct{ live, objects uint64 }
+// HeapFigures are the live heap and the heap in use, in bytes.
+type HeapFigures struct{ live, objects uint64 }
+
+// BaseHeap collects the garbage and returns the heap left: what a run holds
+// before its probes.
+func BaseHeap() HeapFigures {
+	runtime.GC()
+	return readHeap()
+}
 
 // readHeap reads the live heap and the heap in use from runtime/metrics.
-func readHeap() heapFigures {
+func readHeap() HeapFigures {
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
-	return heapFigures{live: s[0].Value.Uint64(), objects: s[1].Value.Uint64()}
+	return HeapFigures{live: s[0].Value.Uint64(), objects: s[1].Value.Uint64()}
 }
 
 func median(xs []float64) float64 {

@@ -73,17 +73,18 @@ func scaleRound(b *testing.B, cfg ScaleConfig, c int, farm *Farm, d *probe.Diale
 	if err != nil {
 		b.Fatal(err)
 	}
+	base := BaseHeap()
 	for _, items := range Rounds(cfg.Targets, c) {
-		hs.Add(Pass(ctx, items, c, func(ctx context.Context, i int) error {
+		hs.Add(Pass(ctx, items, c, base, func(ctx context.Context, i int) error {
 			return BareHandshake(ctx, tlsAddrs[i%len(tlsAddrs)], target.cfg)
 		}))
-		floor.Add(Pass(ctx, items, c, func(ctx context.Context, i int) error {
+		floor.Add(Pass(ctx, items, c, base, func(ctx context.Context, i int) error {
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
 			return FloorTLSCheck(ctx, smtpAddrs[i], target.cfg)
 		}))
 		srv0, proxy0 := serverCPU(b), farmCPU(b, farm)
-		run.Add(Pass(ctx, items, c, func(ctx context.Context, i int) error {
+		run.Add(Pass(ctx, items, c, base, func(ctx context.Context, i int) error {
 			return sink.ScaleProbe(ctx, d, smtpAddrs[i], i+1)
 		}))
 		srvCPU += serverCPU(b) - srv0
