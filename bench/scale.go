@@ -94,6 +94,9 @@ type PassResult struct {
 	// heap in use with not yet collected garbage
 	// (/memory/classes/heap/objects:bytes).
 	Live, Objects []float64
+	// AllocBytes and AllocObjects are what the pass allocated in all
+	// (/gc/heap/allocs:bytes and :objects).
+	AllocBytes, AllocObjects uint64
 }
 
 // Add accumulates another pass into r.
@@ -107,6 +110,8 @@ func (r *PassResult) Add(o PassResult) {
 	r.CPU += o.CPU
 	r.Steady += o.Steady
 	r.SteadyWall += o.SteadyWall
+	r.AllocBytes += o.AllocBytes
+	r.AllocObjects += o.AllocObjects
 	r.Live = append(r.Live, o.Live...)
 	r.Objects = append(r.Objects, o.Objects...)
 }
@@ -157,6 +162,7 @@ func Pass(ctx context.Context, items []int, workers int, base HeapFigures, op fu
 			}
 		}
 	})
+	bytes0, objects0 := readAllocs()
 	cpu0 := cpuTime()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -190,6 +196,8 @@ func Pass(ctx context.Context, items []int, workers int, base HeapFigures, op fu
 	wg.Wait()
 	res.Wall = time.Since(start)
 	res.CPU = cpuTime() - cpu0
+	bytes1, objects1 := readAllocs()
+	res.AllocBytes, res.AllocObjects = bytes1-bytes0, objects1-objects0
 	close(stop)
 	sampled.Wait()
 	if len(done) > workers {
@@ -232,6 +240,13 @@ func readHeap() HeapFigures {
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	return HeapFigures{live: s[0].Value.Uint64(), objects: s[1].Value.Uint64()}
+}
+
+// readAllocs reads the bytes and objects allocated so far.
+func readAllocs() (allocated, objects uint64) {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64(), s[1].Value.Uint64()
 }
 
 func median(xs []float64) float64 {

@@ -30,7 +30,9 @@ import (
 // and of-eff-bound, the rate over the bound with that RTT; cpu-ns/probe, this process's CPU
 // per probe; hs-cpu-ns, the same for a bare handshake; cpu/hs, their
 // ratio; live-B/inflight and heap-B/inflight, the live heap and the heap
-// in use per probe in flight (see PassResult); srv- and proxy-cpu-ns/probe.
+// in use per probe in flight (see PassResult); srv- and proxy-cpu-ns/probe;
+// alloc-B/probe and allocs/probe, what each probe allocated (and
+// floor-alloc-B/probe for the floor client).
 func BenchmarkScale(b *testing.B) {
 	cfg, err := ScaleFromEnv(os.Getenv)
 	if err != nil {
@@ -114,6 +116,9 @@ func scaleRound(b *testing.B, cfg ScaleConfig, c int, farm *Farm, d *probe.Diale
 	b.ReportMetric(float64(srvCPU)/float64(run.Probes), "srv-cpu-ns/probe")
 	b.ReportMetric(float64(proxyCPU)/float64(run.Probes), "proxy-cpu-ns/probe")
 	b.ReportMetric(float64(len(run.Live)), "heap-samples")
+	b.ReportMetric(float64(run.AllocBytes)/float64(run.Probes), "alloc-B/probe")
+	b.ReportMetric(float64(run.AllocObjects)/float64(run.Probes), "allocs/probe")
+	b.ReportMetric(float64(floor.AllocBytes)/float64(floor.Probes), "floor-alloc-B/probe")
 }
 
 func farmCPU(b *testing.B, f *Farm) time.Duration {
