@@ -94,6 +94,10 @@ type PassResult struct {
 	// heap in use with not yet collected garbage
 	// (/memory/classes/heap/objects:bytes).
 	Live, Objects []float64
+	// Stacks are samples of the goroutine stacks, taken likewise
+	// (/memory/classes/heap/stacks:bytes): not heap, but memory each
+	// probe in flight holds (the TLS handshake grows its goroutine's).
+	Stacks []float64
 	// AllocBytes and AllocObjects are what the pass allocated in all
 	// (/gc/heap/allocs:bytes and :objects).
 	AllocBytes, AllocObjects uint64
@@ -114,6 +118,7 @@ func (r *PassResult) Add(o PassResult) {
 	r.AllocObjects += o.AllocObjects
 	r.Live = append(r.Live, o.Live...)
 	r.Objects = append(r.Objects, o.Objects...)
+	r.Stacks = append(r.Stacks, o.Stacks...)
 }
 
 // Rate is probes per second while every worker was busy, or over the
@@ -159,6 +164,7 @@ func Pass(ctx context.Context, items []int, workers int, base HeapFigures, op fu
 			if in == int64(workers) && inFlight.Load() == in {
 				res.Live = append(res.Live, float64(int64(h.live)-int64(base.live))/float64(in))
 				res.Objects = append(res.Objects, float64(int64(h.objects)-int64(base.objects))/float64(in))
+				res.Stacks = append(res.Stacks, float64(int64(h.stacks)-int64(base.stacks))/float64(in))
 			}
 		}
 	})
@@ -226,7 +232,7 @@ func Rounds(n, workers int) [][]int {
 }
 
 // HeapFigures are the live heap and the heap in use, in bytes.
-type HeapFigures struct{ live, objects uint64 }
+type HeapFigures struct{ live, objects, stacks uint64 }
 
 // BaseHeap collects the garbage and returns the heap left: what a run holds
 // before its probes.
@@ -237,9 +243,9 @@ func BaseHeap() HeapFigures {
 
 // readHeap reads the live heap and the heap in use from runtime/metrics.
 func readHeap() HeapFigures {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
 	metrics.Read(s)
-	return HeapFigures{live: s[0].Value.Uint64(), objects: s[1].Value.Uint64()}
+	return HeapFigures{live: s[0].Value.Uint64(), objects: s[1].Value.Uint64(), stacks: s[2].Value.Uint64()}
 }
 
 // readAllocs reads the bytes and objects allocated so far.

@@ -30,7 +30,8 @@ import (
 // and of-eff-bound, the rate over the bound with that RTT; cpu-ns/probe, this process's CPU
 // per probe; hs-cpu-ns, the same for a bare handshake; cpu/hs, their
 // ratio; live-B/inflight and heap-B/inflight, the live heap and the heap
-// in use per probe in flight (see PassResult); srv- and proxy-cpu-ns/probe;
+// in use per probe in flight, and stack-B/inflight, the goroutine stacks
+// (see PassResult); srv- and proxy-cpu-ns/probe;
 // alloc-B/probe and allocs/probe, what each probe allocated (and
 // floor-alloc-B/probe for the floor client).
 func BenchmarkScale(b *testing.B) {
@@ -113,6 +114,8 @@ func scaleRound(b *testing.B, cfg ScaleConfig, c int, farm *Farm, d *probe.Diale
 	b.ReportMetric(float64(floor.CPUPerProbe())/float64(hs.CPUPerProbe()), "floor-cpu/hs")
 	b.ReportMetric(run.LiveHeap(), "live-B/inflight")
 	b.ReportMetric(run.HeapObjects(), "heap-B/inflight")
+	b.ReportMetric(median(run.Stacks), "stack-B/inflight")
+	b.ReportMetric(median(hs.Stacks), "hs-stack-B/inflight")
 	b.ReportMetric(float64(srvCPU)/float64(run.Probes), "srv-cpu-ns/probe")
 	b.ReportMetric(float64(proxyCPU)/float64(run.Probes), "proxy-cpu-ns/probe")
 	b.ReportMetric(float64(len(run.Live)), "heap-samples")
