@@ -228,3 +228,52 @@ func TestBatchRetries(t *testing.T) {
 		}
 	}
 }
+
+// countingResolver counts the questions a resolver is asked.
+type countingResolver struct {
+	fakeResolver
+	mx, hosts atomic.Int64
+}
+
+func (r *countingResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	r.mx.Add(1)
+	return r.fakeResolver.LookupMX(ctx, name)
+}
+
+func (r *countingResolver) LookupHost(ctx context.Context, host string) ([]string, error) {
+	r.hosts.Add(1)
+	return r.fakeResolver.LookupHost(ctx, host)
+}
+
+// TestBatchMXHostLimitAndCache: with -mx, two domains whose MX is one host
+// share that host's limit (-rate-host 20: 50 ms apart), and the DNS cache
+// asks each question once for the whole batch.
+func TestBatchMXHostLimitAndCache(t *testing.T) {
+	log := &acceptLog{times: map[string][]time.Time{}}
+	addr := log.server(t, "127.80.1.1:0")
+	_, port, _ := net.SplitHostPort(addr)
+	r := &countingResolver{fakeResolver: fakeResolver{
+		mx: map[string][]*net.MX{
+			"a.test": {{Host: "mx.shared.test.", Pref: 10}},
+			"b.test": {{Host: "mx.shared.test.", Pref: 10}},
+		},
+		hosts: map[string][]string{"mx.shared.test": {"127.80.1.1"}},
+	}}
+	list := strings.Repeat("a.test:"+port+"\nb.test:"+port+"\n", 3)
+	code, out, stderr := runBatchCLI(t, stdio{resolver: r}, list, "-mx", "-rate-host", "20", "-concurrency", "6", "-quit-after", "banner")
+	if code != exitOK || len(out) != 6 {
+		t.Fatalf("exit %d, %d lines, stderr %q", code, len(out), stderr)
+	}
+	ts := log.of(addr)
+	if len(ts) != 6 {
+		t.Fatalf("%d connections, want 6", len(ts))
+	}
+	for i := 1; i < len(ts); i++ {
+		if d := ts[i].Sub(ts[i-1]); d < 50*time.Millisecond-8*time.Millisecond {
+			t.Errorf("connections %d and %d to the shared MX host came %v apart, want 50 ms", i, i+1, d)
+		}
+	}
+	if r.mx.Load() != 2 || r.hosts.Load() != 1 {
+		t.Errorf("the resolver was asked %d MX and %d address questions, want 2 and 1 (the cache answers the rest)", r.mx.Load(), r.hosts.Load())
+	}
+}
