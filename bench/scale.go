@@ -133,8 +133,10 @@ func (r PassResult) Rate() float64 {
 // CPUPerProbe is this process's CPU time per probe.
 func (r PassResult) CPUPerProbe() time.Duration { return r.CPU / time.Duration(max(r.Probes, 1)) }
 
-// LiveHeap and HeapObjects are the medians of the heap samples.
-func (r PassResult) LiveHeap() float64    { return median(r.Live) }
+// LiveHeap is the median of the live-heap samples.
+func (r PassResult) LiveHeap() float64 { return median(r.Live) }
+
+// HeapObjects is the median of the heap-in-use samples.
 func (r PassResult) HeapObjects() float64 { return median(r.Objects) }
 
 // Pass runs op once for each item on workers goroutines and measures the

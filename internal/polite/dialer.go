@@ -217,6 +217,7 @@ func (c *releasingConn) SyscallConn() (syscall.RawConn, error) {
 	return nil, errors.New("polite: the connection has no socket")
 }
 
+// Close closes the connection and gives its slots back.
 func (c *releasingConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
