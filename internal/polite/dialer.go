@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,8 +44,13 @@ type Dialer struct {
 // DefaultFDWait is the default of Dialer.FDWait.
 const DefaultFDWait = 30 * time.Second
 
-// DialContext connects to address ("host:port") on network.
+// DialContext connects to address ("host:port") on network. A unix
+// socket ("unix", address a path) is no host or network of the limits:
+// it is dialled as it is.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if strings.HasPrefix(network, "unix") {
+		return d.connect(ctx, network, address)
+	}
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, err

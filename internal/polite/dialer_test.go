@@ -112,3 +112,23 @@ func TestDialerResolvesThroughTheCacheUnderLimits(t *testing.T) {
 		t.Errorf("tcp6 to a host with only an IPv4 address: %v, want a DNS error", err)
 	}
 }
+
+func TestDialerUnixSocket(t *testing.T) {
+	path := t.TempDir() + "/lmtp.sock"
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Skip("no unix sockets here:", err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	d := &Dialer{Limiter: NewLimiter(Limits{HostConns: 1, NetConns: 1})}
+	c, err := d.DialContext(context.Background(), "unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
