@@ -277,3 +277,24 @@ func TestBatchMXHostLimitAndCache(t *testing.T) {
 		t.Errorf("the resolver was asked %d MX and %d address questions, want 2 and 1 (the cache answers the rest)", r.mx.Load(), r.hosts.Load())
 	}
 }
+
+// TestBatchThroughProxy: in batch mode the connections still go through
+// the -proxy: socks5h hands it the names, socks5 the addresses resolved
+// here (a name the proxy's hosts map knows is not known to this side, so
+// socks5 is given an address target).
+func TestBatchThroughProxy(t *testing.T) {
+	srv := fakeserver.NewTB(t, fakeserver.Config{NoRecord: true})
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	named := "mail.example.test:" + port
+	for _, tc := range []struct{ scheme, target string }{{"socks5h", named}, {"socks5", srv.Addr()}} {
+		px := newSOCKSServer(t, "", "", map[string]string{"mail.example.test": "127.0.0.1"})
+		code, out, stderr := runBatchCLI(t, stdio{}, tc.target+"\n"+tc.target+"\n", "-proxy", tc.scheme+"://"+px.addr(), "-quit-after", "ehlo", "-rate-host", "50")
+		if code != exitOK || len(out) != 2 {
+			t.Fatalf("%s: exit %d, %+v, stderr %q", tc.scheme, code, out, stderr)
+		}
+		seen := px.seen()
+		if len(seen) != 2 || seen[0].target != tc.target || seen[1].target != tc.target {
+			t.Errorf("%s: the proxy saw %+v, want two CONNECTs to %s", tc.scheme, seen, tc.target)
+		}
+	}
+}
