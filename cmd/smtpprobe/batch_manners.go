@@ -32,7 +32,7 @@ type batchFlags struct {
 }
 
 // batchFlagNames are the flags batchFlags defines, in the help's order.
-var batchFlagNames = []string{"shard", "ordered", "retries", "rate-host", "rate-net", "conns-host", "conns-net", "dns-ttl"}
+var batchFlagNames = [...]string{"shard", "ordered", "retries", "rate-host", "rate-net", "conns-host", "conns-net", "dns-ttl"}
 
 // define adds the batch flags to fs.
 func (b *batchFlags) define(fs *flag.FlagSet) {

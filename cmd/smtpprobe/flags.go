@@ -171,7 +171,7 @@ var flagGroups = [...]struct {
 	{"Security checks", []string{"checks", "smuggling-to"}},
 	{"Output", []string{"json", "show-secrets"}},
 	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
-	{"Batch", append([]string{"targets", "concurrency"}, batchFlagNames...)},
+	{"Batch", append([]string{"targets", "concurrency"}, batchFlagNames[:]...)},
 	{"Other", []string{"version"}},
 	{"Interactive", []string{"i"}},
 }
