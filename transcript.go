@@ -155,15 +155,8 @@ type entryJSON struct {
 // "text", "tls", "redacted", "bytes": text not valid UTF-8, in base64}]}.
 func (t *Transcript) MarshalJSON() ([]byte, error) {
 	t.mu.Lock()
-	out := transcriptJSON{Start: t.start, Entries: make([]entryJSON, len(t.entries))}
-	for i, e := range t.entries {
-		out.Entries[i].Entry = e
-		if !utf8.ValidString(e.Text) {
-			out.Entries[i].Bytes = []byte(e.Text)
-		}
-	}
-	t.mu.Unlock()
-	return json.Marshal(out)
+	defer t.mu.Unlock()
+	return t.appendJSON(make([]byte, 0, 128+96*len(t.entries)))
 }
 
 // UnmarshalJSON decodes what MarshalJSON encodes.

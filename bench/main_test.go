@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(ChildEnv) == "1" {
 		os.Exit(ServeChild(os.Stdin, os.Stdout))
 	}
+	if spec := os.Getenv(FarmEnv); spec != "" {
+		os.Exit(ServeFarm(spec, os.Stdin, os.Stdout))
+	}
 	os.Exit(run(m))
 }
 

@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +20,7 @@ import (
 // connect costs nothing here and is counted apart.
 type DelayProxy struct {
 	delay  time.Duration
+	slack  *TimerSlack
 	target string
 	ln     net.Listener
 
@@ -34,11 +37,18 @@ const chunkQueue = 256
 // NewDelayProxy listens on 127.0.0.1 and forwards to target with delay
 // added in each direction.
 func NewDelayProxy(target string, delay time.Duration) (*DelayProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return NewDelayProxyOn("127.0.0.1:0", target, delay, nil)
+}
+
+// NewDelayProxyOn is NewDelayProxy listening on listen, a loopback
+// address such as "127.64.0.1:0" (all of 127/8 is loopback on Linux),
+// with its timers corrected by slack (nil: not corrected).
+func NewDelayProxyOn(listen, target string, delay time.Duration, slack *TimerSlack) (*DelayProxy, error) {
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, err
 	}
-	p := &DelayProxy{delay: delay, target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p := &DelayProxy{delay: delay, target: target, ln: ln, conns: map[net.Conn]struct{}{}, slack: slack}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -103,7 +113,7 @@ func (p *DelayProxy) untrack(cs ...net.Conn) {
 // forward connects to the target after one delay and pumps both ways.
 func (p *DelayProxy) forward(client net.Conn) {
 	defer p.wg.Done()
-	time.Sleep(p.delay)
+	p.slack.SleepUntil(time.Now().Add(p.delay))
 	server, err := net.Dial("tcp", p.target)
 	if err != nil || !p.track(server) {
 		p.untrack(client)
@@ -133,11 +143,14 @@ func (p *DelayProxy) pump(dst, src net.Conn) {
 		defer close(done)
 		p.deliver(dst, src, queue)
 	}()
+	// One read buffer per direction; each chunk keeps a copy of its size,
+	// so that a proxy carrying thousands of short SMTP lines does not
+	// allocate 32 KiB for each.
+	buf := make([]byte, 32<<10)
 	for {
-		buf := make([]byte, 32<<10)
 		n, err := src.Read(buf)
 		if n > 0 {
-			queue <- chunk{due: time.Now().Add(p.delay), data: buf[:n]}
+			queue <- chunk{due: time.Now().Add(p.delay), data: bytes.Clone(buf[:n])}
 		}
 		if err != nil {
 			break
@@ -150,7 +163,7 @@ func (p *DelayProxy) pump(dst, src net.Conn) {
 // deliver writes each chunk when it is due, then half-closes dst.
 func (p *DelayProxy) deliver(dst, src net.Conn, queue <-chan chunk) {
 	for c := range queue {
-		time.Sleep(time.Until(c.due))
+		p.slack.SleepUntil(c.due)
 		if _, err := dst.Write(c.data); err != nil {
 			dst.Close()
 			src.Close()
@@ -162,4 +175,30 @@ func (p *DelayProxy) deliver(dst, src net.Conn, queue <-chan chunk) {
 	if tc, ok := dst.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	}
+}
+
+// TimerSlack corrects the lateness of Go's timers for delay proxies: on
+// Linux a timer fires up to a millisecond late (the runtime's epoll wait
+// takes whole milliseconds), so that a proxy whose two delays of 25 ms
+// should make an RTT of 50 ms makes one of about 51–52 ms. A TimerSlack
+// keeps a running mean of how late the proxies' sleeps end and aims each
+// sleep that much early, never more than MaxTimerLead: a correction of the
+// timer's granularity, not of the CPU time the processes take, which
+// stays in every round trip. One TimerSlack may serve many proxies.
+type TimerSlack struct{ lead atomic.Int64 }
+
+// MaxTimerLead bounds how early a TimerSlack aims a sleep.
+const MaxTimerLead = time.Millisecond
+
+// SleepUntil sleeps until due, aiming early by the mean lateness; on a nil
+// TimerSlack it is time.Sleep(time.Until(due)).
+func (s *TimerSlack) SleepUntil(due time.Time) {
+	if s == nil {
+		time.Sleep(time.Until(due))
+		return
+	}
+	lead := time.Duration(s.lead.Load())
+	time.Sleep(time.Until(due) - lead)
+	late := time.Since(due) // how far from due the correction left us
+	s.lead.Store(int64(min(max(lead+late/16, 0), MaxTimerLead)))
 }

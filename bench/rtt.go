@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -49,4 +50,62 @@ func expectReply(r *bufio.Reader, code string) error {
 		return fmt.Errorf("bench: want a %s reply, got %q", code, line)
 	}
 	return nil
+}
+
+// RTTMeter measures the effective round-trip time to an SMTP server with
+// NOOPs on one connection, one after the other, until Stop: what the link,
+// the proxies and the server add to a round trip while other traffic runs.
+type RTTMeter struct {
+	stop  chan struct{}
+	done  chan struct{}
+	times []time.Duration
+	err   error
+}
+
+// StartRTTMeter connects to addr, reads the banner and starts the NOOPs.
+func StartRTTMeter(addr string) (*RTTMeter, error) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	r := bufio.NewReader(nc)
+	if err := expectReply(r, "220"); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	m := &RTTMeter{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		defer nc.Close()
+		for {
+			select {
+			case <-m.stop:
+				return
+			default:
+			}
+			start := time.Now()
+			if _, err := nc.Write([]byte("NOOP\r\n")); err != nil {
+				m.err = err
+				return
+			}
+			if err := expectReply(r, "250"); err != nil {
+				m.err = err
+				return
+			}
+			m.times = append(m.times, time.Since(start))
+		}
+	}()
+	return m, nil
+}
+
+// Stop ends the NOOPs and returns the median round trip and how many were
+// measured.
+func (m *RTTMeter) Stop() (time.Duration, int, error) {
+	close(m.stop)
+	<-m.done
+	if m.err != nil || len(m.times) == 0 {
+		return 0, 0, errors.Join(m.err, errors.New("bench: no round trip measured"))
+	}
+	slices.Sort(m.times)
+	return m.times[len(m.times)/2], len(m.times), nil
 }

@@ -67,7 +67,7 @@ func runCases() []runCase {
 			o.To = []string{mta.OutsideRecipient}
 		},
 		check: func(t *testing.T, rep *scan.Report, _ string) {
-			mta.WaitForLog(t, mta.Context(t), "postfix.log", rep.QueueID()+": to=<"+mta.OutsideRecipient+">", "status=sent (relaying disabled in the test environment)")
+			mta.WaitForLog(t, mta.Context(t), "postfix.log", rep.QueueID+": to=<"+mta.OutsideRecipient+">", "status=sent (relaying disabled in the test environment)")
 		},
 	}, {
 		name: "postfix-smtps", srv: mta.PostfixSMTPS(), stage: scan.StageData, mech: "LOGIN",
@@ -217,8 +217,8 @@ func checkWholeRun(t *testing.T, tc runCase, rep *scan.Report) {
 	if !rep.Pipelined || rep.Mail.Code != 250 || rep.Data.Code != 354 || rep.Final.Code != 250 {
 		t.Errorf("pipelined %v mail %v data %v final %v", rep.Pipelined, rep.Mail, rep.Data, rep.Final)
 	}
-	if rep.QueueID() != rep.Final.QueueID() {
-		t.Errorf("queue id %q, the final reply says %q", rep.QueueID(), rep.Final.QueueID())
+	if rep.QueueID != rep.Final.QueueID() {
+		t.Errorf("queue id %q, the final reply says %q", rep.QueueID, rep.Final.QueueID())
 	}
 	for _, p := range rep.Phases {
 		if p.Duration <= 0 || p.Error != "" {
@@ -262,7 +262,7 @@ func checkReportJSON(t *testing.T, rep *scan.Report, password string) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatalf("unmarshal the report: %v", err)
 	}
-	if back.Stage != rep.Stage || back.Success != rep.Success || back.QueueID != rep.QueueID() || len(back.Phases) != len(rep.Phases) {
+	if back.Stage != rep.Stage || back.Success != rep.Success || back.QueueID != rep.QueueID || len(back.Phases) != len(rep.Phases) {
 		t.Errorf("JSON round trip: %+v", back)
 	}
 	if password != "" && strings.Contains(string(b), password) {
@@ -274,12 +274,12 @@ func checkReportJSON(t *testing.T, rep *scan.Report, password string) {
 // localpart's Maildir, with the queue id in the server's Received field.
 func checkDelivered(srv mta.Server, form, localpart string) func(t *testing.T, rep *scan.Report, token string) {
 	return func(t *testing.T, rep *scan.Report, token string) {
-		if !regexp.MustCompile(form).MatchString(rep.QueueID()) {
-			t.Errorf("queue id %q, want %s", rep.QueueID(), form)
+		if !regexp.MustCompile(form).MatchString(rep.QueueID) {
+			t.Errorf("queue id %q, want %s", rep.QueueID, form)
 		}
 		msg := mta.DeliveredMessage(t, mta.Context(t), mta.RequireEnv(t, srv.MaildirEnv)[0], localpart, token)
-		if !regexp.MustCompile(`\sid ` + regexp.QuoteMeta(rep.QueueID()) + `[;\s]`).Match(msg) {
-			t.Errorf("queue id %s not in the delivered copy:\n%s", rep.QueueID(), msg)
+		if !regexp.MustCompile(`\sid ` + regexp.QuoteMeta(rep.QueueID) + `[;\s]`).Match(msg) {
+			t.Errorf("queue id %s not in the delivered copy:\n%s", rep.QueueID, msg)
 		}
 	}
 }

@@ -91,7 +91,7 @@ func TestIntegrationXClient(t *testing.T) {
 		t.Error("no XCLIENT in the transcript")
 	}
 	receivedFrom(t, prefix, "(client.remote.test [198.51.100.7])")
-	postfixLogged(t, rep.QueueID(), "client.remote.test[198.51.100.7]")
+	postfixLogged(t, rep.QueueID, "client.remote.test[198.51.100.7]")
 }
 
 // TestIntegrationProxyHeader: a PROXY v1 and a v2 header on the port
@@ -109,7 +109,7 @@ func TestIntegrationProxyHeader(t *testing.T) {
 				Destination: netip.MustParseAddrPort(s.Addr(t))}
 			rep, prefix := deliver(t, s, o)
 			receivedFrom(t, prefix, "(unknown ["+src.Addr().String()+"])")
-			postfixLogged(t, rep.QueueID(), "unknown["+src.Addr().String()+"]")
+			postfixLogged(t, rep.QueueID, "unknown["+src.Addr().String()+"]")
 		})
 	}
 }

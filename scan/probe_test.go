@@ -126,8 +126,8 @@ func TestRunFullSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.QueueID() == "" || rep.QueueID() != msgs[0].QueueID || string(msgs[0].Data) != testBody || msgs[0].AuthUser != "alice" {
-		t.Errorf("queue id %q, server message %+v", rep.QueueID(), msgs[0])
+	if rep.QueueID == "" || rep.QueueID != msgs[0].QueueID || string(msgs[0].Data) != testBody || msgs[0].AuthUser != "alice" {
+		t.Errorf("queue id %q, server message %+v", rep.QueueID, msgs[0])
 	}
 	if !rep.Pipelined || rep.Mail.Code != 250 || rep.Data.Code != 354 || rep.Final.Code != 250 || rep.Quit.Code != 221 {
 		t.Errorf("pipelined %v, mail %v, data %v, final %v, quit %v", rep.Pipelined, rep.Mail, rep.Data, rep.Final, rep.Quit)
@@ -674,13 +674,13 @@ func TestRunTransactionForms(t *testing.T) {
 				t.Errorf("recipients = %+v", rep.Recipients)
 			}
 			if o.QuitAfter == StageRcpt {
-				if rep.Final != nil || rep.QueueID() != "" || rep.Stage != StageRcpt {
-					t.Errorf("final %v, queue id %q, stage %q after RCPT", rep.Final, rep.QueueID(), rep.Stage)
+				if rep.Final != nil || rep.QueueID != "" || rep.Stage != StageRcpt {
+					t.Errorf("final %v, queue id %q, stage %q after RCPT", rep.Final, rep.QueueID, rep.Stage)
 				}
 				return
 			}
-			if rep.Final.Code != 250 || r1.Final != rep.Final || rep.QueueID() == "" || (rep.Data != nil) == o.UseBDAT {
-				t.Errorf("data %v, final %v, queue id %q", rep.Data, rep.Final, rep.QueueID())
+			if rep.Final.Code != 250 || r1.Final != rep.Final || rep.QueueID == "" || (rep.Data != nil) == o.UseBDAT {
+				t.Errorf("data %v, final %v, queue id %q", rep.Data, rep.Final, rep.QueueID)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package scan
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -104,6 +103,12 @@ type Report struct {
 	// Pipelined, and Quit, the reply to QUIT (also without a transaction).
 	// Its fields appear in the JSON at the top level.
 	probe.SendResult
+	// QueueID is the queue identifier the server gave the message, as
+	// SendResult.QueueID finds it in Final. It is kept as a field, not
+	// left to the method, so that the Report stays a plain struct: a
+	// MarshalJSON of its own would be promoted into every struct that
+	// embeds a Report (the CLI's batch lines do) and hide their fields.
+	QueueID string `json:"queue_id,omitempty"`
 
 	// Findings lists what deserves attention (see FindingID and CheckID).
 	Findings []Finding `json:"findings"`
@@ -112,16 +117,6 @@ type Report struct {
 	// Transcript is every line of the session (with Options.MX, of the
 	// last attempt that connected). It is empty when nothing connected.
 	Transcript *probe.Transcript `json:"transcript"`
-}
-
-// MarshalJSON adds "queue_id", what QueueID finds in the final reply, for
-// readers of the JSON alone.
-func (r *Report) MarshalJSON() ([]byte, error) {
-	type plain Report
-	return json.Marshal(struct {
-		*plain
-		QueueID string `json:"queue_id,omitempty"`
-	}{(*plain)(r), r.QueueID()})
 }
 
 // Err returns the error that ended the run (a *RunError wrapping the cause

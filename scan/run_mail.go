@@ -53,7 +53,7 @@ func (r *runner) send(ctx context.Context) (Stage, error) {
 	if res == nil { // refused before anything was sent
 		return StageMail, err
 	}
-	r.rep.SendResult = *res
+	r.rep.SendResult, r.rep.QueueID = *res, res.QueueID()
 	if !res.Mail.Positive() {
 		return StageMail, err
 	}

@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,31 +12,35 @@ import (
 	"time"
 
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/internal/polite"
 	"github.com/smtpprobe/probe/scan"
 )
 
-// progressEvery is the least time between two progress lines.
-const progressEvery = 200 * time.Millisecond
-
 // batch probes many targets with a bounded pool of workers. Targets are
-// read lazily, one a line, and each Report is written as one JSON line as
-// soon as its probe completes (completion order), so memory does not grow
-// with the number of targets.
+// read lazily, one a line, and each Report is written as one JSON line
+// (batchLine: the Report with the number of its input line) as soon as its
+// probe completes, or in input order with -ordered, so memory does not
+// grow with the number of targets.
 type batch struct {
-	c    *config
-	p    *plan
-	sys  stdio
-	jobs chan string
+	c       *config
+	p       *plan
+	sys     stdio
+	jobs    chan job
+	manners *manners
+	order   *polite.Reorder[outLine] // -ordered; nil otherwise
 
 	mu       sync.Mutex // guards what follows, and the writes to stdout and stderr
-	done     int
-	failed   int
-	invalid  int   // lines that were no target: their report says invalid-input
-	werr     error // the first write error; it stops the batch
-	progress bool  // stderr is a terminal: show a progress line
-	shared   bool  // stdout is a terminal too: clear the progress line before each report
-	lastShow time.Time
+	werr     error      // the first write error; it stops the batch
+	prog     progress
+	fdWarned bool
 	cancel   context.CancelFunc
+}
+
+// job is one target of the list.
+type job struct {
+	line   int    // its line number in the list, from 1
+	target string // the line without surrounding spaces
+	seq    int    // its place in the output with -ordered
 }
 
 // runBatch reads the -targets list and probes each target; it returns 0
@@ -52,11 +56,26 @@ func runBatch(ctx context.Context, c *config, p *plan, sys stdio) int {
 	defer closeIn()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b := &batch{c: c, p: p, sys: sys, jobs: make(chan string, c.concurrency),
-		progress: isTerminal(sys.err), cancel: cancel}
-	b.shared = b.progress && isTerminal(sys.out)
+	concurrency, note := sys.files.planFiles(c.concurrency)
+	if note != "" {
+		fmt.Fprintln(sys.err, "smtpprobe:", note)
+	}
+	b := &batch{c: c, p: p, sys: sys, jobs: make(chan job, concurrency), cancel: cancel}
+	total := -1 // unknown; counted only for a progress line
+	if isTerminal(sys.err) {
+		total = countTargets(c)
+	}
+	b.prog = newProgress(isTerminal(sys.err), total, time.Now())
+	b.prog.shared = b.prog.show && isTerminal(sys.out)
+	if b.manners, err = newManners(c, p, sys, b.fdWait); err != nil {
+		fmt.Fprintln(sys.err, "smtpprobe:", err)
+		return exitError
+	}
+	if c.batch.ordered {
+		b.order = polite.NewReorder(4*concurrency, b.writeLine)
+	}
 	var wg sync.WaitGroup
-	for range c.concurrency {
+	for range concurrency {
 		wg.Go(func() { b.work(ctx) })
 	}
 	readErr := b.feed(ctx, in)
@@ -76,23 +95,45 @@ func openTargets(name string, stdin io.Reader) (io.Reader, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
-// feed sends each target of the list to the workers, skipping blank lines
-// and # comments, and closes the job queue. A line that is no valid target
-// is not probed: its report, an invalid-input error, is written at once.
+// listTarget returns the target a list line holds, and whether it holds
+// one for this shard: blank lines, # comments and the lines of other
+// shards hold none.
+func (c *config) listTarget(line string) (string, bool) {
+	t := strings.TrimSpace(line)
+	if t == "" || strings.HasPrefix(t, "#") || !c.batch.shard.Owns(t) {
+		return "", false
+	}
+	return t, true
+}
+
+// feed sends each target of the list to the workers, and closes the job
+// queue. A line that is no valid target is not probed: its report, an
+// invalid-input error, is written at once (in its turn with -ordered).
 func (b *batch) feed(ctx context.Context, in io.Reader) error {
 	defer close(b.jobs)
+	var buf bytes.Buffer
 	sc := bufio.NewScanner(in)
+	line := 0
 	for sc.Scan() {
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || strings.HasPrefix(t, "#") {
+		line++
+		t, ok := b.c.listTarget(sc.Text())
+		if !ok {
 			continue
 		}
+		j := job{line: line, target: t}
+		if b.order != nil {
+			seq, err := b.order.Reserve(ctx)
+			if err != nil {
+				return nil
+			}
+			j.seq = seq
+		}
 		if err := checkTarget(t, b.c.mx); err != nil {
-			b.write(invalidReport(t, err))
+			b.emit(&buf, j, invalidReport(t, err), 1)
 			continue
 		}
 		select {
-		case b.jobs <- t:
+		case b.jobs <- j:
 		case <-ctx.Done():
 			return nil
 		}
@@ -105,68 +146,70 @@ func (b *batch) feed(ctx context.Context, in io.Reader) error {
 
 // work probes targets until the queue closes.
 func (b *batch) work(ctx context.Context) {
-	for t := range b.jobs {
+	var buf bytes.Buffer // this worker's output line
+	for j := range b.jobs {
 		if ctx.Err() != nil {
 			continue // drain: the batch was stopped
 		}
-		pctx, cancel := context.WithTimeout(ctx, b.c.timeout)
-		rep := scan.Run(pctx, b.p.options(t))
-		cancel()
-		b.write(rep)
+		rep, tries := b.probe(ctx, j.target)
+		b.emit(&buf, j, rep, tries)
 	}
 }
 
-// write prints one Report as one JSON line, and the progress.
-func (b *batch) write(rep *scan.Report) {
-	line, err := json.Marshal(rep)
+// probe runs the probe of target, again after a timeout while -retries
+// allows, and returns the last Report and the number of tries.
+func (b *batch) probe(ctx context.Context, target string) (*scan.Report, int) {
+	for try := 1; ; try++ {
+		rep := b.probeOnce(ctx, target)
+		if try > b.c.batch.retries || rep.Error == nil || rep.Error.Class != scan.ClassTimeout {
+			return rep, try
+		}
+		t := time.NewTimer(retryPause(try))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return rep, try
+		}
+	}
+}
+
+// retryPause is the pause before try+1: 1 s, 2 s, 4 s … at most 30 s.
+func retryPause(try int) time.Duration {
+	return min(time.Second<<min(try-1, 5), 30*time.Second)
+}
+
+// probeOnce waits for the limits of the target's first address, then
+// runs one probe under the -timeout.
+func (b *batch) probeOnce(ctx context.Context, target string) *scan.Report {
+	actx, release, err := b.manners.admit(ctx, target, b.c.timeout)
+	if err != nil { // the batch was stopped while waiting
+		actx, release = ctx, func() {}
+	}
+	defer release()
+	pctx, cancel := context.WithTimeout(actx, b.c.timeout)
+	defer cancel()
+	return scan.Run(pctx, b.p.options(target))
+}
+
+// fdWait is called when a connect waits for a file descriptor: the first
+// time, stderr says so.
+func (b *batch) fdWait() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.werr != nil {
-		return
+	b.prog.fdWaits++
+	if !b.fdWarned {
+		b.fdWarned = true
+		b.prog.clear(b.sys.err)
+		fmt.Fprintln(b.sys.err, "smtpprobe: out of file descriptors: connections wait for others to close (lower -concurrency to avoid it)")
 	}
-	if b.shared && !b.lastShow.IsZero() {
-		fmt.Fprint(b.sys.err, "\r\x1b[K")
-	}
-	if err == nil {
-		_, err = b.sys.out.Write(append(line, '\n'))
-	}
-	if err != nil {
-		b.werr = err
-		b.cancel()
-		return
-	}
-	b.done++
-	if !rep.Success {
-		b.failed++
-	}
-	if rep.Error != nil && rep.Error.Class == scan.ClassInvalidInput {
-		b.invalid++
-	}
-	b.showProgress(b.shared)
-}
-
-// showProgress rewrites the progress line on a terminal stderr, at most
-// every progressEvery unless now. The caller holds b.mu.
-func (b *batch) showProgress(now bool) {
-	if !b.progress || (!now && time.Since(b.lastShow) < progressEvery) {
-		return
-	}
-	b.lastShow = time.Now()
-	b.printProgress("")
-}
-
-// printProgress writes the progress line, ending with end.
-func (b *batch) printProgress(end string) {
-	fmt.Fprintf(b.sys.err, "\r\x1b[Ksmtpprobe: %d probed, %d failed%s", b.done, b.failed, end)
 }
 
 // finish prints the final progress and picks the exit code.
 func (b *batch) finish(ctx context.Context, readErr error) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.progress {
-		b.printProgress("\n")
-	}
+	b.prog.final(b.sys.err, time.Now())
 	switch {
 	case b.werr != nil:
 		fmt.Fprintln(b.sys.err, "smtpprobe: writing the reports:", b.werr)
@@ -177,10 +220,10 @@ func (b *batch) finish(ctx context.Context, readErr error) int {
 	case ctx.Err() != nil:
 		fmt.Fprintln(b.sys.err, "smtpprobe: interrupted")
 		return exitError
-	case b.invalid > 0:
-		fmt.Fprintf(b.sys.err, "smtpprobe: -targets %s: lines that are no valid target: %d (their reports say invalid-input)\n", b.c.targets, b.invalid)
+	case b.prog.invalid > 0:
+		fmt.Fprintf(b.sys.err, "smtpprobe: -targets %s: lines that are no valid target: %d (their reports say invalid-input)\n", b.c.targets, b.prog.invalid)
 		return exitUsage
-	case b.failed > 0:
+	case b.prog.failed > 0:
 		return exitBatch
 	}
 	return exitOK

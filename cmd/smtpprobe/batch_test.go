@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -184,7 +185,7 @@ func TestBatchFailures(t *testing.T) {
 	if !byTarget[good.Addr()].Success {
 		t.Errorf("good target failed: %+v", byTarget[good.Addr()].Error)
 	}
-	if !strings.HasSuffix(r.stderr, "\r\x1b[Ksmtpprobe: 3 probed, 1 failed\n") {
+	if !regexp.MustCompile(`\r\x1b\[Ksmtpprobe: 3 probed, [0-9.]+/s, 1 failed \(connection-refused 1\)\n$`).MatchString(r.stderr) {
 		t.Errorf("progress on a terminal: %q", r.stderr)
 	}
 

@@ -22,6 +22,7 @@ type config struct {
 	targetGiven bool   // a positional argument was given, even an empty one
 	targets     string // -targets FILE|-
 	concurrency int
+	batch       batchFlags // the other batch flags (batch_manners.go)
 
 	starttls, starttlsOptional, noStartTLS, implicitTLS bool
 
@@ -158,6 +159,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.IntVar(&c.certCrit, "cert-crit", 7, "-nagios: CRITICAL when the certificate expires within these `days`")
 	fs.StringVar(&c.targets, "targets", "", "batch mode: read targets from a `file`, or - for stdin; JSON Lines out")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "batch mode: `N` probes at a time")
+	c.batch.define(fs)
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	fs.BoolVar(&c.interactive, "i", false, "interactive session: send the lines you type, with built-in .starttls, .auth, .data … (.help lists them)")
 	c.connFlags.define(fs)
@@ -178,7 +180,7 @@ var flagGroups = [...]struct {
 	{"Security checks", []string{"checks", "smuggling-to"}},
 	{"Output", []string{"json", "show-secrets", "show-body", "timings"}},
 	{"Monitoring", []string{"nagios", "warn", "crit", "cert-warn", "cert-crit"}},
-	{"Batch", []string{"targets", "concurrency"}},
+	{"Batch", append([]string{"targets", "concurrency"}, batchFlagNames[:]...)},
 	{"Other", []string{"version"}},
 	{"Interactive", []string{"i"}},
 }
@@ -282,7 +284,7 @@ func (c *config) demo() bool { return !c.targetGiven && c.targets == "" }
 // check refuses contradictory or malformed flags.
 func (c *config) check() error {
 	for _, check := range [...]func() error{c.checkModes, c.checkTLS, c.checkSession, c.checkChecks, c.checkNagios, c.checkInteractive,
-		c.checkConn, c.checkTLSFlags, c.checkMessage} {
+		c.checkConn, c.checkTLSFlags, c.checkMessage, c.checkBatch} {
 		if err := check(); err != nil {
 			return err
 		}

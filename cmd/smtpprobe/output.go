@@ -172,8 +172,8 @@ func (p *printer) summary(rep *scan.Report) {
 	if caps := rep.Capabilities; caps != nil && rep.Stage == scan.StageEhlo && rep.Error == nil {
 		p.field("EHLO", capsLine(caps))
 	}
-	if rep.QueueID() != "" {
-		p.field("Queue ID", escapeControls(rep.QueueID()))
+	if rep.QueueID != "" {
+		p.field("Queue ID", escapeControls(rep.QueueID))
 	}
 	p.findings(rep.Findings)
 	p.checks(rep.Checks)

@@ -24,6 +24,9 @@ type stdio struct {
 	// dialer opens the connections, and so resolves the names of the
 	// targets, in tests; nil means the Dialer's own (direct, or -proxy).
 	dialer proxy.ContextDialer
+	// files reads and sets the open-file limit in batch mode; its zero
+	// value means the process's (batch_manners.go).
+	files fileLimits
 }
 
 // run is the whole command: it parses args, probes, prints, and returns
