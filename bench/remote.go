@@ -55,21 +55,10 @@ type Remote struct {
 // ChildEnv is "1", such as this package's test binary) and waits for its
 // Endpoint.
 func SpawnServer(exe string) (*Remote, error) {
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), ChildEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	r, stdout, err := spawn(exe, ChildEnv+"=1")
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	r := &Remote{cmd: cmd, stdin: stdin}
 	line, err := bufio.NewReader(stdout).ReadBytes('\n')
 	if err == nil {
 		err = json.Unmarshal(line, &r.Endpoint)
@@ -111,4 +100,25 @@ const clockTicks = 100
 func (r *Remote) Close() error {
 	r.stdin.Close()
 	return r.cmd.Wait()
+}
+
+// spawn starts exe with env added to the environment, its stderr ours, and
+// returns it with the pipe of its stdout; closing its stdin tells it to
+// stop (see Remote.Close).
+func spawn(exe, env string) (*Remote, io.Reader, error) {
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	return &Remote{cmd: cmd, stdin: stdin}, stdout, nil
 }
