@@ -260,7 +260,10 @@ func (r *runner) evidence(phase Stage, keep entryFilter) []probe.Entry {
 	if !ok || r.c == nil {
 		return nil
 	}
-	entries := r.c.Transcript().Entries()
+	if r.entries == nil { // the session is over: one copy serves every finding
+		r.entries = r.c.Transcript().Entries()
+	}
+	entries := r.entries
 	if sp.last > len(entries) || sp.first > sp.last {
 		return nil
 	}

@@ -156,6 +156,7 @@ type runner struct {
 	start   time.Time
 	current Stage          // the stage being played
 	spans   map[Stage]span // transcript entries of each phase
+	entries []probe.Entry  // the session's transcript, once findings need it
 }
 
 // span is a range of transcript entries, [first, last).
