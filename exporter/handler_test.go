@@ -273,7 +273,7 @@ func TestDebugAndPages(t *testing.T) {
 		}
 	}
 	for range 3 {
-		get(t, e, "/probe?module=plain&target="+closedPort(t))
+		get(t, e, "/probe?module=plain&target="+fakeserver.ClosedAddr(t))
 	}
 	page := get(t, e, "/").Body.String()
 	for _, want := range []string{"<td>plain</td>", "<td>other</td><td>2525</td>", "connection-refused"} {

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"flag"
-	"net"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -190,7 +189,7 @@ func TestMetricsImplicitTLSAuth(t *testing.T) {
 
 func TestMetricsConnectionRefused(t *testing.T) {
 	e := newExporter(t, "modules:\n  plain:\n    tls: none\n", nil, Options{})
-	golden(t, scrape(t, e, "plain", closedPort(t)), "refused", nil)
+	golden(t, scrape(t, e, "plain", fakeserver.ClosedAddr(t)), "refused", nil)
 }
 
 func TestMetricsBannerAndTransaction(t *testing.T) {
@@ -234,18 +233,6 @@ func TestMetricsNameLookup(t *testing.T) {
 	if v, _ := value(mfs, "probe_success"); v != 1 {
 		t.Errorf("probe_success = %v", v)
 	}
-}
-
-// closedPort returns an address where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // env is a fake environment.

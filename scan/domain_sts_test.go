@@ -153,7 +153,7 @@ func TestDomainMTASTSFetchFails(t *testing.T) {
 
 // freePort is a loopback port nothing listens on.
 func freePort(t *testing.T) int {
-	_, port, _ := net.SplitHostPort(closedPort(t))
+	_, port, _ := net.SplitHostPort(fakeserver.ClosedAddr(t))
 	n, _ := strconv.Atoi(port)
 	return n
 }

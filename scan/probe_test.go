@@ -296,18 +296,6 @@ func TestRunStartTLSPolicy(t *testing.T) {
 	}
 }
 
-// closedPort returns an address where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // unreachableDialer fails every dial as a host without a route would.
 type unreachableDialer struct{}
 
@@ -335,11 +323,11 @@ func TestRunErrorClasses(t *testing.T) {
 		as    func(error) bool
 		check func(t *testing.T, rep *Report)
 	}{
-		{name: "refused", o: Options{Target: closedPort(t)}, class: ClassConnectionRefused, stage: StageConnect,
+		{name: "refused", o: Options{Target: fakeserver.ClosedAddr(t)}, class: ClassConnectionRefused, stage: StageConnect,
 			as: func(err error) bool { var oe *probe.OpError; return errors.As(err, &oe) && oe.Op == "connect" }},
 		{name: "unreachable", o: Options{Target: "192.0.2.1:25", Dialer: probe.Dialer{NetDialer: unreachableDialer{}}},
 			class: ClassNetworkUnreachable, stage: StageConnect},
-		{name: "proxy", o: Options{Target: "mail.example.test:25", Dialer: probe.Dialer{Proxy: "socks5h://" + closedPort(t)}},
+		{name: "proxy", o: Options{Target: "mail.example.test:25", Dialer: probe.Dialer{Proxy: "socks5h://" + fakeserver.ClosedAddr(t)}},
 			class: ClassProxy, stage: StageConnect},
 		{name: "timeout", cfg: silent, o: Options{Dialer: probe.Dialer{Timeouts: probe.Timeouts{Greeting: 100 * time.Millisecond}}},
 			class: ClassTimeout, stage: StageBanner,

@@ -160,7 +160,7 @@ func forCompare(r *Report) {
 }
 
 func TestReportJSONRoundTrip(t *testing.T) {
-	failed := Run(testCtx(t), Options{Target: closedPort(t)})
+	failed := Run(testCtx(t), Options{Target: fakeserver.ClosedAddr(t)})
 	for name, rep := range map[string]*Report{"full": goldenRun(t), "failed": failed} {
 		t.Run(name, func(t *testing.T) {
 			b, err := json.Marshal(rep)

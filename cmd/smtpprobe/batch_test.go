@@ -161,7 +161,7 @@ func TestBatchThousand(t *testing.T) {
 // is 2, and a terminal stderr gets a progress line.
 func TestBatchFailures(t *testing.T) {
 	good := fakeserver.NewTB(t, fakeserver.Config{})
-	closed := closedPort(t)
+	closed := fakeserver.ClosedAddr(t)
 	list := "# two good, one closed\n" + good.Addr() + "\n\n" + closed + "\n" + good.Addr() + "\n"
 	stderr := &ttyBuffer{}
 	r := invocation{args: []string{"-targets", "-", "-concurrency", "2"}, stdin: list, stderr: stderr}.run(t)

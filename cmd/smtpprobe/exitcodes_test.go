@@ -55,7 +55,7 @@ func TestExitCodePerStage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			target := closedPort(t)
+			target := fakeserver.ClosedAddr(t)
 			if !tt.closed {
 				target = tlsServer(t, pki.Valid, tt.edit).Addr()
 			}

@@ -237,7 +237,7 @@ func TestTransportFlags(t *testing.T) {
 		assertContains(t, r.stdout, "NOT verified (-insecure): ", "Findings:  [high] cert-untrusted")
 	})
 	t.Run("proxy down", func(t *testing.T) {
-		r := runCLI(t, "-proxy", "socks5h://"+closedPort(t), "-timeout", "5s", "127.0.0.1:25")
+		r := runCLI(t, "-proxy", "socks5h://"+fakeserver.ClosedAddr(t), "-timeout", "5s", "127.0.0.1:25")
 		if r.code != exitConnect {
 			t.Fatalf("exit %d: %s", r.code, r.stdout)
 		}

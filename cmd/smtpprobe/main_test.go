@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,18 +93,6 @@ func tlsServer(t testing.TB, cert tls.Certificate, edit func(*fakeserver.Config)
 		edit(&cfg)
 	}
 	return fakeserver.NewTB(t, cfg)
-}
-
-// closedPort returns an address on which nothing listens.
-func closedPort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // assertContains fails unless s holds every want, in order.

@@ -174,7 +174,7 @@ func TestRefusedBy(t *testing.T) {
 // no session took place; "not established" when the handshake failed.
 func TestTLSLine(t *testing.T) {
 	t.Run("connection refused", func(t *testing.T) {
-		r := runCLI(t, closedPort(t))
+		r := runCLI(t, fakeserver.ClosedAddr(t))
 		if r.code != exitConnect || strings.Contains(r.stdout, "TLS:") {
 			t.Errorf("exit %d, a TLS line without a session:\n%s", r.code, r.stdout)
 		}

@@ -330,7 +330,7 @@ func TestShellExitStatus(t *testing.T) {
 		{name: "implicit TLS, untrusted", cfg: fakeserver.Config{TLSCert: &pki.Valid, ImplicitTLS: true}, flags: []string{"-tls"},
 			lines: []string{"EHLO x"}, code: exitTLS, stdout: []string{"TLS:       TLS 1.3", "NOT verified"},
 			stderr: []string{"no session with ", "with -insecure the session goes on"}, notSent: "EHLO"},
-		{name: "connect refused", target: closedPort(t), lines: []string{"EHLO x"}, code: exitConnect, stderr: []string{"no session with 127.0.0.1:"}, noSession: true},
+		{name: "connect refused", target: fakeserver.ClosedAddr(t), lines: []string{"EHLO x"}, code: exitConnect, stderr: []string{"no session with 127.0.0.1:"}, noSession: true},
 		{name: "554 banner", cfg: fakeserver.Config{BannerCode: 554, Banner: []string{"go \x1b[2Jaway"}}, lines: []string{"EHLO x"}, code: exitBanner,
 			stdout: []string{`S: 554 go \x1b[2Jaway`}, stderr: []string{"no session with ", `go \x1b[2Jaway`}, notSent: "EHLO"},
 		{name: "-starttls, none offered", flags: []string{"-starttls"}, lines: []string{"MAIL FROM:<>"}, code: exitTLS,
