@@ -282,7 +282,11 @@ func (c *Conn) sendBody(ctx context.Context, msg io.Reader, quit bool) error {
 		return err
 	}
 	sink := &bodySink{c: c, ctx: ctx, record: c.d.RecordBody, quit: quit}
-	dw := newDotWriterSize(sink, bodyBufferSize(msg))
+	size := bodyBufferSize(msg)
+	if quit {
+		size += len("QUIT\r\n") // it leaves in the same write as the "."
+	}
+	dw := newDotWriterSize(sink, size)
 	if msg != nil {
 		// io.Copy needs no buffer of its own when msg is an io.WriterTo.
 		if _, err := io.Copy(dw, msg); err != nil {
@@ -349,8 +353,11 @@ func (s *bodySink) Write(p []byte) (int, error) {
 	}
 	written := 0
 	for written < len(p) {
-		// Once part of the body is out, the server may have answered it.
-		if s.sent > 0 {
+		// Once part of the body is out, the server may have answered it;
+		// once the final "." is out, what comes is the final reply (the
+		// bytes after it, a pipelined QUIT, may leave in a write of their
+		// own).
+		if s.sent > 0 && !s.ended {
 			if s.err = s.c.earlyReply(s.ctx); s.err != nil {
 				return written, s.err
 			}
@@ -366,7 +373,10 @@ func (s *bodySink) Write(p []byte) (int, error) {
 		s.sent += int64(n)
 		if err != nil {
 			// A server that stopped reading, or closed, may have said why.
-			if s.err = s.c.earlyReply(s.ctx); s.err == nil {
+			if !s.ended {
+				s.err = s.c.earlyReply(s.ctx)
+			}
+			if s.err == nil {
 				s.err = s.c.ioFailure(s.ctx, stepBody, err)
 			}
 			return written, s.err

@@ -743,3 +743,33 @@ func clientVerbs(t *testing.T, srv *fakeserver.Server) []string {
 	}
 	return recs[0].Verbs()
 }
+
+// TestSendQuitOneWrite: with Envelope.Quit and PIPELINING the end of the
+// body, the final "." and QUIT leave in one write, whatever the body's
+// size, and the final reply is never taken for an early one.
+func TestSendQuitOneWrite(t *testing.T) {
+	for _, size := range []int{10, 500, 507, 511, 1270, 40000} {
+		ctx := testCtx(t)
+		srv := startServer(t, fakeserver.Config{})
+		log := &writeLog{redirect: redirect{to: srv.Addr()}}
+		d := Dialer{LocalName: "probe.example", NetDialer: log}
+		c, err := d.Dial(ctx, srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Ehlo(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		body := strings.Repeat("x", size-2) + "\r\n"
+		res, err := c.Send(ctx, Envelope{From: "a@example.test", To: []string{"b@example.test"},
+			Body: strings.NewReader(body), Quit: true})
+		if err != nil || res.Quit == nil || res.Quit.Code != 221 {
+			t.Fatalf("size %d: Send = %+v, %v", size, res, err)
+		}
+		writes := log.since(0)
+		last := string(writes[len(writes)-1])
+		if !strings.HasSuffix(last, "\r\n.\r\nQUIT\r\n") {
+			t.Errorf("size %d: the last write is %q, want the \".\" and QUIT in one write", size, last[max(0, len(last)-40):])
+		}
+	}
+}
