@@ -57,11 +57,12 @@
 // # Transcript
 //
 // The Transcript renders like the tutorials ("S: ", "C: ", "*  " for
-// notes), as JSON, and live through a slog.Logger, escaping control bytes
-// so that a server cannot forge a line or drive a terminal. Credentials are
-// redacted where they are written unless Dialer.RevealSecrets is set, and
-// scrubbed from what the server echoes. A message body is summed up unless
-// Dialer.RecordBody is set.
+// notes), as JSON (Transcript.AppendJSON for writers of many), and live
+// through a slog.Logger, escaping control bytes so that a server cannot
+// forge a line or drive a terminal. Credentials are redacted where they
+// are written unless Dialer.RevealSecrets is set, and scrubbed from what
+// the server echoes. A message body is summed up unless Dialer.RecordBody
+// is set.
 //
 // # Writing your own checks
 //

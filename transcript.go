@@ -159,6 +159,16 @@ func (t *Transcript) MarshalJSON() ([]byte, error) {
 	return t.appendJSON(make([]byte, 0, 128+96*len(t.entries)))
 }
 
+// AppendJSON appends to b the bytes MarshalJSON returns. encoding/json
+// checks and copies whatever a MarshalJSON returns, which costs twice the
+// encoding itself: a writer of many reports places the transcript with
+// AppendJSON instead, as scan.Report.AppendJSON does.
+func (t *Transcript) AppendJSON(b []byte) ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.appendJSON(b)
+}
+
 // UnmarshalJSON decodes what MarshalJSON encodes.
 func (t *Transcript) UnmarshalJSON(b []byte) error {
 	var in transcriptJSON

@@ -1,10 +1,8 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/probe"
+	"github.com/smtpprobe/probe/internal/jsonl"
 	"github.com/smtpprobe/probe/internal/polite"
 	"github.com/smtpprobe/probe/scan"
 )
@@ -270,21 +269,23 @@ func median(xs []float64) float64 {
 // under a per-probe timeout, STARTTLS required, stopping after TLS (and
 // the EHLO that follows it) with QUIT, connecting through the batch's
 // polite.Dialer (a shared DNS cache, no limits), the Report encoded as one
-// JSON line with its line number into a reused buffer and written to out.
+// JSON line with its line number (jsonl.AppendLine, as the CLI writes it)
+// into a reused buffer and written to out.
 func (s *ScaleSink) ScaleProbe(ctx context.Context, d *probe.Dialer, addr string, line int) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	o := scan.Options{Target: addr, Dialer: *d, Resolver: s.cache, StartTLS: scan.StartTLSRequired, QuitAfter: scan.StageTLS}
 	o.Dialer.NetDialer = s.dialer
 	rep := scan.Run(ctx, o)
-	buf := s.bufs.Get().(*bytes.Buffer)
+	buf := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(buf)
-	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(scaleLine{Line: line, Report: rep}); err != nil {
+	b, err := jsonl.AppendLine((*buf)[:0], line, 1, rep)
+	*buf = b
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	_, err := s.out.Write(buf.Bytes())
+	_, err = s.out.Write(b)
 	s.mu.Unlock()
 	if err != nil {
 		return err
@@ -313,16 +314,10 @@ func NewScaleSink(out io.Writer) *ScaleSink {
 	cache := polite.NewCache(nil, polite.CacheConfig{})
 	return &ScaleSink{
 		out:    out,
-		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		bufs:   sync.Pool{New: func() any { return new([]byte) }},
 		cache:  cache,
 		dialer: &polite.Dialer{Resolver: cache, Limiter: polite.NewLimiter(polite.Limits{})},
 	}
-}
-
-// scaleLine is the CLI's batch output line: the Report with its line number.
-type scaleLine struct {
-	Line int `json:"line"`
-	*scan.Report
 }
 
 // BareHandshake is the yardstick of the scale probe's CPU: connect to an

@@ -249,3 +249,35 @@ func lineDiff(want, got []byte) string {
 	}
 	return b.String()
 }
+
+func TestReportAppendJSON(t *testing.T) {
+	pki := testPKI(t)
+	o := fullOptions(pki)
+	o.StartTLS, o.QuitAfter = StartTLSRequired, StageTLS
+	tlsOnly, _ := runAgainst(t, fullConfig(pki), o)
+	odd, _ := runAgainst(t, fakeserver.Config{OnConnect: rawBanner("220 caf\xc3 <&> \x01\r\n")}, Options{})
+	reports := map[string]*Report{
+		"full": goldenRun(t), "tls only": tlsOnly, "odd bytes": odd,
+		"failed":        Run(testCtx(t), Options{Target: fakeserver.ClosedAddr(t)}),
+		"no transcript": {Target: "x", Findings: []Finding{}},
+	}
+	for name, rep := range reports {
+		t.Run(name, func(t *testing.T) {
+			want, err := json.Marshal(rep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefix := []byte(`{"line":1,`)
+			got, err := rep.AppendJSON(prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got[len(prefix):], want) {
+				t.Errorf("AppendJSON differs from json.Marshal:\n got %s\nwant %s", got[len(prefix):], want)
+			}
+			if !bytes.Equal(got[:len(prefix)], prefix) {
+				t.Errorf("the prefix was changed: %s", got[:len(prefix)])
+			}
+		})
+	}
+}

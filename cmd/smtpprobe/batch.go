@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,9 +17,9 @@ import (
 
 // batch probes many targets with a bounded pool of workers. Targets are
 // read lazily, one a line, and each Report is written as one JSON line
-// (batchLine: the Report with the number of its input line) as soon as its
-// probe completes, or in input order with -ordered, so memory does not
-// grow with the number of targets.
+// (jsonl.AppendLine: the Report with the number of its input line) as
+// soon as its probe completes, or in input order with -ordered, so memory
+// does not grow with the number of targets.
 type batch struct {
 	c       *config
 	p       *plan
@@ -111,7 +110,7 @@ func (c *config) listTarget(line string) (string, bool) {
 // invalid-input error, is written at once (in its turn with -ordered).
 func (b *batch) feed(ctx context.Context, in io.Reader) error {
 	defer close(b.jobs)
-	var buf bytes.Buffer
+	var buf []byte
 	sc := bufio.NewScanner(in)
 	line := 0
 	for sc.Scan() {
@@ -146,7 +145,7 @@ func (b *batch) feed(ctx context.Context, in io.Reader) error {
 
 // work probes targets until the queue closes.
 func (b *batch) work(ctx context.Context) {
-	var buf bytes.Buffer // this worker's output line
+	var buf []byte // this worker's output line
 	for j := range b.jobs {
 		if ctx.Err() != nil {
 			continue // drain: the batch was stopped
