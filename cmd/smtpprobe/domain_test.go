@@ -1,17 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
+	"github.com/smtpprobe/probe/internal/fakeserver"
+	"github.com/smtpprobe/probe/internal/polite"
+	"github.com/smtpprobe/probe/scan"
 )
 
 // testResolver is a validating resolver on 127.0.0.1 that answers, with
@@ -182,5 +189,66 @@ func TestWantsDomain(t *testing.T) {
 		if got := wantsDomain(strings.Fields(args)); got != want {
 			t.Errorf("wantsDomain(%q) = %v", args, got)
 		}
+	}
+}
+
+// TestDomainRateNet: -rate-net 10 spaces the sessions with the four MX
+// hosts of one /24 by 100 ms (see checkSpacing), and the scan still tests
+// every address.
+func TestDomainRateNet(t *testing.T) {
+	log := &acceptLog{times: map[string][]time.Time{}}
+	pki := newTestPKI(t)
+	srv := tlsServer(t, pki.Valid, func(c *fakeserver.Config) {
+		c.Addr = "127.79.1.1:0"
+		c.OnConnect = func(*fakeserver.Session) bool {
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			log.times["127.79.1.1"] = append(log.times["127.79.1.1"], time.Now())
+			return false
+		}
+	})
+	records := []string{}
+	for i := range 4 {
+		host := fmt.Sprintf("mx%d.example.test.", i)
+		records = append(records, "example.test. 60 IN MX 10 "+host, host+" 60 IN A 127.79.1.1")
+	}
+	resolver := testResolver(t, records...)
+	res := runCLI(t, "-domain", "example.test", "-resolver", resolver, "-port", strconv.Itoa(srv.Port()),
+		"-rate-net", "10", "-json")
+	var rep scan.DomainReport
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatalf("exit %d: %v\n%s%s", res.code, err, res.stdout, res.stderr)
+	}
+	tested := 0
+	for _, mx := range rep.MX {
+		for _, a := range mx.Addresses {
+			if a.Session != nil && a.Session.Success {
+				tested++
+			}
+		}
+	}
+	if tested != 4 {
+		t.Fatalf("%d of 4 sessions succeeded\n%s", tested, res.stderr)
+	}
+	ts := log.of("127.79.1.1:25")
+	if len(ts) != 4 {
+		t.Fatalf("%d connections, want 4", len(ts))
+	}
+	checkSpacing(t, "one /24", ts, 100*time.Millisecond)
+}
+
+// TestDomainFileLimit: with an open-file limit of 48, -concurrency 100
+// is capped at 8, said on stderr, and the scan runs.
+func TestDomainFileLimit(t *testing.T) {
+	resolver, port := domainSetup(t, true)
+	var out, errb bytes.Buffer
+	files := fileLimits{
+		get: func() (polite.FileLimit, error) { return polite.FileLimit{Soft: 48, Hard: 48}, nil },
+		set: func(uint64) error { return errors.New("not asked to") },
+	}
+	code := runContext(t.Context(), []string{"-domain", "example.test", "-resolver", resolver, "-port", strconv.Itoa(port), "-concurrency", "100"},
+		stdio{in: strings.NewReader(""), out: &out, err: &errb, getenv: func(string) string { return "" }, files: files})
+	if code != exitOK || !strings.Contains(errb.String(), "concurrency capped at 8: the open-file limit is 48") {
+		t.Errorf("exit %d, stderr %q\n%s", code, errb.String(), out.String())
 	}
 }
