@@ -11,7 +11,8 @@ import (
 // DelayProxy forwards TCP connections to a target and delivers every chunk
 // it reads a fixed delay after reading it, in each direction: a link with
 // a round-trip time of twice the delay and no bandwidth limit. Each
-// direction has a reader that timestamps chunks and a writer that sends
+// direction has a reader that timestamps chunks (on Linux with the time
+// the kernel received them: see stampedReader) and a writer that sends
 // each one when it is due, so the delay never serialises throughput.
 //
 // A new connection reaches the target only after one delay (as the
@@ -147,10 +148,17 @@ func (p *DelayProxy) pump(dst, src net.Conn) {
 	// so that a proxy carrying thousands of short SMTP lines does not
 	// allocate 32 KiB for each.
 	buf := make([]byte, 32<<10)
-	for {
+	read := func() (int, time.Time, error) {
 		n, err := src.Read(buf)
+		return n, time.Now(), err
+	}
+	if sr := newStampedReader(src); sr != nil {
+		read = func() (int, time.Time, error) { return sr.Read(buf) }
+	}
+	for {
+		n, at, err := read()
 		if n > 0 {
-			queue <- chunk{due: time.Now().Add(p.delay), data: bytes.Clone(buf[:n])}
+			queue <- chunk{due: at.Add(p.delay), data: bytes.Clone(buf[:n])}
 		}
 		if err != nil {
 			break
