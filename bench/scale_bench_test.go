@@ -65,7 +65,8 @@ func BenchmarkScale(b *testing.B) {
 }
 
 // scaleRound measures one concurrency: the bare handshakes, the floor
-// client and the probes, interleaved round by round (Rounds), and reports.
+// client and the probes, interleaved round by round (Rounds), in an order
+// that turns from round to round, and reports.
 func scaleRound(b *testing.B, cfg ScaleConfig, c int, farm *Farm, d *probe.Dialer) {
 	ctx := context.Background()
 	smtpAddrs, tlsAddrs := farm.Addrs[0][:cfg.Targets], farm.Addrs[1]
@@ -77,21 +78,34 @@ func scaleRound(b *testing.B, cfg ScaleConfig, c int, farm *Farm, d *probe.Diale
 		b.Fatal(err)
 	}
 	base := BaseHeap()
-	for _, items := range Rounds(cfg.Targets, c) {
-		hs.Add(Pass(ctx, items, c, base, func(ctx context.Context, i int) error {
-			return BareHandshake(ctx, tlsAddrs[i%len(tlsAddrs)], target.cfg)
-		}))
-		floor.Add(Pass(ctx, items, c, base, func(ctx context.Context, i int) error {
-			ctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			return FloorTLSCheck(ctx, smtpAddrs[i], target.cfg)
-		}))
-		srv0, proxy0 := serverCPU(b), farmCPU(b, farm)
-		run.Add(Pass(ctx, items, c, base, func(ctx context.Context, i int) error {
-			return sink.ScaleProbe(ctx, d, smtpAddrs[i], i+1)
-		}))
-		srvCPU += serverCPU(b) - srv0
-		proxyCPU += farmCPU(b, farm) - proxy0
+	for r, items := range Rounds(cfg.Targets, c) {
+		passes := []func(){
+			func() {
+				hs.Add(Pass(ctx, items, c, base, func(ctx context.Context, i int) error {
+					return BareHandshake(ctx, tlsAddrs[i%len(tlsAddrs)], target.cfg)
+				}))
+			},
+			func() {
+				floor.Add(Pass(ctx, items, c, base, func(ctx context.Context, i int) error {
+					ctx, cancel := context.WithTimeout(ctx, time.Minute)
+					defer cancel()
+					return FloorTLSCheck(ctx, smtpAddrs[i], target.cfg)
+				}))
+			},
+			func() {
+				srv0, proxy0 := serverCPU(b), farmCPU(b, farm)
+				run.Add(Pass(ctx, items, c, base, func(ctx context.Context, i int) error {
+					return sink.ScaleProbe(ctx, d, smtpAddrs[i], i+1)
+				}))
+				srvCPU += serverCPU(b) - srv0
+				proxyCPU += farmCPU(b, farm) - proxy0
+			},
+		}
+		// Each round starts with another kind, so that none always
+		// follows the same one.
+		for k := range passes {
+			passes[(r+k)%len(passes)]()
+		}
 	}
 	rtt, _, err := meter.Stop()
 	if err != nil {
