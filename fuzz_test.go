@@ -300,6 +300,12 @@ func checkJSONRoundTrip(t *testing.T, tr *Transcript, want []Entry) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if want, err := reflectJSON(tr); err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("MarshalJSON differs from encoding/json's own:\n got %s\nwant %s (%v)", b, want, err)
+	}
+	if app, err := tr.AppendJSON([]byte("x")); err != nil || !bytes.Equal(app, append([]byte("x"), b...)) {
+		t.Fatalf("AppendJSON differs from MarshalJSON: %s, %v", app, err)
+	}
 	var back Transcript
 	if err := back.UnmarshalJSON(b); err != nil {
 		t.Fatalf("%v: %s", err, b)
