@@ -26,7 +26,7 @@
 //	}
 //	for _, f := range rep.Findings {
 //		fmt.Println(f.Severity, f.ID, f.Check) // high open-relay open-relay
-//		fmt.Println(f.Summary, f.Reference)    // … RFC 5321 §3.6, §7.1; RFC 2505 §2
+//		fmt.Println(f.Summary, f.Reference)    // … RFC 5321 §3.6, §7.9; RFC 2505 §2
 //	}
 //	for _, c := range rep.Checks {
 //		fmt.Println(c.ID, c.Status, c.Findings) // open-relay found 1
@@ -61,7 +61,7 @@
 //	cert-expiring                medium    nothing extra                                  expires within CertWarnDays (default 14)          RFC 5280 §4.1.2.5
 //	tls-old                      medium    nothing extra                                  TLS older than 1.2                                RFC 8996
 //	name-mismatch                low       nothing extra                                  banner/EHLO name is not Options.ExpectName        RFC 5321 §4.1.1.1
-//	check open-relay             high      without AUTH: MAIL FROM, then RCPT TO each     an accepted RCPT (2xx): finding open-relay,       RFC 5321 §3.6, §7.1;
+//	check open-relay             high      without AUTH: MAIL FROM, then RCPT TO each     an accepted RCPT (2xx): finding open-relay,       RFC 5321 §3.6, §7.9;
 //	  → open-relay                         variant (user@RELAY, user%RELAY@LOCAL,         one per variant. Never DATA: RSET after each      RFC 2505 §2
 //	                                       RELAY!user@LOCAL, @LOCAL:user@RELAY,           variant, QUIT at the end
 //	                                       "user@RELAY"@LOCAL, user@[192.0.2.1])
