@@ -311,7 +311,7 @@ func (c *Conn) Helo(ctx context.Context, name string) (*Reply, error) {
 func (c *Conn) LocalName() string { return c.localName("") }
 
 // Hello sends EHLO and falls back to HELO when, and only when, the server
-// answers EHLO with 500 or 502 (RFC 5321 §4.1.4).
+// answers EHLO with 500 or 502 (RFC 5321 §3.2).
 func (c *Conn) Hello(ctx context.Context, name string) (*Capabilities, error) {
 	caps, err := c.Ehlo(ctx, name)
 	var re *ReplyError

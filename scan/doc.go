@@ -26,7 +26,7 @@
 //	}
 //	for _, f := range rep.Findings {
 //		fmt.Println(f.Severity, f.ID, f.Check) // high open-relay open-relay
-//		fmt.Println(f.Summary, f.Reference)    // … RFC 5321 §3.6, §7.1; RFC 2505 §2
+//		fmt.Println(f.Summary, f.Reference)    // … RFC 5321 §3.6, §7.9; RFC 2505 §2
 //	}
 //	for _, c := range rep.Checks {
 //		fmt.Println(c.ID, c.Status, c.Findings) // open-relay found 1
@@ -53,7 +53,7 @@
 //	ID / finding                 Severity  What is sent                                   How it is judged                                  Reference
 //	starttls-missing             medium    nothing extra                                  plaintext EHLO lacks STARTTLS (or was refused)    RFC 3207; RFC 7672
 //	starttls-failed              medium    nothing extra                                  STARTTLS offered, refused with 4xx/5xx            RFC 3207 §4
-//	auth-before-tls              medium/   nothing extra                                  the plaintext EHLO offers AUTH (high with PLAIN   RFC 4954 §4; RFC 8314 §3
+//	auth-before-tls              medium/   nothing extra                                  the plaintext EHLO offers AUTH (high with PLAIN   RFC 4954 §4; RFC 8314 §4.1
 //	                             high                                                     or LOGIN)
 //	cert-untrusted, -name-       high      nothing extra                                  the chain has no trusted root, is not valid for   RFC 5280 §6; RFC 6125 §6
 //	mismatch, -expired,                                                                   the host name, or a certificate is out of date
@@ -61,11 +61,11 @@
 //	cert-expiring                medium    nothing extra                                  expires within CertWarnDays (default 14)          RFC 5280 §4.1.2.5
 //	tls-old                      medium    nothing extra                                  TLS older than 1.2                                RFC 8996
 //	name-mismatch                low       nothing extra                                  banner/EHLO name is not Options.ExpectName        RFC 5321 §4.1.1.1
-//	check open-relay             high      without AUTH: MAIL FROM, then RCPT TO each     an accepted RCPT (2xx): finding open-relay,       RFC 5321 §3.6, §7.1;
+//	check open-relay             high      without AUTH: MAIL FROM, then RCPT TO each     an accepted RCPT (2xx): finding open-relay,       RFC 5321 §3.6, §7.9;
 //	  → open-relay                         variant (user@RELAY, user%RELAY@LOCAL,         one per variant. Never DATA: RSET after each      RFC 2505 §2
 //	                                       RELAY!user@LOCAL, @LOCAL:user@RELAY,           variant, QUIT at the end
 //	                                       "user@RELAY"@LOCAL, user@[192.0.2.1])
-//	check auth-plaintext         high      AUTH (PLAIN, or Options.AuthMechanism) with    235 on plaintext: finding auth-plaintext-         RFC 4954 §4; RFC 8314 §3
+//	check auth-plaintext         high      AUTH (PLAIN, or Options.AuthMechanism) with    235 on plaintext: finding auth-plaintext-         RFC 4954 §4; RFC 8314 §4.1
 //	  → auth-plaintext-accepted            Options' credentials, without TLS; only with   accepted. AUTH merely offered on plaintext is
 //	                                       Dialer.AllowInsecureAuth                       the finding auth-before-tls above
 //	check starttls-injection     high      "STARTTLS\r\nNOOP\r\n" in one write, then the  a reply (to the NOOP sent in plaintext) arrives   CVE-2011-0411;

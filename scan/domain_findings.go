@@ -18,7 +18,7 @@ package scan
 //	smtp-unreachable        address  high           no connection, no banner or no EHLO                        RFC 5321 §3.1
 //	address-untested        address  info           an IPv6 address this host cannot reach                     -
 //	tls-unavailable         address  high, medium   no STARTTLS, or it failed; high when DANE or an MTA-STS    RFC 3207; RFC 7672 §2.2;
-//	                                                enforce policy applies (senders will not deliver)          RFC 8461 §4.2
+//	                                                enforce policy applies (senders will not deliver)          RFC 8461 §5
 //	dane-bogus              host     high           the TLSA answer fails DNSSEC validation                    RFC 7672 §2.2
 //	dane-lookup-failed      host     high           the TLSA question of a signed host gets no answer          RFC 7672 §2.2
 //	dane-tlsa-ignored       host     info           TLSA records exist but are not validated                   RFC 7672 §2.2
