@@ -37,7 +37,7 @@ func (k *checker) authPlaintext(ctx context.Context) error {
 	if reply.Positive() {
 		k.find(FindingAuthPlaintextAccepted, SeverityHigh,
 			"the server accepted AUTH "+mech+" without TLS: credentials travel in cleartext",
-			"RFC 4954 §4; RFC 8314 §3", since(c, mark))
+			"RFC 4954 §4; RFC 8314 §4.1", since(c, mark))
 		return nil
 	}
 	if err != nil && !errors.As(err, new(*probe.ReplyError)) {

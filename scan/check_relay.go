@@ -56,7 +56,7 @@ func (k *checker) openRelay(ctx context.Context) error {
 		if reply.Positive() {
 			k.find(FindingOpenRelay, SeverityHigh,
 				"the server accepts mail for "+strconv.Quote(v.addr)+" ("+v.name+") without authentication: it relays",
-				"RFC 5321 §3.6, §7.1; RFC 2505 §2", since(c, mark))
+				"RFC 5321 §3.6, §7.9; RFC 2505 §2", since(c, mark))
 		}
 		if err != nil && !errors.As(err, new(*probe.ReplyError)) {
 			return err

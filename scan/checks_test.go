@@ -190,7 +190,7 @@ func TestCheckOpenRelay(t *testing.T) {
 			var got []string
 			for _, f := range findingsOf(rep, FindingOpenRelay) {
 				got = append(got, f.Summary)
-				if f.Severity != SeverityHigh || f.Reference != "RFC 5321 §3.6, §7.1; RFC 2505 §2" {
+				if f.Severity != SeverityHigh || f.Reference != "RFC 5321 §3.6, §7.9; RFC 2505 §2" {
 					t.Errorf("finding %+v", f)
 				}
 			}

@@ -257,7 +257,7 @@ func (j *judge) noTLS(mx *MXReport, ar *AddressReport, where string, add func(Fi
 	case mx.DANE != nil && mx.DANE.Status == DANEValidated:
 		sev, ref, what = SeverityHigh, "RFC 7672 §2.2", "a DANE sender will not deliver"
 	case j.sts != nil && j.sts.Mode != policy.ModeNone:
-		sev, ref, what = j.stsSeverity(), "RFC 8461 §4.2", "the MTA-STS policy ("+string(j.sts.Mode)+") requires TLS"
+		sev, ref, what = j.stsSeverity(), "RFC 8461 §5", "the MTA-STS policy ("+string(j.sts.Mode)+") requires TLS"
 	}
 	add(finding(FindingTLSUnavailable, sev, where+": "+why+": "+what, ref, sessionEvidence(ar.Session, FindingStartTLSMissing, FindingStartTLSFailed)))
 }

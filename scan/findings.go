@@ -106,7 +106,7 @@ func (r *runner) authBeforeTLS() *Finding {
 		ID: FindingAuthBeforeTLS, Severity: SeverityMedium,
 		Summary:   "AUTH is offered before TLS: " + strings.Join(caps.Auth, " "),
 		Evidence:  r.evidence(StageEhlo, authLine),
-		Reference: "RFC 4954 §4; RFC 8314 §3",
+		Reference: "RFC 4954 §4; RFC 8314 §4.1",
 	}
 	if caps.SupportsAuth("PLAIN") || caps.SupportsAuth("LOGIN") {
 		f.Severity = SeverityHigh
