@@ -32,6 +32,8 @@ type pki struct {
 	expiredRoot                    *x509.Certificate // a CA whose validity has ended
 	clockRoot, clockLeaf           *x509.Certificate // valid around the real clock, not testNow
 	leafOfExpired                  *x509.Certificate // mx1.example.test, valid, issued by expiredRoot
+	cnLeaf, cnWildLeaf             *x509.Certificate // CN MX1.example.test and *.example.test, no DNS names
+	sanAndCN                       *x509.Certificate // CN example.test, DNS name mx1.example.test
 	rootKey, interKey, otherCAKey  crypto.Signer
 	leafKey, nextKey, selfSignedKy crypto.Signer
 }
@@ -106,6 +108,9 @@ func newPKI(t testing.TB) *pki {
 	p.clockRoot = issue(t, "Clock Root", nil, true, now.Add(-time.Hour), now.Add(time.Hour), p.rootKey.Public(), nil, p.rootKey)
 	p.clockLeaf = issue(t, "mx1.example.test", mx, false, now.Add(-time.Hour), now.Add(time.Hour), p.leafKey.Public(), p.clockRoot, p.rootKey)
 	p.selfSigned = issue(t, "mx1.example.test", mx, false, from, to, p.selfSignedKy.Public(), nil, p.selfSignedKy)
+	p.cnLeaf = issue(t, "MX1.example.test", nil, false, from, to, p.leafKey.Public(), p.root, p.rootKey)
+	p.cnWildLeaf = issue(t, "*.example.test", nil, false, from, to, p.leafKey.Public(), p.root, p.rootKey)
+	p.sanAndCN = issue(t, "example.test", mx, false, from, to, p.leafKey.Public(), p.root, p.rootKey)
 	return p
 }
 

@@ -27,9 +27,10 @@ var (
 type MatchOptions struct {
 	// Names are the reference identifiers a DANE-TA(2) match requires the
 	// leaf certificate to be valid for, any one of them (RFC 7672 §3.2.2):
-	// the MX host name, and the TLSA base domain when it differs (a CNAME
-	// expanded). A trailing dot is ignored. With none, no DANE-TA record
-	// can match.
+	// the TLSA base domain; the MX host name when the base is its CNAME
+	// expansion; and, when the MX records came from a secure lookup, the
+	// mail domain and the name its CNAMEs led to. A trailing dot is
+	// ignored. With none, no DANE-TA record can match.
 	Names []string
 	// Now is the time a DANE-TA(2) match checks the chain's validity
 	// periods at; the zero value means the current time.
@@ -114,9 +115,9 @@ func (r *TLSAResult) Err() error {
 // extended key usage), no certificate on the path may be expired or not
 // yet valid at opts.Now, and the leaf must be valid for one of opts.Names
 // (its DNS subject alternative names, with a wildcard only as the whole
-// leftmost label; the subject common name is not consulted). A DANE-TA
-// Cert(0) Full(0) record carries the trust anchor itself, and is used so
-// when the server did not present it.
+// leftmost label; its subject common name only when it has no DNS name,
+// RFC 7672 §3.2.3). A DANE-TA Cert(0) Full(0) record carries the trust
+// anchor itself, and is used so when the server did not present it.
 //
 // MatchTLSA does not check that the records were DNSSEC-validated: only
 // records from a secure RRset may be given (RFC 7672 §2.2).
@@ -244,26 +245,44 @@ func verifyTA(chain []*x509.Certificate, ta *x509.Certificate, opts MatchOptions
 }
 
 // checkNames reports an error unless leaf is valid for one of names
-// (RFC 7672 §3.2.2, §3.2.3).
+// (RFC 7672 §3.2.2, §3.2.3): its DNS-IDs, or its CN-ID when it has no
+// DNS-ID.
 func checkNames(leaf *x509.Certificate, names []string) error {
 	if len(names) == 0 {
-		return errors.New("no reference identifier to check the leaf's names against (MatchOptions.Names: the MX host name, RFC 7672 §3.2.2)")
+		return errors.New("no reference identifier to check the leaf's names against (MatchOptions.Names: the TLSA base domain, RFC 7672 §3.2.2)")
 	}
+	cnOnly := len(leaf.DNSNames) == 0 && leaf.Subject.CommonName != ""
 	var tried []string
 	for _, n := range names {
 		n = strings.TrimSuffix(n, ".")
-		if leaf.VerifyHostname(n) == nil {
+		if cnOnly && matchesIdentifier(leaf.Subject.CommonName, n) || !cnOnly && leaf.VerifyHostname(n) == nil {
 			return nil
 		}
 		tried = append(tried, quote(n))
 	}
-	var have []string
-	for _, n := range leaf.DNSNames {
-		have = append(have, quote(n))
+	have := "its DNS names: none"
+	switch {
+	case cnOnly:
+		have = "no DNS names; its common name: " + quote(leaf.Subject.CommonName)
+	case len(leaf.DNSNames) > 0:
+		var q []string
+		for _, n := range leaf.DNSNames {
+			q = append(q, quote(n))
+		}
+		have = "its DNS names: " + strings.Join(q, ", ")
 	}
-	if len(have) == 0 {
-		have = []string{"none"}
+	return fmt.Errorf("the leaf is valid for none of %s (%s)", strings.Join(tried, ", "), have)
+}
+
+// matchesIdentifier reports whether the presented identifier id (a CN-ID)
+// matches the reference identifier name, ignoring case: exactly, or as a
+// wildcard that is the whole first label and stands for one label
+// (RFC 7672 §3.2.3).
+func matchesIdentifier(id, name string) bool {
+	id, name = strings.ToLower(strings.TrimSuffix(id, ".")), strings.ToLower(name)
+	if rest, ok := strings.CutPrefix(id, "*."); ok {
+		_, tail, found := strings.Cut(name, ".")
+		return found && rest != "" && !strings.Contains(rest, "*") && tail == rest
 	}
-	return fmt.Errorf("the leaf is valid for none of %s (its DNS names: %s)",
-		strings.Join(tried, ", "), strings.Join(have, ", "))
+	return id != "" && !strings.Contains(id, "*") && id == name
 }

@@ -92,9 +92,21 @@ func TestMatchTLSA(t *testing.T) {
 		{"DANE-TA without reference identifiers", []TLSA{rec(2, 1, 1, p.root)},
 			[]*x509.Certificate{p.leaf, p.root}, MatchOptions{Now: testNow},
 			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "no reference identifier"}},
-		{"DANE-TA with a leaf without names", []TLSA{rec(2, 1, 1, p.root)},
+		{"DANE-TA with a leaf without DNS names: its common name is checked", []TLSA{rec(2, 1, 1, p.root)},
 			[]*x509.Certificate{p.inter, p.root}, MatchOptions{Names: mx, Now: testNow},
-			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "(its DNS names: none)"}},
+			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: `(no DNS names; its common name: "Test Intermediate")`}},
+		{"DANE-TA: the CN-ID stands in when there is no DNS-ID (RFC 7672 §3.2.3), case ignored", []TLSA{rec(2, 1, 1, p.root)},
+			[]*x509.Certificate{p.cnLeaf, p.root}, MatchOptions{Names: []string{"example.test", "mx1.example.test."}, Now: testNow},
+			daneWant{depths: []int{1}}},
+		{"DANE-TA: a wildcard CN-ID covers one label", []TLSA{rec(2, 1, 1, p.root)},
+			[]*x509.Certificate{p.cnWildLeaf, p.root}, MatchOptions{Names: mx, Now: testNow},
+			daneWant{depths: []int{1}}},
+		{"DANE-TA: a wildcard CN-ID does not cover two labels, nor the bare domain", []TLSA{rec(2, 1, 1, p.root)},
+			[]*x509.Certificate{p.cnWildLeaf, p.root}, MatchOptions{Names: []string{"a.mx1.example.test", "example.test"}, Now: testNow},
+			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "valid for none of"}},
+		{"DANE-TA: with a DNS-ID the CN-ID is not consulted", []TLSA{rec(2, 1, 1, p.root)},
+			[]*x509.Certificate{p.sanAndCN, p.root}, MatchOptions{Names: []string{"example.test"}, Now: testNow},
+			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: `(its DNS names: "mx1.example.test")`}},
 		{"DANE-TA requires an unexpired leaf", []TLSA{rec(2, 1, 1, p.root)},
 			[]*x509.Certificate{p.expiredLeaf, p.root}, MatchOptions{Names: []string{"other.invalid"}, Now: testNow},
 			daneWant{mismatched: 1, err: ErrTLSAMismatch, reason: "matches the certificate at depth 1, but: the leaf does not chain to it"}},
@@ -220,5 +232,28 @@ func TestMatchTLSAZeroCertificates(t *testing.T) {
 		MatchOptions{Names: []string{"mx1.example.test"}, Now: testNow})
 	if len(r.Matched) != 0 || len(r.Mismatched) != 3 {
 		t.Errorf("matched %d, mismatched %d, want 0 and 3: %v", len(r.Matched), len(r.Mismatched), r.Err())
+	}
+}
+
+func TestMatchesIdentifier(t *testing.T) {
+	for _, c := range []struct {
+		id, name string
+		want     bool
+	}{
+		{"mx1.example.test", "mx1.example.test", true},
+		{"MX1.Example.Test.", "mx1.example.test", true},
+		{"*.example.test", "mx1.example.test", true},
+		{"*.example.test", "example.test", false},
+		{"*.example.test", "a.mx1.example.test", false},
+		{"smtp*.example.test", "smtp1.example.test", false},
+		{"*smtp.example.test", "xsmtp.example.test", false},
+		{"*.*.test", "a.b.test", false},
+		{"*.", "a.", false},
+		{"", "", false},
+		{"mx1.example.test", "mx2.example.test", false},
+	} {
+		if got := matchesIdentifier(c.id, c.name); got != c.want {
+			t.Errorf("matchesIdentifier(%q, %q) = %v, want %v", c.id, c.name, got, c.want)
+		}
 	}
 }
