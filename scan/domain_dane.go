@@ -98,11 +98,7 @@ func tlsaOf(rr *dns.TLSA) policy.TLSA {
 
 // matchDANE matches the chain an address presented against the host's
 // validated records.
-func matchDANE(d *DANEReport, host string, chain []*x509.Certificate) *DANEMatch {
-	names := []string{host}
-	if d.Base != host {
-		names = append(names, d.Base)
-	}
+func matchDANE(d *DANEReport, names []string, chain []*x509.Certificate) *DANEMatch {
 	res := policy.MatchTLSA(d.tlsa, chain, policy.MatchOptions{Names: names})
 	m := &DANEMatch{Authenticated: len(res.Matched) > 0}
 	for _, x := range res.Matched {

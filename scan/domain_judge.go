@@ -102,6 +102,28 @@ func (j *judge) mxLookup() {
 	}
 }
 
+// daneNames are the reference identifiers a DANE-TA(2) certificate of mx
+// may carry (RFC 7672 §3.2.2): the TLSA base domain, the MX host name when
+// the base is its CNAME expansion, and, when the MX answer is secure, the
+// mail domain and the name its CNAMEs led to: a domain may field one
+// certificate naming itself on all its MX hosts. Without MX records the
+// host is the mail domain itself, and the base its CNAME expansion.
+func (j *judge) daneNames(mx *MXReport) []string {
+	names := []string{strings.TrimSuffix(mx.DANE.Base, ".")}
+	add := func(n string) {
+		n = strings.TrimSuffix(n, ".")
+		if n != "" && !slices.ContainsFunc(names, func(m string) bool { return strings.EqualFold(m, n) }) {
+			names = append(names, n)
+		}
+	}
+	add(mx.Host)
+	if a := j.rep.MXLookup; a != nil && a.DNSSEC == DNSSECSecure && !mx.Implicit {
+		add(j.rep.Domain)
+		add(a.Canonical())
+	}
+	return names
+}
+
 // host judges one MX host, its addresses, and sets its verdict.
 func (j *judge) host(mx *MXReport) {
 	add := func(f Finding) { mx.Findings = append(mx.Findings, f) }
@@ -226,7 +248,7 @@ func (j *judge) address(mx *MXReport, ar *AddressReport) {
 	ar.WebPKIValid = info.Verified
 	ar.RequireTLS = rep.CapabilitiesTLS.RequireTLS
 	if mx.DANE != nil && mx.DANE.Status == DANEValidated {
-		ar.DANE = matchDANE(mx.DANE, mx.Host, info.State.PeerCertificates)
+		ar.DANE = matchDANE(mx.DANE, j.daneNames(mx), info.State.PeerCertificates)
 		if !ar.DANE.Authenticated {
 			id, sev, what := FindingDANEMismatch, SeverityHigh, "no TLSA record matches the certificate chain: a DANE sender will not deliver"
 			if len(ar.DANE.Mismatched) == 0 {

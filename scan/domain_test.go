@@ -478,3 +478,24 @@ func TestDomainDANEEEIgnoresNamesAndDates(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainDANETAMailDomainName: behind a secure MX answer, a DANE-TA(2)
+// certificate may name the mail domain instead of the MX host: one
+// certificate for all of a domain's MX hosts (RFC 7672 §3.2.2).
+func TestDomainDANETAMailDomainName(t *testing.T) {
+	dom, err := fakeserver.NewPKI("example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, fakeserver.Config{TLSCert: &dom.Valid})
+	w.pool = dom.CAPool()
+	w.dns.add(t, nil, "_"+strconv.Itoa(w.smtp.Port())+"._tcp.mail.example.test. 300 IN TLSA 2 0 0 "+hex.EncodeToString(dom.CACert().Raw))
+	rep := w.scan(t, nil)
+	d := rep.MX[0].Addresses[0].DANE
+	if d == nil || !d.Authenticated {
+		t.Fatalf("DANE %+v; findings %v", d, idsOf(rep.AllFindings()))
+	}
+	if slices.Contains(idsOf(rep.AllFindings()), FindingDANEMismatch) {
+		t.Errorf("findings %v", idsOf(rep.AllFindings()))
+	}
+}
