@@ -43,8 +43,10 @@ package scan
 //	tlsrpt-missing          domain   low            no TLS-RPT record                                          RFC 8460 §3
 //	tlsrpt-invalid          domain   medium         an invalid TLS-RPT record, several, or no answer           RFC 8460 §3
 //	requiretls-before-tls   address  low            REQUIRETLS offered before STARTTLS                         RFC 8689 §2
-//	requiretls-unprotected  domain   low            REQUIRETLS offered, but neither DANE nor MTA-STS enforce:  RFC 8689 §4.2.1
-//	                                                messages that require TLS will bounce
+//	requiretls-unprotected  domain   low            REQUIRETLS offered, but some address cannot be             RFC 8689 §4.2.1
+//	                                                authenticated as it asks (MX not DNSSEC-validated nor
+//	                                                listed by MTA-STS; certificate neither WebPKI-valid nor
+//	                                                matched by DANE): messages that require TLS will bounce
 //
 // A session's own findings (Run's: certificate verdicts under WebPKI,
 // AUTH before TLS …) stay in AddressReport.Session; those above judge

@@ -413,11 +413,12 @@ func (j *judge) tlsRPT() {
 	}
 }
 
-// requireTLS sums up REQUIRETLS readiness.
+// requireTLS sums up REQUIRETLS readiness: what a sender does with a
+// message that requires TLS (RFC 8689 §4.2.1) at every address tested.
 func (j *judge) requireTLS() {
-	rt := &RequireTLSReport{Protected: j.protected()}
+	rt := &RequireTLSReport{Protected: true, Advertised: true}
 	tested := 0
-	rt.Advertised = true
+	var unauthenticated []string
 	for _, mx := range j.rep.MX {
 		for _, a := range mx.Addresses {
 			rt.BeforeTLS = rt.BeforeTLS || a.RequireTLSBeforeTLS
@@ -426,13 +427,37 @@ func (j *judge) requireTLS() {
 			}
 			tested++
 			rt.Advertised = rt.Advertised && a.RequireTLS
+			if why := j.requireTLSRefusal(&mx, &a); why != "" {
+				rt.Protected = false
+				unauthenticated = append(unauthenticated, mx.Host+" ("+a.Address+"): "+why)
+			}
 		}
 	}
 	rt.Advertised = rt.Advertised && tested > 0
+	rt.Protected = rt.Protected && tested > 0
 	rt.Ready = rt.Advertised && !rt.BeforeTLS && rt.Protected
 	j.rep.RequireTLS = rt
 	if rt.Advertised && !rt.Protected {
-		j.add(finding(FindingRequireTLSUnprotected, SeverityLow, "the MX hosts offer REQUIRETLS, but neither DANE nor MTA-STS enforce protects "+j.rep.Domain+
-			": a sender must bounce messages that require TLS", "RFC 8689 §4.2.1", nil))
+		j.add(finding(FindingRequireTLSUnprotected, SeverityLow, "the MX hosts offer REQUIRETLS, but a sender cannot authenticate "+
+			strings.Join(unauthenticated, "; ")+": it must bounce messages that require TLS", "RFC 8689 §4.2.1", nil))
 	}
+}
+
+// requireTLSRefusal says why a sender of a message that requires TLS
+// cannot use address a of mx (RFC 8689 §4.2.1 steps 2 and 4), or "": the
+// MX host must come from a DNSSEC-validated MX answer, or else be listed
+// by an MTA-STS policy in force (enforce or testing); and the certificate
+// must be valid for it under WebPKI or matched by DANE.
+func (j *judge) requireTLSRefusal(mx *MXReport, a *AddressReport) string {
+	secureMX := mx.Implicit || j.rep.MXLookup != nil && j.rep.MXLookup.DNSSEC == DNSSECSecure
+	stsListed := j.sts != nil && j.sts.Mode != policy.ModeNone && j.sts.MatchMX(mx.Host)
+	switch {
+	case !secureMX && !stsListed:
+		return "the MX answer is not DNSSEC-validated and no MTA-STS policy lists the host"
+	case !a.StartTLS:
+		return "no TLS"
+	case !a.WebPKIValid && (a.DANE == nil || !a.DANE.Authenticated):
+		return "the certificate is neither WebPKI-valid for the host nor matched by DANE"
+	}
+	return ""
 }

@@ -215,8 +215,8 @@ type AddressReport struct {
 	// name under WebPKI (DomainOptions.RootCAs, else the system's).
 	WebPKIValid bool `json:"webpki_valid"`
 	// RequireTLS reports REQUIRETLS in the EHLO reply after STARTTLS;
-	// RequireTLSBeforeTLS in the one before (RFC 8689 §2 offers it only
-	// after).
+	// RequireTLSBeforeTLS in the one before, where a sender cannot use
+	// it (RFC 8689 §2: only in a session that employs TLS).
 	RequireTLS          bool `json:"requiretls"`
 	RequireTLSBeforeTLS bool `json:"requiretls_before_tls,omitempty"`
 	// DANE is how the TLSA records of the host fared against the chain
@@ -346,8 +346,11 @@ type RequireTLSReport struct {
 	Advertised bool `json:"advertised"`
 	// BeforeTLS: some address offers it already before STARTTLS.
 	BeforeTLS bool `json:"before_tls,omitempty"`
-	// Protected: the domain is protected by validated DANE or MTA-STS in
-	// enforce mode, as RFC 8689 §4.2.1 requires of the MX lookup.
+	// Protected: a sender can authenticate every address tested as
+	// RFC 8689 §4.2.1 requires: its MX host from a DNSSEC-validated MX
+	// answer (or the domain itself, without MX records) or listed by an
+	// MTA-STS policy in force, and its certificate valid for the host
+	// under WebPKI or matched by DANE.
 	Protected bool `json:"protected"`
 	// Ready: all three hold (BeforeTLS false): a message sent with
 	// REQUIRETLS reaches the domain.

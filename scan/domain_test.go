@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"slices"
@@ -350,32 +351,45 @@ func TestDomainSMTPUnreachable(t *testing.T) {
 
 func TestDomainRequireTLS(t *testing.T) {
 	base := []string{"PIPELINING", "8BITMIME"}
+	dane := func(t *testing.T, w *domainWorld) { w.tlsa(t, nil, w.pki.Valid) }
 	for _, tc := range []struct {
 		name        string
 		plain, tls  []string
-		dane        bool
+		setup       func(*testing.T, *domainWorld)
+		protected   bool
 		ready       bool
 		want        []FindingID
 		advertised  bool
 		beforeFound bool
 	}{
-		{"ready", append(base, "STARTTLS"), append(base, "REQUIRETLS"), true, true, []FindingID{FindingTLSRPTMissing, FindingDANERollover}, true, false},
-		{"not advertised", append(base, "STARTTLS"), base, true, false, []FindingID{FindingTLSRPTMissing, FindingDANERollover}, false, false},
-		{"before TLS", append(base, "STARTTLS", "REQUIRETLS"), append(base, "REQUIRETLS"), true, false,
+		{"ready", append(base, "STARTTLS"), append(base, "REQUIRETLS"), dane, true, true, []FindingID{FindingTLSRPTMissing, FindingDANERollover}, true, false},
+		{"not advertised", append(base, "STARTTLS"), base, dane, true, false, []FindingID{FindingTLSRPTMissing, FindingDANERollover}, false, false},
+		{"before TLS", append(base, "STARTTLS", "REQUIRETLS"), append(base, "REQUIRETLS"), dane, true, false,
 			[]FindingID{FindingTLSRPTMissing, FindingDANERollover, FindingRequireTLSBeforeTLS}, true, true},
-		{"unprotected", append(base, "STARTTLS"), append(base, "REQUIRETLS"), false, false,
+		// RFC 8689 §4.2.1: a signed MX answer and a WebPKI certificate
+		// are enough; neither DANE nor MTA-STS is needed.
+		{"signed MX, WebPKI certificate", append(base, "STARTTLS"), append(base, "REQUIRETLS"), nil, true, true,
+			[]FindingID{FindingNoProtection, FindingTLSRPTMissing}, true, false},
+		{"unsigned MX, no MTA-STS", append(base, "STARTTLS"), append(base, "REQUIRETLS"),
+			func(t *testing.T, w *domainWorld) { w.dns.zone("example.test", false) }, false, false,
+			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingDNSSECInsecure, FindingRequireTLSUnprotected}, true, false},
+		{"unsigned MX listed by an MTA-STS policy in testing mode", append(base, "STARTTLS"), append(base, "REQUIRETLS"),
+			func(t *testing.T, w *domainWorld) { w.dns.zone("example.test", false); w.serveSTS(t, stsTesting, nil) }, true, true,
+			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingDNSSECInsecure, FindingSTSTesting}, true, false},
+		{"signed MX, certificate of an unknown CA", append(base, "STARTTLS"), append(base, "REQUIRETLS"),
+			func(t *testing.T, w *domainWorld) { w.pool = x509.NewCertPool() }, false, false,
 			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingRequireTLSUnprotected}, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, fakeserver.Config{})
 			w.smtp.Close()
 			w.smtp = startServer(t, fakeserver.Config{TLSCert: &w.pki.Valid, EhloLines: tc.plain, EhloLinesTLS: tc.tls})
-			if tc.dane {
-				w.tlsa(t, nil, w.pki.Valid)
+			if tc.setup != nil {
+				tc.setup(t, w)
 			}
 			rep := w.scan(t, nil)
 			rt := rep.RequireTLS
-			if rt.Ready != tc.ready || rt.Advertised != tc.advertised || rt.BeforeTLS != tc.beforeFound || rt.Protected != tc.dane {
+			if rt.Ready != tc.ready || rt.Advertised != tc.advertised || rt.BeforeTLS != tc.beforeFound || rt.Protected != tc.protected {
 				t.Errorf("REQUIRETLS %+v", rt)
 			}
 			if got := idsOf(rep.AllFindings()); !sameIDs(got, tc.want) {
