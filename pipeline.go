@@ -422,14 +422,14 @@ func (c *Conn) readBatchReply(ctx context.Context, step string, timeout time.Dur
 }
 
 // fitsCommand reports whether a reply code can answer a command of a
-// pipelined batch (RFC 5321 §4.3.2): MAIL and RCPT take 250, 251, 252 or
-// a failure; DATA takes 3xx or a failure.
+// pipelined batch (RFC 5321 §4.3.2): MAIL takes 250, RCPT 250 or 251,
+// either a failure; DATA takes 3xx or a failure.
 func fitsCommand(step string, code int) bool {
 	switch code / 100 {
 	case 4, 5:
 		return true
 	case 2:
-		return step != stepData && code >= 250 && code <= 252
+		return step != stepData && (code == 250 || code == 251 && step == "RCPT")
 	case 3:
 		return step == stepData
 	}

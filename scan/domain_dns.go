@@ -273,9 +273,11 @@ func checkDomainName(s string) (string, error) {
 	return name, nil
 }
 
-// checkLabel accepts a host name label: letters, digits, hyphens (not at
-// either end) and underscores, 1 to 63 of them (RFC 1035 §2.3.1, RFC 5321
-// §4.1.2).
+// checkLabel accepts a label of a mail domain: letters, digits and
+// hyphens (not at either end), 1 to 63 of them (RFC 1035 §2.3.1, RFC 5321
+// §4.1.2), and underscores too, which neither grammar allows but DNS does
+// and some internal domains use: the scan can still tell what senders
+// would find there.
 func checkLabel(label string) error {
 	switch {
 	case label == "":
