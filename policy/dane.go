@@ -45,8 +45,8 @@ type TLSAResult struct {
 	Matched []TLSAMatch
 	// Mismatched holds the usable records that do not, each with the reason.
 	Mismatched []*TLSAError
-	// Unusable holds the records an SMTP client must ignore (TLSA.Check),
-	// each with the reason.
+	// Unusable holds the records an SMTP client treats as unusable
+	// (TLSA.Check), each with the reason.
 	Unusable []*TLSAError
 }
 

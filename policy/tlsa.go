@@ -10,8 +10,8 @@ import (
 
 // TLSA parameters (RFC 6698 §2.1, with the names of RFC 7218).
 const (
-	UsagePKIXTA = 0 // PKIX-TA: CA constraint; unusable for SMTP (RFC 7672 §3.1.3)
-	UsagePKIXEE = 1 // PKIX-EE: service certificate constraint; unusable for SMTP
+	UsagePKIXTA = 0 // PKIX-TA: CA constraint; treated as unusable for SMTP (RFC 7672 §3.1.3)
+	UsagePKIXEE = 1 // PKIX-EE: service certificate constraint; treated as unusable for SMTP
 	UsageDANETA = 2 // DANE-TA: trust anchor assertion
 	UsageDANEEE = 3 // DANE-EE: domain-issued certificate
 
@@ -29,7 +29,7 @@ const (
 const maxTLSAData = 65535 - 3
 
 // ErrUnusable is wrapped by the error TLSA.Check returns for a record an
-// SMTP client must ignore (RFC 7672 §2.2 and §3.1.3).
+// SMTP client treats as unusable (RFC 7672 §2.2 and §3.1.3).
 var ErrUnusable = errors.New("unusable TLSA record")
 
 // TLSA is one TLSA record (RFC 6698 §2.1): which certificate of the chain
@@ -102,12 +102,13 @@ func ParseTLSA(s string) (TLSA, error) {
 
 func tlsaError(err error) error { return &ParseError{Format: FormatTLSA, Err: err} }
 
-// Check reports why an SMTP client must ignore the record, wrapping
-// ErrUnusable, or nil when the record is usable: DANE-TA(2) or DANE-EE(3),
-// with a known selector and matching type, and a digest of the length its
-// matching type produces. PKIX-TA(0) and PKIX-EE(1) are unusable for SMTP
-// (RFC 7672 §3.1.3): a sending MTA has no list of trusted CAs to check
-// them against. Unknown parameters make a record unusable (RFC 6698 §4.1,
+// Check reports why an SMTP client treats the record as unusable,
+// wrapping ErrUnusable, or nil when the record is usable: DANE-TA(2) or
+// DANE-EE(3), with a known selector and matching type, and a digest of the
+// length its matching type produces. PKIX-TA(0) and PKIX-EE(1) are
+// treated as unusable, as RFC 7672 §3.1.3 allows: servers should not
+// publish them (a sending MTA has no list of trusted CAs to check them
+// against), and what a client does with them is undefined. Unknown parameters make a record unusable (RFC 6698 §4.1,
 // RFC 7672 §2.2), and so does a digest of the wrong length, which can
 // never match.
 func (t TLSA) Check() error {
