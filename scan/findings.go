@@ -121,8 +121,11 @@ func (r *runner) certFindings() []*Finding {
 	if info == nil || len(info.Chain) == 0 {
 		return nil
 	}
-	ev := r.evidence(StageTLS, isNote)
+	var ev []probe.Entry // the evidence, copied only when a finding is made
 	cert := func(id FindingID, sev Severity, summary, ref string) *Finding {
+		if ev == nil {
+			ev = r.evidence(StageTLS, isNote)
+		}
 		return &Finding{ID: id, Severity: sev, Summary: summary, Evidence: ev, Reference: ref}
 	}
 	var out []*Finding
@@ -140,21 +143,21 @@ func (r *runner) certFindings() []*Finding {
 	if info.NotYetValid {
 		out = append(out, cert(FindingCertNotYetValid, SeverityHigh, "the "+info.ValidityError, "RFC 5280 §4.1.2.5"))
 	}
-	if f := r.certExpiring(info, ev); f != nil {
-		out = append(out, f)
+	if summary := r.certExpiring(info); summary != "" {
+		out = append(out, cert(FindingCertExpiring, SeverityMedium, summary, "RFC 5280 §4.1.2.5"))
 	}
 	return out
 }
 
-// certExpiring reports the certificate of the chain that expires first,
-// when that is within the warning period.
-func (r *runner) certExpiring(info *probe.TLSInfo, ev []probe.Entry) *Finding {
+// certExpiring says which certificate of the chain expires first, when
+// that is within the warning period ("" otherwise).
+func (r *runner) certExpiring(info *probe.TLSInfo) string {
 	warn := r.o.CertWarnDays
 	if warn == 0 {
 		warn = defaultCertWarnDays
 	}
 	if warn < 0 || info.Expired {
-		return nil
+		return ""
 	}
 	first := info.Chain[0]
 	for _, c := range info.Chain[1:] {
@@ -163,15 +166,10 @@ func (r *runner) certExpiring(info *probe.TLSInfo, ev []probe.Entry) *Finding {
 		}
 	}
 	if first.DaysLeft >= warn {
-		return nil
+		return ""
 	}
-	return &Finding{
-		ID: FindingCertExpiring, Severity: SeverityMedium,
-		Summary: "the certificate " + strconv.Quote(first.Subject) + " expires in " + strconv.Itoa(first.DaysLeft) +
-			" days, on " + first.NotAfter.UTC().Format(time.DateOnly) + " (warning at " + strconv.Itoa(warn) + ")",
-		Evidence:  ev,
-		Reference: "RFC 5280 §4.1.2.5",
-	}
+	return "the certificate " + strconv.Quote(first.Subject) + " expires in " + strconv.Itoa(first.DaysLeft) +
+		" days, on " + first.NotAfter.UTC().Format(time.DateOnly) + " (warning at " + strconv.Itoa(warn) + ")"
 }
 
 func (r *runner) tlsOld() *Finding {
