@@ -47,6 +47,14 @@ type DomainOptions struct {
 	RootCAs *x509.CertPool
 	// Concurrency bounds the SMTP sessions at a time: 0 means 4.
 	Concurrency int
+	// Admit, when set, is called before each SMTP session, outside its
+	// timeouts, with the MX host and the address it is to connect to: a
+	// limiter of connections per host or per network waits there, so that
+	// time spent queueing does not count against the session. The session
+	// runs under the context it returns; release is called when the
+	// session is over. An error leaves the session to run as it is (and
+	// report the context's end, if that was the cause).
+	Admit func(ctx context.Context, host string, addr netip.Addr) (admitted context.Context, release func(), err error)
 
 	// HTTPClient fetches the MTA-STS policy. Nil means a client that
 	// resolves through Resolver, verifies with RootCAs, follows no
@@ -240,10 +248,24 @@ func (s *domainScan) scanHost(ctx context.Context, mx *MXReport, sem chan struct
 		wg.Go(func() {
 			sem <- struct{}{} // a holder ends soon once ctx is done
 			defer func() { <-sem }()
-			s.session(ctx, mx.Host, ar)
+			sctx, release := s.admit(ctx, mx.Host, ip)
+			defer release()
+			s.session(sctx, mx.Host, ar)
 		})
 	}
 	wg.Wait()
+}
+
+// admit asks DomainOptions.Admit, if set, for a session with addr of host.
+func (s *domainScan) admit(ctx context.Context, host string, addr netip.Addr) (context.Context, func()) {
+	if s.o.Admit == nil {
+		return ctx, func() {}
+	}
+	actx, release, err := s.o.Admit(ctx, host, addr)
+	if err != nil {
+		return ctx, func() {}
+	}
+	return actx, release
 }
 
 func rrAddr(rr dns.RR) (netip.Addr, bool) {

@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -511,5 +513,46 @@ func TestDomainDANETAMailDomainName(t *testing.T) {
 	}
 	if slices.Contains(idsOf(rep.AllFindings()), FindingDANEMismatch) {
 		t.Errorf("findings %v", idsOf(rep.AllFindings()))
+	}
+}
+
+// TestDomainAdmit: a session waits for DomainOptions.Admit before its
+// timeouts start, so that a wait longer than the connect timeout fails
+// nothing; each admission is released once its session is over.
+func TestDomainAdmit(t *testing.T) {
+	w := newWorld(t, fakeserver.Config{})
+	var recs []string
+	for i := range 3 {
+		h := "mx" + strconv.Itoa(i) + ".example.test."
+		recs = append(recs, "example.test. 300 IN MX "+strconv.Itoa(i)+" "+h, h+" 300 IN A 127.0.0.1")
+	}
+	w.dns.add(t, nil, recs...)
+	var mu sync.Mutex
+	var hosts []string
+	admitted, released := 0, 0
+	rep := w.scan(t, func(o *DomainOptions) {
+		o.Dialer.Timeouts.Connect = 50 * time.Millisecond
+		o.Admit = func(ctx context.Context, host string, addr netip.Addr) (context.Context, func(), error) {
+			mu.Lock()
+			hosts = append(hosts, host+" "+addr.String())
+			admitted++
+			mu.Unlock()
+			time.Sleep(150 * time.Millisecond) // queueing, three times the connect timeout
+			return ctx, func() { mu.Lock(); released++; mu.Unlock() }, nil
+		}
+	})
+	slices.Sort(hosts)
+	if want := []string{"mail.example.test 127.0.0.1", "mx0.example.test 127.0.0.1", "mx1.example.test 127.0.0.1", "mx2.example.test 127.0.0.1"}; !slices.Equal(hosts, want) {
+		t.Errorf("admitted %v, want %v", hosts, want)
+	}
+	for _, mx := range rep.MX {
+		for _, a := range mx.Addresses {
+			if a.Session == nil || !a.Session.Success {
+				t.Errorf("%s %s: %+v", mx.Host, a.Address, a.Session.Error)
+			}
+		}
+	}
+	if admitted != 4 || released != 4 {
+		t.Errorf("%d admitted, %d released", admitted, released)
 	}
 }

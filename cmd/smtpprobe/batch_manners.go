@@ -24,11 +24,42 @@ type batchFlags struct {
 	shard     polite.Shard
 	ordered   bool
 	retries   int
-	rateHost  float64
-	rateNet   float64
-	connsHost int
-	connsNet  int
-	dnsTTL    time.Duration
+	limitFlags
+	dnsTTL time.Duration
+}
+
+// limitFlags are the limits per host and per network of a big run, in
+// batch mode and in a domain scan.
+type limitFlags struct {
+	rateHost, rateNet   float64
+	connsHost, connsNet int
+}
+
+// define adds the limit flags to fs.
+func (l *limitFlags) define(fs *flag.FlagSet) {
+	fs.Float64Var(&l.rateHost, "rate-host", 0, "at most `R` new connections per second to one host (0: no limit)")
+	fs.Float64Var(&l.rateNet, "rate-net", 0, "at most `R` new connections per second to one /24 (IPv4) or /64 (IPv6) (0: no limit)")
+	fs.IntVar(&l.connsHost, "conns-host", 0, "at most `N` connections open to one host (0: no limit)")
+	fs.IntVar(&l.connsNet, "conns-net", 0, "at most `N` connections open to one /24 or /64 (0: no limit)")
+}
+
+// check refuses negative limits.
+func (l *limitFlags) check() error {
+	switch {
+	case l.rateHost < 0 || l.rateNet < 0:
+		return errors.New("-rate-host and -rate-net: want 0 or more connections per second")
+	case l.connsHost < 0 || l.connsNet < 0:
+		return errors.New("-conns-host and -conns-net: want 0 or more connections")
+	}
+	return nil
+}
+
+// limits are the per-host and per-network limits the flags ask for.
+func (l *limitFlags) limits() polite.Limits {
+	return polite.Limits{
+		HostRate: rate.Limit(l.rateHost), HostConns: l.connsHost,
+		NetRate: rate.Limit(l.rateNet), NetConns: l.connsNet,
+	}
 }
 
 // batchFlagNames are the flags batchFlags defines, in the help's order.
@@ -40,10 +71,7 @@ func (b *batchFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&b.shardFlag, "shard", "", "probe only shard `i/n` of the list (0 ≤ i < n; by a hash of each line): n machines split one list")
 	fs.BoolVar(&b.ordered, "ordered", false, "write the reports in input order (holding at most 4 × -concurrency of them)")
 	fs.IntVar(&b.retries, "retries", 0, "probe a target again, up to `N` times, when it timed out (0: never)")
-	fs.Float64Var(&b.rateHost, "rate-host", 0, "at most `R` new connections per second to one host (0: no limit)")
-	fs.Float64Var(&b.rateNet, "rate-net", 0, "at most `R` new connections per second to one /24 (IPv4) or /64 (IPv6) (0: no limit)")
-	fs.IntVar(&b.connsHost, "conns-host", 0, "at most `N` connections open to one host (0: no limit)")
-	fs.IntVar(&b.connsNet, "conns-net", 0, "at most `N` connections open to one /24 or /64 (0: no limit)")
+	b.limitFlags.define(fs)
 	fs.DurationVar(&b.dnsTTL, "dns-ttl", polite.DefaultTTL, "keep DNS answers this `long` (one TTL for all: the system resolver gives none)")
 }
 
@@ -65,22 +93,10 @@ func (c *config) checkBatch() error {
 	switch {
 	case b.retries < 0 || b.retries > 10:
 		return fmt.Errorf("-retries %d: want 0 to 10", b.retries)
-	case b.rateHost < 0 || b.rateNet < 0:
-		return errors.New("-rate-host and -rate-net: want 0 or more connections per second")
-	case b.connsHost < 0 || b.connsNet < 0:
-		return errors.New("-conns-host and -conns-net: want 0 or more connections")
 	case b.dnsTTL <= 0:
 		return fmt.Errorf("-dns-ttl %v: want more than 0", b.dnsTTL)
 	}
-	return nil
-}
-
-// limits are the per-host and per-network limits the flags ask for.
-func (b *batchFlags) limits() polite.Limits {
-	return polite.Limits{
-		HostRate: rate.Limit(b.rateHost), HostConns: b.connsHost,
-		NetRate: rate.Limit(b.rateNet), NetConns: b.connsNet,
-	}
+	return b.limitFlags.check()
 }
 
 // fileLimits reads and sets the open-file limit; nil functions mean the

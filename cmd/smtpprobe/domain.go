@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/smtpprobe/probe/internal/polite"
 	"github.com/smtpprobe/probe/scan"
-	"golang.org/x/net/proxy"
-	"golang.org/x/time/rate"
 )
 
 // exitDomainFail is the exit code of -domain when the domain's verdict is
@@ -31,10 +28,7 @@ type domainConfig struct {
 	port, httpsPort, concurrency   int
 	timeout, dnsTimeout            time.Duration
 	jsonOut, nagios, transcripts   bool
-	// rateNet and connsNet are the manners of a big scan: the limits per
-	// /24 or /64 of the MX addresses (see domainManners).
-	rateNet  float64
-	connsNet int
+	limitFlags                     // per MX host and per network (domainManners)
 }
 
 // wantsDomain reports -domain among the flags (before any "--"): the
@@ -54,8 +48,7 @@ func newDomainFlags(c *domainConfig) *flag.FlagSet {
 	fs.StringVar(&c.caFile, "cafile", "", "PEM `file` of CA certificates to trust for WebPKI (MTA-STS) instead of the system's")
 	fs.StringVar(&c.ehlo, "ehlo", "", "the EHLO `name` (default localhost)")
 	fs.IntVar(&c.concurrency, "concurrency", 4, "`N` SMTP sessions at a time")
-	fs.Float64Var(&c.rateNet, "rate-net", 0, "at most `R` new connections per second to one /24 (IPv4) or /64 (IPv6) of the MX addresses (0: no limit)")
-	fs.IntVar(&c.connsNet, "conns-net", 0, "at most `N` connections open to one /24 or /64 (0: no limit)")
+	c.limitFlags.define(fs)
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "bound on the whole scan")
 	fs.DurationVar(&c.dnsTimeout, "dns-timeout", 5*time.Second, "bound on each DNS question")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the DomainReport as JSON")
@@ -111,10 +104,11 @@ func parseDomainConfig(args []string) (*domainConfig, *flag.FlagSet, error) {
 		return nil, fs, fmt.Errorf("-concurrency %d: want 1 to 256", c.concurrency)
 	case c.timeout <= 0 || c.dnsTimeout <= 0:
 		return nil, fs, errors.New("-timeout and -dns-timeout want a positive duration")
-	case c.rateNet < 0 || c.connsNet < 0:
-		return nil, fs, errors.New("-rate-net and -conns-net: want 0 or more")
 	case strings.ContainsAny(c.ehlo, " \t\r\n\x00"):
 		return nil, fs, fmt.Errorf("-ehlo %q: no spaces or control characters", c.ehlo)
+	}
+	if err := c.limitFlags.check(); err != nil {
+		return nil, fs, err
 	}
 	return c, fs, nil
 }
@@ -150,9 +144,13 @@ func runDomain(ctx context.Context, args []string, sys stdio) int {
 	if err != nil {
 		return usageError(sys, wantsNagios(args), err)
 	}
-	note := c.domainManners(&o, sys)
+	note, err := c.domainManners(&o, sys)
 	if note != "" {
 		fmt.Fprintln(sys.err, "smtpprobe:", note)
+	}
+	if err != nil {
+		fmt.Fprintln(sys.err, "smtpprobe:", err)
+		return exitError
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -176,29 +174,29 @@ func runDomain(ctx context.Context, args []string, sys stdio) int {
 	return domainExit(rep)
 }
 
-// domainManners sets the manners of a big scan on o: the sessions connect
-// through a polite.Dialer, which holds them to -rate-net and -conns-net
-// for each /24 or /64 (the MX hosts of one provider often share one) and
-// waits for a file descriptor rather than fail; the concurrency is capped
-// to what the open-file limit allows, the soft limit raised if it must
-// be. It returns what to say on stderr about the limit, if anything.
+// domainManners sets the manners of a big scan on o: each session waits,
+// before its timeouts start, for -rate-host and -conns-host of its MX host
+// and -rate-net and -conns-net of its /24 or /64 (the MX hosts of one
+// provider often share one); its connects wait for a file descriptor
+// rather than fail; the concurrency is capped to what the open-file limit
+// allows, the soft limit raised if it must be. It returns what to say on
+// stderr about the limit, if anything.
 //
-// The limits are per network, not per host: each session dials an address
-// the scan resolved through its validating resolver, so a per-host limit
-// would count per address, which -concurrency bounds already. The scan
-// keeps no DNS cache of its own either: every question of one scan is a
-// different one, and the validating resolver caches.
-func (c *domainConfig) domainManners(o *scan.DomainOptions, sys stdio) string {
+// The scan keeps no DNS cache of its own: every question of one scan is
+// a different one, and the validating resolver it asks caches.
+func (c *domainConfig) domainManners(o *scan.DomainOptions, sys stdio) (string, error) {
 	concurrency, note := sys.files.planFiles(c.concurrency)
 	o.Concurrency = concurrency
-	var fwd proxy.ContextDialer = &net.Dialer{}
-	if sys.dialer != nil {
-		fwd = sys.dialer
+	fwd, _, err := forwardDialer(sys.dialer, "", nil)
+	if err != nil {
+		return note, err
 	}
-	o.Dialer.NetDialer = &polite.Dialer{Forward: fwd, Limiter: polite.NewLimiter(polite.Limits{
-		NetRate: rate.Limit(c.rateNet), NetConns: c.connsNet,
-	})}
-	return note
+	limiter := polite.NewLimiter(c.limits())
+	if limiter.Limited() {
+		o.Admit = limiter.Admit
+	}
+	o.Dialer.NetDialer = &polite.Dialer{Forward: fwd, Limiter: limiter}
+	return note, nil
 }
 
 // domainExit is the exit code of a verdict outside -nagios.
