@@ -254,11 +254,10 @@ func checkNames(leaf *x509.Certificate, names []string) error {
 	cnOnly := len(leaf.DNSNames) == 0 && leaf.Subject.CommonName != ""
 	var tried []string
 	for _, n := range names {
-		n = strings.TrimSuffix(n, ".")
-		if cnOnly && matchesIdentifier(leaf.Subject.CommonName, n) || !cnOnly && leaf.VerifyHostname(n) == nil {
+		if MatchesName(leaf, n) {
 			return nil
 		}
-		tried = append(tried, quote(n))
+		tried = append(tried, quote(strings.TrimSuffix(n, ".")))
 	}
 	have := "its DNS names: none"
 	switch {
@@ -272,6 +271,20 @@ func checkNames(leaf *x509.Certificate, names []string) error {
 		have = "its DNS names: " + strings.Join(q, ", ")
 	}
 	return fmt.Errorf("the leaf is valid for none of %s (%s)", strings.Join(tried, ", "), have)
+}
+
+// MatchesName reports whether leaf is valid for the reference identifier
+// name as RFC 7672 §3.2.3 matches one: by its DNS-IDs (its DNS subject
+// alternative names), or by its CN-ID (subject common name) when it has
+// no DNS-ID; a wildcard only as the whole first label, standing for one
+// label; case and a final dot ignored. RFC 8689 §4.2.1 asks the same of a
+// server's certificate for REQUIRETLS.
+func MatchesName(leaf *x509.Certificate, name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	if len(leaf.DNSNames) == 0 && leaf.Subject.CommonName != "" {
+		return matchesIdentifier(leaf.Subject.CommonName, name)
+	}
+	return leaf.VerifyHostname(name) == nil
 }
 
 // matchesIdentifier reports whether the presented identifier id (a CN-ID)

@@ -45,8 +45,9 @@ package scan
 //	requiretls-before-tls   address  low            REQUIRETLS offered before STARTTLS                         RFC 8689 §2
 //	requiretls-unprotected  domain   low            REQUIRETLS offered, but some address cannot be             RFC 8689 §4.2.1
 //	                                                authenticated as it asks (MX not DNSSEC-validated nor
-//	                                                listed by MTA-STS; certificate neither WebPKI-valid nor
-//	                                                matched by DANE): messages that require TLS will bounce
+//	                                                listed by MTA-STS; a certificate that does not name the
+//	                                                host, or neither WebPKI-valid nor matched by DANE): a
+//	                                                sender passes over it, or bounces if none is left
 //
 // A session's own findings (Run's: certificate verdicts under WebPKI,
 // AUTH before TLS …) stay in AddressReport.Session; those above judge

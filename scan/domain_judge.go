@@ -143,7 +143,7 @@ func (j *judge) host(mx *MXReport) {
 		add(finding(FindingMXNoAddress, SeverityHigh, "the MX host "+mx.Host+" has no address", "RFC 5321 §5.1", dnsEvidence(mx.AddressLookups...)))
 	}
 	j.dane(mx, add)
-	if j.sts != nil && j.sts.Mode != policy.ModeNone {
+	if j.stsInForce() {
 		ok := j.sts.MatchMX(mx.Host)
 		mx.MTASTSMatch = &ok
 		if !ok {
@@ -258,7 +258,7 @@ func (j *judge) address(mx *MXReport, ar *AddressReport) {
 			add(finding(id, sev, where+": "+what, "RFC 7672 §2.2, §3", ev))
 		}
 	}
-	if j.sts != nil && j.sts.Mode != policy.ModeNone && !info.Verified {
+	if j.stsInForce() && !info.Verified {
 		add(finding(FindingSTSCertInvalid, j.stsSeverity(), where+": the certificate does not verify under WebPKI, as the MTA-STS policy ("+string(j.sts.Mode)+") requires: "+
 			strings.Join(info.Problems, "; "), "RFC 8461 §4.2", sessionEvidence(rep, FindingCertUntrusted, FindingCertNameMismatch, FindingCertExpired, FindingCertNotYetValid)))
 	}
@@ -278,7 +278,7 @@ func (j *judge) noTLS(mx *MXReport, ar *AddressReport, where string, add func(Fi
 	switch {
 	case mx.DANE != nil && mx.DANE.Status == DANEValidated:
 		sev, ref, what = SeverityHigh, "RFC 7672 §2.2", "a DANE sender will not deliver"
-	case j.sts != nil && j.sts.Mode != policy.ModeNone:
+	case j.stsInForce():
 		sev, ref, what = j.stsSeverity(), "RFC 8461 §5", "the MTA-STS policy ("+string(j.sts.Mode)+") requires TLS"
 	}
 	add(finding(FindingTLSUnavailable, sev, where+": "+why+": "+what, ref, sessionEvidence(ar.Session, FindingStartTLSMissing, FindingStartTLSFailed)))
@@ -357,14 +357,9 @@ func (j *judge) protection() {
 	}
 }
 
-// protected reports DANE or MTA-STS enforce.
-func (j *judge) protected() bool {
-	for _, p := range j.rep.Protection {
-		if p != ProtectionNone {
-			return true
-		}
-	}
-	return false
+// stsInForce reports an MTA-STS policy whose mode is enforce or testing.
+func (j *judge) stsInForce() bool {
+	return j.sts != nil && j.sts.Mode != policy.ModeNone
 }
 
 // mtaSTS judges the record and policy.
@@ -414,11 +409,11 @@ func (j *judge) tlsRPT() {
 }
 
 // requireTLS sums up REQUIRETLS readiness: what a sender does with a
-// message that requires TLS (RFC 8689 §4.2.1) at every address tested.
+// message that requires TLS (RFC 8689 §4.2.1) at each address tested.
 func (j *judge) requireTLS() {
 	rt := &RequireTLSReport{Protected: true, Advertised: true}
 	tested := 0
-	var unauthenticated []string
+	var refused []string
 	for _, mx := range j.rep.MX {
 		for _, a := range mx.Addresses {
 			rt.BeforeTLS = rt.BeforeTLS || a.RequireTLSBeforeTLS
@@ -427,37 +422,54 @@ func (j *judge) requireTLS() {
 			}
 			tested++
 			rt.Advertised = rt.Advertised && a.RequireTLS
-			if why := j.requireTLSRefusal(&mx, &a); why != "" {
+			why := j.requireTLSRefusal(&mx, &a)
+			if why != "" {
 				rt.Protected = false
-				unauthenticated = append(unauthenticated, mx.Host+" ("+a.Address+"): "+why)
+				refused = append(refused, mx.Host+" ("+a.Address+"): "+why)
 			}
+			rt.Ready = rt.Ready || why == "" && a.RequireTLS
 		}
 	}
 	rt.Advertised = rt.Advertised && tested > 0
 	rt.Protected = rt.Protected && tested > 0
-	rt.Ready = rt.Advertised && !rt.BeforeTLS && rt.Protected
 	j.rep.RequireTLS = rt
-	if rt.Advertised && !rt.Protected {
-		j.add(finding(FindingRequireTLSUnprotected, SeverityLow, "the MX hosts offer REQUIRETLS, but a sender cannot authenticate "+
-			strings.Join(unauthenticated, "; ")+": it must bounce messages that require TLS", "RFC 8689 §4.2.1", nil))
+	if !rt.Advertised || rt.Protected {
+		return
 	}
+	outcome := "a sender must bounce messages that require TLS"
+	if rt.Ready {
+		outcome = "a sender passes over them with messages that require TLS, and delivers through the others"
+	}
+	j.add(finding(FindingRequireTLSUnprotected, SeverityLow, "the MX hosts offer REQUIRETLS, but a sender cannot authenticate "+
+		strings.Join(refused, "; ")+": "+outcome, "RFC 8689 §4.2.1", nil))
 }
 
 // requireTLSRefusal says why a sender of a message that requires TLS
 // cannot use address a of mx (RFC 8689 §4.2.1 steps 2 and 4), or "": the
 // MX host must come from a DNSSEC-validated MX answer, or else be listed
-// by an MTA-STS policy in force (enforce or testing); and the certificate
-// must be valid for it under WebPKI or matched by DANE.
+// by an MTA-STS policy in force (enforce or testing); the certificate must
+// be WebPKI-valid for the host or matched by DANE, and name the host in
+// either case (a DANE match alone may rest on another name, or on none).
 func (j *judge) requireTLSRefusal(mx *MXReport, a *AddressReport) string {
 	secureMX := mx.Implicit || j.rep.MXLookup != nil && j.rep.MXLookup.DNSSEC == DNSSECSecure
-	stsListed := j.sts != nil && j.sts.Mode != policy.ModeNone && j.sts.MatchMX(mx.Host)
 	switch {
-	case !secureMX && !stsListed:
+	case !secureMX && !(j.stsInForce() && j.sts.MatchMX(mx.Host)):
 		return "the MX answer is not DNSSEC-validated and no MTA-STS policy lists the host"
 	case !a.StartTLS:
 		return "no TLS"
 	case !a.WebPKIValid && (a.DANE == nil || !a.DANE.Authenticated):
 		return "the certificate is neither WebPKI-valid for the host nor matched by DANE"
+	case !a.WebPKIValid && !leafNames(a, mx.Host):
+		return "the certificate DANE matches does not name the host"
 	}
 	return ""
+}
+
+// leafNames reports whether the certificate a's session was given names
+// host.
+func leafNames(a *AddressReport, host string) bool {
+	if a.Session == nil || a.Session.TLS == nil || len(a.Session.TLS.State.PeerCertificates) == 0 {
+		return false
+	}
+	return policy.MatchesName(a.Session.TLS.State.PeerCertificates[0], host)
 }

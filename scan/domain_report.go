@@ -349,10 +349,11 @@ type RequireTLSReport struct {
 	// Protected: a sender can authenticate every address tested as
 	// RFC 8689 §4.2.1 requires: its MX host from a DNSSEC-validated MX
 	// answer (or the domain itself, without MX records) or listed by an
-	// MTA-STS policy in force, and its certificate valid for the host
-	// under WebPKI or matched by DANE.
+	// MTA-STS policy in force, and a certificate that names the host and
+	// is WebPKI-valid or matched by DANE.
 	Protected bool `json:"protected"`
-	// Ready: all three hold (BeforeTLS false): a message sent with
-	// REQUIRETLS reaches the domain.
+	// Ready: some address tested offers REQUIRETLS after STARTTLS and can
+	// be authenticated so: a message sent with REQUIRETLS reaches the
+	// domain (a sender passes over the addresses that fail).
 	Ready bool `json:"ready"`
 }

@@ -363,24 +363,44 @@ func TestDomainRequireTLS(t *testing.T) {
 		want        []FindingID
 		advertised  bool
 		beforeFound bool
+		says        string // in the requiretls-unprotected finding, if any
 	}{
-		{"ready", append(base, "STARTTLS"), append(base, "REQUIRETLS"), dane, true, true, []FindingID{FindingTLSRPTMissing, FindingDANERollover}, true, false},
-		{"not advertised", append(base, "STARTTLS"), base, dane, true, false, []FindingID{FindingTLSRPTMissing, FindingDANERollover}, false, false},
-		{"before TLS", append(base, "STARTTLS", "REQUIRETLS"), append(base, "REQUIRETLS"), dane, true, false,
-			[]FindingID{FindingTLSRPTMissing, FindingDANERollover, FindingRequireTLSBeforeTLS}, true, true},
+		{"ready", append(base, "STARTTLS"), append(base, "REQUIRETLS"), dane, true, true, []FindingID{FindingTLSRPTMissing, FindingDANERollover}, true, false, ""},
+		{"not advertised", append(base, "STARTTLS"), base, dane, true, false, []FindingID{FindingTLSRPTMissing, FindingDANERollover}, false, false, ""},
+		{"before TLS", append(base, "STARTTLS", "REQUIRETLS"), append(base, "REQUIRETLS"), dane, true, true,
+			[]FindingID{FindingTLSRPTMissing, FindingDANERollover, FindingRequireTLSBeforeTLS}, true, true, ""},
 		// RFC 8689 §4.2.1: a signed MX answer and a WebPKI certificate
 		// are enough; neither DANE nor MTA-STS is needed.
 		{"signed MX, WebPKI certificate", append(base, "STARTTLS"), append(base, "REQUIRETLS"), nil, true, true,
-			[]FindingID{FindingNoProtection, FindingTLSRPTMissing}, true, false},
+			[]FindingID{FindingNoProtection, FindingTLSRPTMissing}, true, false, ""},
 		{"unsigned MX, no MTA-STS", append(base, "STARTTLS"), append(base, "REQUIRETLS"),
 			func(t *testing.T, w *domainWorld) { w.dns.zone("example.test", false) }, false, false,
-			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingDNSSECInsecure, FindingRequireTLSUnprotected}, true, false},
+			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingDNSSECInsecure, FindingRequireTLSUnprotected}, true, false,
+			"is not DNSSEC-validated and no MTA-STS policy lists the host: a sender must bounce"},
 		{"unsigned MX listed by an MTA-STS policy in testing mode", append(base, "STARTTLS"), append(base, "REQUIRETLS"),
 			func(t *testing.T, w *domainWorld) { w.dns.zone("example.test", false); w.serveSTS(t, stsTesting, nil) }, true, true,
-			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingDNSSECInsecure, FindingSTSTesting}, true, false},
+			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingDNSSECInsecure, FindingSTSTesting}, true, false, ""},
+		// A second MX host on the same server: the certificate does not
+		// name it, so a sender passes over it and delivers through the
+		// first.
+		{"one MX host of two unauthenticated", append(base, "STARTTLS"), append(base, "REQUIRETLS"),
+			func(t *testing.T, w *domainWorld) {
+				w.dns.add(t, nil, "example.test. 300 IN MX 20 mx2.example.test.", "mx2.example.test. 300 IN A 127.0.0.1")
+			}, false, true,
+			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingRequireTLSUnprotected}, true, false,
+			"mx2.example.test (127.0.0.1): the certificate is neither WebPKI-valid for the host nor matched by DANE: a sender passes over them"},
+		// DANE-EE checks no names: the match authenticates the key, but
+		// REQUIRETLS wants the certificate to name the MX host as well.
+		{"a DANE-EE match for a certificate that names another host", append(base, "STARTTLS"), append(base, "REQUIRETLS"),
+			func(t *testing.T, w *domainWorld) {
+				w.dns.add(t, nil, "example.test. 300 IN MX 20 mx2.example.test.", "mx2.example.test. 300 IN A 127.0.0.1",
+					"_"+strconv.Itoa(w.smtp.Port())+"._tcp.mx2.example.test. 300 IN TLSA 3 1 1 "+spkiSHA256(t, w.pki.Valid))
+			}, false, true,
+			[]FindingID{FindingDANEPartial, FindingTLSRPTMissing, FindingRequireTLSUnprotected, FindingDANERollover}, true, false,
+			"mx2.example.test (127.0.0.1): the certificate DANE matches does not name the host"},
 		{"signed MX, certificate of an unknown CA", append(base, "STARTTLS"), append(base, "REQUIRETLS"),
 			func(t *testing.T, w *domainWorld) { w.pool = x509.NewCertPool() }, false, false,
-			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingRequireTLSUnprotected}, true, false},
+			[]FindingID{FindingNoProtection, FindingTLSRPTMissing, FindingRequireTLSUnprotected}, true, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, fakeserver.Config{})
@@ -396,6 +416,11 @@ func TestDomainRequireTLS(t *testing.T) {
 			}
 			if got := idsOf(rep.AllFindings()); !sameIDs(got, tc.want) {
 				t.Errorf("findings %v, want %v", got, tc.want)
+			}
+			for _, f := range rep.AllFindings() {
+				if f.ID == FindingRequireTLSUnprotected && !strings.Contains(f.Summary, tc.says) {
+					t.Errorf("%s says %q, want %q in it", f.ID, f.Summary, tc.says)
+				}
 			}
 		})
 	}
