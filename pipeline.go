@@ -421,15 +421,18 @@ func (c *Conn) readBatchReply(ctx context.Context, step string, timeout time.Dur
 	return r, nil
 }
 
-// fitsCommand reports whether a reply code can answer a command of a
-// pipelined batch (RFC 5321 §4.3.2): MAIL takes 250, RCPT 250 or 251,
-// either a failure; DATA takes 3xx or a failure.
+// fitsCommand reports whether a reply code could answer a command of a
+// pipelined batch, to tell that the replies are in step with the
+// commands: MAIL and RCPT get a 25x, DATA a 3xx, any of them a failure. A
+// 220, 221 or 354 in the place of a MAIL's or RCPT's reply belongs to
+// another command. Which codes each command takes is for check to judge
+// (RFC 5321 §4.3.2).
 func fitsCommand(step string, code int) bool {
 	switch code / 100 {
 	case 4, 5:
 		return true
 	case 2:
-		return step != stepData && (code == 250 || code == 251 && step == "RCPT")
+		return step != stepData && code/10 == 25
 	case 3:
 		return step == stepData
 	}

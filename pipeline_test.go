@@ -569,7 +569,7 @@ func TestFitsCommand(t *testing.T) {
 		code int
 		want bool
 	}{
-		{"MAIL", 250, true}, {"RCPT", 251, true}, {"RCPT", 252, false}, {"MAIL", 251, false}, {"RCPT", 452, true}, {"MAIL", 553, true},
+		{"MAIL", 250, true}, {"RCPT", 251, true}, {"RCPT", 252, true}, {"RCPT", 452, true}, {"MAIL", 553, true},
 		{"MAIL", 220, false}, {"RCPT", 221, false}, {"RCPT", 354, false}, {"MAIL", 334, false},
 		{"DATA", 354, true}, {"DATA", 503, true}, {"DATA", 451, true}, {"DATA", 250, false}, {"DATA", 600, false},
 	}

@@ -159,14 +159,19 @@ func (t *Transcript) MarshalJSON() ([]byte, error) {
 	return t.appendJSON(make([]byte, 0, 128+96*len(t.entries)))
 }
 
-// AppendJSON appends to b the bytes MarshalJSON returns. encoding/json
-// checks and copies whatever a MarshalJSON returns, which costs twice the
-// encoding itself: a writer of many reports places the transcript with
-// AppendJSON instead, as scan.Report.AppendJSON does.
+// AppendJSON appends to b the bytes MarshalJSON returns (on error, b is
+// returned as it was). encoding/json checks and copies whatever a
+// MarshalJSON returns, which costs more than the encoding itself: a
+// writer of many reports places the transcript with AppendJSON instead,
+// as scan.Report.AppendJSON does.
 func (t *Transcript) AppendJSON(b []byte) ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.appendJSON(b)
+	out, err := t.appendJSON(b)
+	if err != nil {
+		return b, err
+	}
+	return out, nil
 }
 
 // UnmarshalJSON decodes what MarshalJSON encodes.

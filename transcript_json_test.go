@@ -64,8 +64,12 @@ func TestTranscriptJSONAsReflection(t *testing.T) {
 	if want, _ := reflectJSON(new(Transcript)); err != nil || !bytes.Equal(empty, []byte(`{"start":"0001-01-01T00:00:00Z","entries":[]}`)) || !bytes.Equal(empty, want) {
 		t.Errorf("empty transcript: %s, %v (reflection: %s)", empty, err, want)
 	}
-	if _, err := json.Marshal(&Transcript{start: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+	far := &Transcript{start: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := json.Marshal(far); err == nil {
 		t.Error("a year past 9999 was encoded")
+	}
+	if b, err := far.AppendJSON([]byte("kept")); err == nil || string(b) != "kept" {
+		t.Errorf("AppendJSON of a year past 9999: %q, %v; want the buffer as it was and an error", b, err)
 	}
 	odd := &Transcript{start: start, entries: []Entry{{Time: start, Kind: Kind(9), Text: "x"}}}
 	got, _ = json.Marshal(odd)

@@ -34,8 +34,8 @@
 //	fmt.Print(rep.Transcript) // the session; each check's are in c.Transcripts
 //
 // Run never panics and always returns a whole Report, which marshals to
-// stable JSON (SchemaVersion); Report.AppendJSON writes the same bytes at
-// about a third of encoding/json's cost, for writers of many reports. The
+// stable JSON (SchemaVersion); Report.AppendJSON writes the same bytes in
+// about 40% of encoding/json's time, for writers of many reports. The
 // session's own findings cost no extra
 // traffic. The open-relay check opens a connection of its own, follows the
 // same STARTTLS policy, and tries each way of writing a foreign recipient

@@ -107,7 +107,7 @@ type Report struct {
 	// SendResult.QueueID finds it in Final. It is kept as a field, not
 	// left to the method, so that the Report stays a plain struct: a
 	// MarshalJSON of its own would be promoted into every struct that
-	// embeds a Report (the CLI's batch lines do) and hide their fields.
+	// embeds a Report and hide that struct's fields.
 	QueueID string `json:"queue_id,omitempty"`
 
 	// Findings lists what deserves attention (see FindingID and CheckID).

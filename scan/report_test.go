@@ -260,6 +260,7 @@ func TestReportAppendJSON(t *testing.T) {
 		"full": goldenRun(t), "tls only": tlsOnly, "odd bytes": odd,
 		"failed":        Run(testCtx(t), Options{Target: fakeserver.ClosedAddr(t)}),
 		"no transcript": {Target: "x", Findings: []Finding{}},
+		"nil":           nil,
 	}
 	for name, rep := range reports {
 		t.Run(name, func(t *testing.T) {

@@ -22,6 +22,9 @@ func AppendLine(b []byte, line, tries int, rep *scan.Report) ([]byte, error) {
 		b = append(b, `,"tries":`...)
 		b = strconv.AppendInt(b, int64(tries), 10)
 	}
+	if rep == nil { // as encoding/json writes a nil embedded Report
+		return append(b, "}\n"...), nil
+	}
 	b = append(b, ',')
 	at := len(b)
 	out, err := rep.AppendJSON(b)

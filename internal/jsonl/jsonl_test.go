@@ -41,3 +41,16 @@ func TestAppendLine(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendLineNil: a nil report gives the line number alone, as
+// encoding/json writes a struct whose embedded Report is nil.
+func TestAppendLineNil(t *testing.T) {
+	want, err := json.Marshal(reflected{Line: 7, Tries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := AppendLine(nil, 7, 2, nil)
+	if err != nil || string(got) != string(want)+"\n" {
+		t.Errorf("got %q, %v; want %q", got, err, want)
+	}
+}
