@@ -9,10 +9,10 @@ import (
 )
 
 // DelayProxy forwards TCP connections to a target and delivers every chunk
-// it reads a fixed delay after reading it, in each direction: a link with
-// a round-trip time of twice the delay and no bandwidth limit. Each
-// direction has a reader that timestamps chunks (on Linux with the time
-// the kernel received them: see stampedReader) and a writer that sends
+// a fixed delay after it arrived (on Linux; elsewhere after the proxy read
+// it), in each direction: a link with a round-trip time of twice the
+// delay and no bandwidth limit. Each direction has a reader that
+// timestamps chunks (see stampedReader) and a writer that sends
 // each one when it is due, so the delay never serialises throughput.
 //
 // A new connection reaches the target only after one delay (as the

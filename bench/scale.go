@@ -202,8 +202,6 @@ func Pass(ctx context.Context, items []int, workers int, base HeapFigures, op fu
 	}
 	wg.Wait()
 	res.Wall = time.Since(start)
-	// The pass pays for the garbage it made, not the pass after it.
-	runtime.GC()
 	res.CPU = cpuTime() - cpu0
 	bytes1, objects1 := readAllocs()
 	res.AllocBytes, res.AllocObjects = bytes1-bytes0, objects1-objects0

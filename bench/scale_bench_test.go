@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -65,8 +66,8 @@ func BenchmarkScale(b *testing.B) {
 }
 
 // scaleRound measures one concurrency: the bare handshakes, the floor
-// client and the probes, interleaved round by round (Rounds), in an order
-// that turns from round to round, and reports.
+// client and the probes, interleaved round by round (Rounds), forwards
+// and backwards in turn, and reports.
 func scaleRound(b *testing.B, cfg ScaleConfig, c int, farm *Farm, d *probe.Dialer) {
 	ctx := context.Background()
 	smtpAddrs, tlsAddrs := farm.Addrs[0][:cfg.Targets], farm.Addrs[1]
@@ -101,10 +102,15 @@ func scaleRound(b *testing.B, cfg ScaleConfig, c int, farm *Farm, d *probe.Diale
 				proxyCPU += farmCPU(b, farm) - proxy0
 			},
 		}
-		// Each round starts with another kind, so that none always
-		// follows the same one.
-		for k := range passes {
-			passes[(r+k)%len(passes)]()
+		// Odd rounds run the passes in reverse order, so that the
+		// handshakes and the probes each go first as often, and at the
+		// boundary between rounds a kind follows itself (the garbage a
+		// pass leaves is collected in the next).
+		if r%2 == 1 {
+			slices.Reverse(passes)
+		}
+		for _, pass := range passes {
+			pass()
 		}
 	}
 	rtt, _, err := meter.Stop()

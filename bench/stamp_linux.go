@@ -39,13 +39,14 @@ func newStampedReader(c net.Conn) *stampedReader {
 }
 
 // Read reads into p and returns when the kernel received the last of the
-// bytes read (now, if it did not say).
+// bytes read (now, if it did not say), on the monotonic clock: the
+// kernel's stamp is wall time, so it gives only how long ago that was.
 func (r *stampedReader) Read(p []byte) (int, time.Time, error) {
 	var n, oobn int
 	var rerr error
 	err := r.rc.Read(func(fd uintptr) bool {
 		n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), p, r.oob, 0)
-		return rerr != syscall.EAGAIN
+		return rerr != syscall.EAGAIN && rerr != syscall.EINTR
 	})
 	switch {
 	case err != nil:
@@ -55,21 +56,25 @@ func (r *stampedReader) Read(p []byte) (int, time.Time, error) {
 	case n == 0:
 		return 0, time.Time{}, io.EOF
 	}
-	return n, receivedAt(r.oob[:oobn]), nil
+	now := time.Now()
+	if stamp, ok := receivedAt(r.oob[:oobn]); ok {
+		return n, now.Add(-max(now.Sub(stamp), 0)), nil
+	}
+	return n, now, nil
 }
 
-// receivedAt is the SCM_TIMESTAMPNS time in oob, or now.
-func receivedAt(oob []byte) time.Time {
+// receivedAt is the SCM_TIMESTAMPNS time in oob, if there is one.
+func receivedAt(oob []byte) (time.Time, bool) {
 	msgs, err := syscall.ParseSocketControlMessage(oob)
 	if err != nil {
-		return time.Now()
+		return time.Time{}, false
 	}
 	for _, m := range msgs {
 		if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SCM_TIMESTAMPNS && len(m.Data) == 16 {
 			sec := int64(binary.NativeEndian.Uint64(m.Data[:8]))
 			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:]))
-			return time.Unix(sec, nsec)
+			return time.Unix(sec, nsec), true
 		}
 	}
-	return time.Now()
+	return time.Time{}, false
 }

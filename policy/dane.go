@@ -26,11 +26,10 @@ var (
 // The zero value is usable for DANE-EE records, which need neither.
 type MatchOptions struct {
 	// Names are the reference identifiers a DANE-TA(2) match requires the
-	// leaf certificate to be valid for, any one of them (RFC 7672 §3.2.2):
-	// the TLSA base domain; the MX host name when the base is its CNAME
-	// expansion; and, when the MX records came from a secure lookup, the
-	// mail domain and the name its CNAMEs led to. A trailing dot is
-	// ignored. With none, no DANE-TA record can match.
+	// leaf certificate to be valid for, any one of them (MatchesName):
+	// the TLSA base domain first, and the others RFC 7672 §3.2.2 adds
+	// depending on how the base was reached. A trailing dot is ignored.
+	// With none, no DANE-TA record can match.
 	Names []string
 	// Now is the time a DANE-TA(2) match checks the chain's validity
 	// periods at; the zero value means the current time.

@@ -20,6 +20,11 @@ func SetFileLimit(soft uint64) error {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		return err
 	}
-	l.Cur = soft
+	setLimit(&l.Cur, soft)
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 }
+
+// setLimit stores v in a field of syscall.Rlimit, which is a uint64 on
+// Linux and macOS and an int64 on FreeBSD. v comes from the same field
+// (GetFileLimit), so it fits.
+func setLimit[T int64 | uint64](field *T, v uint64) { *field = T(v) }
