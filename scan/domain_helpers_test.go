@@ -257,6 +257,18 @@ func (w *domainWorld) tlsa(t *testing.T, how func(*rrset), certs ...tls.Certific
 	}
 }
 
+// moreMX gives domain n more MX hosts, mx0.<domain> … at preferences 0 …,
+// all on 127.0.0.1 (the world's SMTP server).
+func (w *domainWorld) moreMX(t *testing.T, domain string, n int) {
+	t.Helper()
+	var recs []string
+	for i := range n {
+		h := "mx" + strconv.Itoa(i) + "." + domain + "."
+		recs = append(recs, domain+". 300 IN MX "+strconv.Itoa(i)+" "+h, h+" 300 IN A 127.0.0.1")
+	}
+	w.dns.add(t, nil, recs...)
+}
+
 // serveSTS publishes an MTA-STS record and serves body as the policy
 // over HTTPS with a certificate for mta-sts.example.test; handler, when
 // set, replaces the policy handler.

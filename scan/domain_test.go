@@ -428,12 +428,7 @@ func TestDomainRequireTLS(t *testing.T) {
 
 func TestDomainConcurrencyBound(t *testing.T) {
 	w := newWorld(t, fakeserver.Config{})
-	var recs []string
-	for i := range 6 {
-		h := "mx" + strconv.Itoa(i) + ".many.example.test."
-		recs = append(recs, "many.example.test. 300 IN MX "+strconv.Itoa(i)+" "+h, h+" 300 IN A 127.0.0.1")
-	}
-	w.dns.add(t, nil, recs...)
+	w.moreMX(t, "many.example.test", 6)
 	rep := w.scan(t, func(o *DomainOptions) { o.Domain = "many.example.test"; o.Concurrency = 2 })
 	if len(rep.MX) != 6 {
 		t.Fatalf("%d MX hosts", len(rep.MX))
@@ -546,12 +541,7 @@ func TestDomainDANETAMailDomainName(t *testing.T) {
 // nothing; each admission is released once its session is over.
 func TestDomainAdmit(t *testing.T) {
 	w := newWorld(t, fakeserver.Config{})
-	var recs []string
-	for i := range 3 {
-		h := "mx" + strconv.Itoa(i) + ".example.test."
-		recs = append(recs, "example.test. 300 IN MX "+strconv.Itoa(i)+" "+h, h+" 300 IN A 127.0.0.1")
-	}
-	w.dns.add(t, nil, recs...)
+	w.moreMX(t, "example.test", 3)
 	var mu sync.Mutex
 	var hosts []string
 	admitted, released := 0, 0
