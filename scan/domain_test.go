@@ -516,23 +516,33 @@ func TestDomainDANEEEIgnoresNamesAndDates(t *testing.T) {
 }
 
 // TestDomainDANETAMailDomainName: behind a secure MX answer, a DANE-TA(2)
-// certificate may name the mail domain instead of the MX host: one
-// certificate for all of a domain's MX hosts (RFC 7672 §3.2.2).
+// certificate may name the mail domain instead of the MX host, or the
+// name the domain's CNAME leads to: one certificate for all of a domain's
+// MX hosts (RFC 7672 §3.2.2).
 func TestDomainDANETAMailDomainName(t *testing.T) {
-	dom, err := fakeserver.NewPKI("example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newWorld(t, fakeserver.Config{TLSCert: &dom.Valid})
-	w.pool = dom.CAPool()
-	w.dns.add(t, nil, "_"+strconv.Itoa(w.smtp.Port())+"._tcp.mail.example.test. 300 IN TLSA 2 0 0 "+hex.EncodeToString(dom.CACert().Raw))
-	rep := w.scan(t, nil)
-	d := rep.MX[0].Addresses[0].DANE
-	if d == nil || !d.Authenticated {
-		t.Fatalf("DANE %+v; findings %v", d, idsOf(rep.AllFindings()))
-	}
-	if slices.Contains(idsOf(rep.AllFindings()), FindingDANEMismatch) {
-		t.Errorf("findings %v", idsOf(rep.AllFindings()))
+	for _, tc := range []struct{ name, domain, certFor string }{
+		{"the mail domain", "example.test", "example.test"},
+		{"the name the mail domain's CNAME leads to", "shop.example.test", "example.test"},
+		{"the mail domain, an alias", "shop.example.test", "shop.example.test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dom, err := fakeserver.NewPKI(tc.certFor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := newWorld(t, fakeserver.Config{TLSCert: &dom.Valid})
+			w.pool = dom.CAPool()
+			w.dns.add(t, nil, "shop.example.test. 300 IN CNAME example.test.",
+				"_"+strconv.Itoa(w.smtp.Port())+"._tcp.mail.example.test. 300 IN TLSA 2 0 0 "+hex.EncodeToString(dom.CACert().Raw))
+			rep := w.scan(t, func(o *DomainOptions) { o.Domain = tc.domain })
+			d := rep.MX[0].Addresses[0].DANE
+			if d == nil || !d.Authenticated {
+				t.Fatalf("DANE %+v; findings %v", d, idsOf(rep.AllFindings()))
+			}
+			if slices.Contains(idsOf(rep.AllFindings()), FindingDANEMismatch) {
+				t.Errorf("findings %v", idsOf(rep.AllFindings()))
+			}
+		})
 	}
 }
 
