@@ -93,13 +93,7 @@ func (s *Session) cmdXClient(cmd Command) {
 	if !ok {
 		return
 	}
-	maps.Copy(s.xclient, attrs)
-	s.mu.Lock()
-	if s.rec.XClient == nil {
-		s.rec.XClient = map[string]string{}
-	}
-	maps.Copy(s.rec.XClient, attrs)
-	s.mu.Unlock()
+	s.record(s.xclient, &s.rec.XClient, attrs)
 	// Postfix starts the session over: a new greeting, EHLO due again.
 	s.helo, s.esmtp, s.tx = "", false, nil
 	if login, ok := attrs["LOGIN"]; ok {
@@ -120,14 +114,20 @@ func (s *Session) cmdXForward(cmd Command) {
 	if !ok {
 		return
 	}
-	maps.Copy(s.xforward, attrs)
-	s.mu.Lock()
-	if s.rec.XForward == nil {
-		s.rec.XForward = map[string]string{}
-	}
-	maps.Copy(s.rec.XForward, attrs)
-	s.mu.Unlock()
+	s.record(s.xforward, &s.rec.XForward, attrs)
 	s.Reply(250, "2.0.0 Ok")
+}
+
+// record adds the attributes of an XCLIENT or XFORWARD command to the
+// session's own and, under the lock, to the session's record.
+func (s *Session) record(own map[string]string, rec *map[string]string, attrs map[string]string) {
+	maps.Copy(own, attrs)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if *rec == nil {
+		*rec = map[string]string{}
+	}
+	maps.Copy(*rec, attrs)
 }
 
 // xcommand checks an XCLIENT or XFORWARD command and returns its decoded
