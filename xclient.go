@@ -15,7 +15,7 @@ var ErrNotOffered = errors.New("smtp: not offered by the server")
 // The attributes of XCLIENT and XFORWARD (Postfix's XCLIENT_README and
 // XFORWARD_README).
 var (
-	xclientNames  = [...]string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"}
+	xclientNames  = [...]string{"NAME", "REVERSE_NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"}
 	xforwardNames = [...]string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"}
 )
 

@@ -24,7 +24,8 @@ func TestXClient(t *testing.T) {
 	if _, err := c.Ehlo(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.XClient(ctx, map[string]string{"ADDR": "192.0.2.7", "NAME": "client.example", "LOGIN": "joe+one=x", "PORT": "[UNAVAILABLE]"})
+	r, err := c.XClient(ctx, map[string]string{"ADDR": "192.0.2.7", "NAME": "client.example", "LOGIN": "joe+one=x", "PORT": "[UNAVAILABLE]",
+		"REVERSE_NAME": "rev.client.example"})
 	if err != nil || r.Code != 220 {
 		t.Fatalf("XClient = %v, %v", r, err)
 	}
@@ -34,11 +35,14 @@ func TestXClient(t *testing.T) {
 	if _, err := c.Ehlo(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(c.Transcript().String(), "C: XCLIENT ADDR=192.0.2.7 LOGIN=joe+2Bone+3Dx NAME=client.example PORT=[UNAVAILABLE]\n") {
+	if !strings.Contains(c.Transcript().String(), "C: XCLIENT ADDR=192.0.2.7 LOGIN=joe+2Bone+3Dx NAME=client.example PORT=[UNAVAILABLE] REVERSE_NAME=rev.client.example\n") {
 		t.Errorf("transcript:\n%s", c.Transcript())
 	}
 	live := srv.LiveSessions()
-	if len(live) != 1 || live[0].XClient()["LOGIN"] != "joe+one=x" || live[0].XClient()["ADDR"] != "192.0.2.7" {
+	if len(live) != 1 {
+		t.Fatalf("%d live sessions", len(live))
+	}
+	if x := live[0].XClient(); x["LOGIN"] != "joe+one=x" || x["ADDR"] != "192.0.2.7" || x["REVERSE_NAME"] != "rev.client.example" {
 		t.Errorf("server recorded %v", live[0].XClient())
 	}
 }

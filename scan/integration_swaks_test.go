@@ -82,7 +82,7 @@ func postfixLogged(t *testing.T, id, client string) {
 func TestIntegrationXClient(t *testing.T) {
 	s := postfixAt("postfix-xclient", envXClient)
 	o := runOptions(t, s)
-	o.XClient = map[string]string{"NAME": "client.remote.test", "ADDR": "198.51.100.7", "PORT": "4321", "HELO": "helo.remote.test"}
+	o.XClient = map[string]string{"NAME": "client.remote.test", "REVERSE_NAME": "rev.remote.test", "ADDR": "198.51.100.7", "PORT": "4321", "HELO": "helo.remote.test"}
 	rep, prefix := deliver(t, s, o)
 	if !rep.Capabilities.Has("XFORWARD") || rep.Capabilities.Has("XCLIENT") {
 		t.Errorf("EHLO after XCLIENT: %v (XFORWARD stays, XCLIENT goes)", rep.Capabilities.Extensions)

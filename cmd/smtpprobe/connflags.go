@@ -31,7 +31,7 @@ type connFlags struct {
 // The attributes smtpprobe sends with -xclient and -xforward (Postfix's
 // XCLIENT_README and XFORWARD_README).
 var (
-	xclientNames  = []string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"}
+	xclientNames  = []string{"NAME", "REVERSE_NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"}
 	xforwardNames = []string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"}
 )
 

@@ -11,7 +11,7 @@ import (
 // The extension lines a server with Config.XClient and Config.XForward
 // advertises, as Postfix does.
 const (
-	XClientLine  = "XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT"
+	XClientLine  = "XCLIENT NAME ADDR PROTO HELO REVERSE_NAME PORT LOGIN DESTADDR DESTPORT"
 	XForwardLine = "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE"
 )
 
@@ -25,7 +25,7 @@ const (
 type xattr func(v string) bool
 
 var xclientAttrs = map[string]xattr{
-	"NAME": validHostname, "ADDR": validXAddr, "PORT": validPort, "PROTO": validProto,
+	"NAME": validHostname, "REVERSE_NAME": validHostname, "ADDR": validXAddr, "PORT": validPort, "PROTO": validProto,
 	"HELO": printable, "LOGIN": printable, "DESTADDR": validXAddr, "DESTPORT": validPort,
 }
 
