@@ -158,7 +158,7 @@ func TestBadInput(t *testing.T) {
 		{name: "-xclient with CRLF", args: []string{"-xclient", "NAME=a.example\r\nRSET", "{addr}"},
 			want: `-xclient "NAME=a.example\r\nRSET": an attribute holds CR, LF or NUL`},
 		{name: "-xclient unknown attribute", args: []string{"-xclient", "NAME=a.example COLOUR=red", "{addr}"},
-			want: `-xclient: unknown attribute "COLOUR" (known: NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT)`},
+			want: `-xclient: unknown attribute "COLOUR" (known: NAME REVERSE_NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT)`},
 		{name: "-xclient without a value", args: []string{"-xclient", "ADDR", "{addr}"}, want: `-xclient "ADDR": want NAME=value pairs`},
 		{name: "-xclient twice the same", args: []string{"-xclient", "ADDR=1.2.3.4 addr=5.6.7.8", "{addr}"}, want: `-xclient: attribute ADDR given twice`},
 		{name: "-xforward LOGIN", args: []string{"-xforward", "LOGIN=alice", "{addr}"}, want: `-xforward: unknown attribute "LOGIN"`},
