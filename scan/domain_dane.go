@@ -19,7 +19,8 @@ import (
 //
 // The TLSA base domain is the host name, or, when the address answers
 // followed validated CNAMEs, the name they lead to, and the host name
-// when that one has no records (RFC 7672 §2.2.2).
+// when that one has no records or only insecure ones (RFC 7672 §2.2.2,
+// §2.2.3).
 func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []string) *DANEReport {
 	r := &DANEReport{Base: mx.Host}
 	secure, why := s.hostSecure(mx)
@@ -32,7 +33,9 @@ func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []stri
 		a = s.dns.query(ctx, "_"+strconv.Itoa(s.rep.Port)+"._tcp."+base, dns.TypeTLSA)
 		r.Lookups = append(r.Lookups, a)
 		r.Base = base
-		if !a.noData() || a.DNSSEC != DNSSECSecure {
+		// RFC 7672 §2.2.3: an insecure answer, or a secure denial, sends
+		// the search on to the next candidate.
+		if a.DNSSEC != DNSSECInsecure && !(a.noData() && a.DNSSEC == DNSSECSecure) {
 			break
 		}
 	}

@@ -214,6 +214,22 @@ func TestDomainMXLookup(t *testing.T) {
 				t.Errorf("DANE through a CNAME: %+v", d)
 			}
 		}},
+		// RFC 7672 §2.2.3: an insecure TLSA answer at the name the CNAME
+		// leads to sends the search on to the host's own name, where a
+		// secure record that does not match stops delivery.
+		{"MX host is an alias, TLSA of the target unsigned", func(t *testing.T, w *domainWorld) string {
+			w.dns.add(t, nil, "alias.example.test. 300 IN MX 10 mx.alias.example.test.",
+				"mx.alias.example.test. 300 IN CNAME mail.example.test.")
+			port := strconv.Itoa(w.smtp.Port())
+			w.dns.zone("_tcp.mail.example.test", false)
+			w.tlsa(t, nil, w.pki.Valid) // at the target: unsigned, ignored
+			w.dns.add(t, nil, "_"+port+"._tcp.mx.alias.example.test. 300 IN TLSA 3 1 1 "+strings.Repeat("ab", 32))
+			return "alias.example.test"
+		}, VerdictFail, []FindingID{FindingTLSRPTMissing, FindingMXCNAME, FindingDANEMismatch}, func(t *testing.T, rep *DomainReport) {
+			if d := rep.MX[0].DANE; d.Status != DANEValidated || d.Base != "mx.alias.example.test" || len(d.Lookups) != 2 {
+				t.Errorf("DANE through a CNAME: %+v", d)
+			}
+		}},
 		{"hostile MX names", func(t *testing.T, w *domainWorld) string {
 			w.dns.add(t, nil, `evil.example.test. 300 IN MX 10 a\032b\000\013.example.test.`,
 				"evil.example.test. 300 IN MX 20 "+strings.Repeat("x", 63)+"."+strings.Repeat("y", 63)+".example.test.")
