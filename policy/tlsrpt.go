@@ -13,6 +13,9 @@ type TLSRPTRecord struct {
 	// RUA are the report URIs, in order: "mailto:" an address, or
 	// "https:" an endpoint to POST to.
 	RUA []string
+	// Unsupported are the URIs of rua with another scheme, which no
+	// sender reports to: RFC 8460 §3 supports mailto and https.
+	Unsupported []string
 	// Extensions are the other fields, in order, each name once.
 	Extensions []Field
 }
@@ -24,12 +27,13 @@ type TLSRPTRecord struct {
 // error then wraps ErrNoRecord or ErrMultipleRecords.
 //
 // The record must follow the grammar of RFC 8460 §3, hold nothing but
-// printable ASCII, and hold one "rua" field of one or more comma-separated
-// URIs, each with the mailto or https scheme: "mailto:" must have an
-// address with an "@", "https:" a host; a comma, "!" or ";" inside a URI
-// must be percent-encoded. A second "rua" is an error, as the RFC defines
-// one field for all the URIs. Other fields are extensions; when one
-// repeats, the first counts.
+// printable ASCII, and hold a "rua" field of one or more comma-separated
+// URIs: "mailto:" must have an address with an "@", "https:" a host; a
+// comma, "!" or ";" inside a URI must be percent-encoded. The grammar
+// allows several "rua" fields: their URIs are taken together. A URI of
+// another scheme is kept apart (Unsupported); at least one must be mailto
+// or https. Other fields are extensions; when one repeats, the first
+// counts.
 func ParseTLSRPTRecord(txts []string) (*TLSRPTRecord, error) {
 	const version = "v=TLSRPTv1"
 	rec, err := pickRecord(txts, version, FormatTLSRPTRecord)
@@ -44,15 +48,10 @@ func ParseTLSRPTRecord(txts []string) (*TLSRPTRecord, error) {
 	seen := map[string]bool{}
 	for _, fd := range fields {
 		if fd.Name == "rua" {
-			if seen["rua"] {
-				return nil, &ParseError{Format: FormatTLSRPTRecord, Field: "rua", Err: fmt.Errorf("%w: a second rua field; give every URI in one, separated by commas", ErrSyntax)}
-			}
 			seen["rua"] = true
-			uris, err := parseRUA(fd.Value)
-			if err != nil {
+			if err := r.addRUA(fd.Value); err != nil {
 				return nil, &ParseError{Format: FormatTLSRPTRecord, Field: "rua", Err: err}
 			}
-			r.RUA = uris
 			continue
 		}
 		if seen[fd.Name] {
@@ -64,43 +63,52 @@ func ParseTLSRPTRecord(txts []string) (*TLSRPTRecord, error) {
 		}
 		r.Extensions = append(r.Extensions, fd)
 	}
-	if !seen["rua"] {
+	switch {
+	case !seen["rua"]:
 		return nil, &ParseError{Format: FormatTLSRPTRecord, Field: "rua", Err: fmt.Errorf("%w: the record has no rua", ErrMissingField)}
+	case len(r.RUA) == 0:
+		return nil, &ParseError{Format: FormatTLSRPTRecord, Field: "rua", Err: fmt.Errorf("%w: no URI of rua is mailto: or https:, the schemes reports go to (RFC 8460 §3); it holds %s",
+			ErrSyntax, quoteList(r.Unsupported))}
 	}
 	return r, nil
 }
 
-// parseRUA splits the value of rua, tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri),
-// and checks each URI.
-func parseRUA(v string) ([]string, error) {
-	var uris []string
+// addRUA splits a value of rua, tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri),
+// checks each URI and adds it to RUA or Unsupported.
+func (r *TLSRPTRecord) addRUA(v string) error {
 	for _, u := range strings.Split(v, ",") {
 		u = trimWSP(u)
-		if err := checkReportURI(u); err != nil {
-			return nil, err
+		supported, err := checkReportURI(u)
+		switch {
+		case err != nil:
+			return err
+		case supported:
+			r.RUA = append(r.RUA, u)
+		default:
+			r.Unsupported = append(r.Unsupported, u)
 		}
-		uris = append(uris, u)
 	}
-	return uris, nil
+	return nil
 }
 
-// checkReportURI checks one URI of rua: mailto with an address, or https
-// with a host; no "!" and no white space.
-func checkReportURI(u string) error {
+// checkReportURI checks one URI of rua, with no "!" and no white space,
+// and reports whether reports can go there: mailto with an address, or
+// https with a host. Another scheme is no error, but unsupported.
+func checkReportURI(u string) (supported bool, err error) {
 	if u == "" {
-		return fmt.Errorf("%w: an empty URI (a stray comma?)", ErrSyntax)
+		return false, fmt.Errorf("%w: an empty URI (a stray comma?)", ErrSyntax)
 	}
 	if i := strings.IndexAny(u, " \t!"); i >= 0 {
-		return fmt.Errorf("%w: URI %s holds %q, which must be percent-encoded", ErrSyntax, quote(u), u[i])
+		return false, fmt.Errorf("%w: URI %s holds %q, which must be percent-encoded", ErrSyntax, quote(u), u[i])
 	}
 	scheme, rest, ok := strings.Cut(u, ":")
 	switch {
-	case !ok:
-		return fmt.Errorf("%w: %s is not a URI: it has no scheme", ErrSyntax, quote(u))
+	case !ok || !validScheme(scheme):
+		return false, fmt.Errorf("%w: %s is not a URI: it has no scheme", ErrSyntax, quote(u))
 	case strings.EqualFold(scheme, "mailto"):
 		addr, _, _ := strings.Cut(rest, "?")
 		if local, domain, ok := strings.Cut(addr, "@"); !ok || local == "" || domain == "" {
-			return fmt.Errorf("%w: %s has no address of the form local@domain", ErrSyntax, quote(u))
+			return false, fmt.Errorf("%w: %s has no address of the form local@domain", ErrSyntax, quote(u))
 		}
 	case strings.EqualFold(scheme, "https"):
 		p, err := url.Parse(u)
@@ -108,13 +116,35 @@ func checkReportURI(u string) error {
 			err = ue.Err // without the URL, which is quoted here
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %s: %w", ErrSyntax, quote(u), err)
+			return false, fmt.Errorf("%w: %s: %w", ErrSyntax, quote(u), err)
 		}
 		if p.Host == "" {
-			return fmt.Errorf("%w: %s has no host", ErrSyntax, quote(u))
+			return false, fmt.Errorf("%w: %s has no host", ErrSyntax, quote(u))
 		}
 	default:
-		return fmt.Errorf("%w: URI %s has scheme %s; reports go to mailto: or https: only (RFC 8460 §3)", ErrSyntax, quote(u), quote(scheme))
+		return false, nil
 	}
-	return nil
+	return true, nil
+}
+
+// validScheme reports an RFC 3986 scheme: a letter, then letters, digits,
+// "+", "-" and ".".
+func validScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// quoteList quotes each of list and joins them with commas.
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = quote(s)
+	}
+	return strings.Join(q, ", ")
 }

@@ -8,13 +8,14 @@ import (
 
 func TestParseTLSRPTRecord(t *testing.T) {
 	cases := []struct {
-		name  string
-		txts  []string
-		rua   []string // the URIs wanted; nil when an error is wanted
-		ext   []Field
-		err   error
-		field string
-		text  string
+		name        string
+		txts        []string
+		rua         []string // the URIs wanted; nil when an error is wanted
+		unsupported []string
+		ext         []Field
+		err         error
+		field       string
+		text        string
 	}{
 		// RFC 8460 §3, the two examples.
 		{name: "RFC 8460 §3 mailto", txts: []string{"v=TLSRPTv1;rua=mailto:reports@example.com"},
@@ -40,12 +41,16 @@ func TestParseTLSRPTRecord(t *testing.T) {
 		{name: "version only", txts: []string{"v=TLSRPTv1"}, err: ErrMissingField},
 		{name: "no rua", txts: []string{"v=TLSRPTv1; ruf=mailto:a@example.com"}, err: ErrMissingField, field: "rua"},
 		{name: "rua in capitals", txts: []string{"v=TLSRPTv1; RUA=mailto:a@example.com"}, err: ErrMissingField, field: "rua"},
-		{name: "two rua fields", txts: []string{"v=TLSRPTv1; rua=mailto:a@example.com; rua=mailto:b@example.com"}, err: ErrSyntax, field: "rua", text: "a second rua"},
+		{name: "two rua fields, taken together (the grammar repeats fields)", txts: []string{"v=TLSRPTv1; rua=mailto:a@example.com; rua=https://r.example.com/"},
+			rua: []string{"mailto:a@example.com", "https://r.example.com/"}},
+		{name: "an unsupported scheme beside a supported one", txts: []string{"v=TLSRPTv1; rua=mailto:a@example.com,ftp://r.example.com/"},
+			rua: []string{"mailto:a@example.com"}, unsupported: []string{"ftp://r.example.com/"}},
 		{name: "empty rua", txts: []string{"v=TLSRPTv1; rua="}, err: ErrSyntax, field: "rua", text: "an empty URI"},
 		{name: "a stray comma", txts: []string{"v=TLSRPTv1; rua=mailto:a@example.com,"}, err: ErrSyntax, field: "rua", text: "an empty URI"},
-		{name: "http is not https", txts: []string{"v=TLSRPTv1; rua=http://r.example.com/"}, err: ErrSyntax, field: "rua", text: `scheme "http"`},
-		{name: "ftp", txts: []string{"v=TLSRPTv1; rua=ftp://r.example.com/"}, err: ErrSyntax, field: "rua", text: "mailto: or https: only"},
+		{name: "http is not https", txts: []string{"v=TLSRPTv1; rua=http://r.example.com/"}, err: ErrSyntax, field: "rua", text: `"http://r.example.com/"`},
+		{name: "ftp only", txts: []string{"v=TLSRPTv1; rua=ftp://r.example.com/"}, err: ErrSyntax, field: "rua", text: "no URI of rua is mailto: or https:"},
 		{name: "a bare address", txts: []string{"v=TLSRPTv1; rua=reports@example.com"}, err: ErrSyntax, field: "rua", text: "no scheme"},
+		{name: "a scheme that begins with a digit", txts: []string{"v=TLSRPTv1; rua=1mailto:reports@example.com"}, err: ErrSyntax, field: "rua", text: "no scheme"},
 		{name: "mailto without an address", txts: []string{"v=TLSRPTv1; rua=mailto:"}, err: ErrSyntax, field: "rua", text: "local@domain"},
 		{name: "mailto without a domain", txts: []string{"v=TLSRPTv1; rua=mailto:reports@"}, err: ErrSyntax, field: "rua"},
 		{name: "mailto without a local part", txts: []string{"v=TLSRPTv1; rua=mailto:@example.com"}, err: ErrSyntax, field: "rua"},
@@ -65,8 +70,8 @@ func TestParseTLSRPTRecord(t *testing.T) {
 				if err != nil {
 					t.Fatalf("ParseTLSRPTRecord(%q): %v", c.txts, err)
 				}
-				if fmt.Sprint(r.RUA) != fmt.Sprint(c.rua) || fmt.Sprint(r.Extensions) != fmt.Sprint(c.ext) {
-					t.Errorf("got rua %q extensions %q, want %q %q", r.RUA, r.Extensions, c.rua, c.ext)
+				if fmt.Sprint(r.RUA) != fmt.Sprint(c.rua) || fmt.Sprint(r.Extensions) != fmt.Sprint(c.ext) || fmt.Sprint(r.Unsupported) != fmt.Sprint(c.unsupported) {
+					t.Errorf("got rua %q unsupported %q extensions %q, want %q %q %q", r.RUA, r.Unsupported, r.Extensions, c.rua, c.unsupported, c.ext)
 				}
 				return
 			}

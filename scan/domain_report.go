@@ -331,8 +331,10 @@ type MTASTSReport struct {
 type TLSRPTReport struct {
 	// Lookup is the TXT question at _smtp._tls.<domain>.
 	Lookup *DNSAnswer `json:"lookup,omitempty"`
-	// RUA are the report URIs of a valid record.
-	RUA []string `json:"rua,omitempty"`
+	// RUA are the report URIs of a valid record; Unsupported those with
+	// a scheme no sender reports to (neither mailto nor https).
+	RUA         []string `json:"rua,omitempty"`
+	Unsupported []string `json:"unsupported,omitempty"`
 	// Error says why the record is missing or invalid, or is empty.
 	Error string `json:"error,omitempty"`
 

@@ -207,6 +207,6 @@ func (s *domainScan) lookupTLSRPT(ctx context.Context) *TLSRPTReport {
 		r.Error = err.Error()
 		return r
 	}
-	r.RUA = rec.RUA
+	r.RUA, r.Unsupported = rec.RUA, rec.Unsupported
 	return r
 }
