@@ -66,7 +66,7 @@ type DomainOptions struct {
 	// server; the URL and the TLS server name stay as the RFC says.
 	HTTPSPort int
 	// HTTPTimeout bounds the policy fetch of the default client: 0 means
-	// 10 seconds.
+	// a minute, the timeout RFC 8461 §3.3 suggests to senders.
 	HTTPTimeout time.Duration
 }
 

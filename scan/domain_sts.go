@@ -30,8 +30,10 @@ const (
 	stsPolicy                        // a policy, parsed
 )
 
-// defaultHTTPTimeout bounds the policy fetch of the default client.
-const defaultHTTPTimeout = 10 * time.Second
+// defaultHTTPTimeout bounds the policy fetch of the default client: a
+// minute, as RFC 8461 §3.3 suggests to senders, so that a policy they
+// fetch is not reported unfetchable.
+const defaultHTTPTimeout = time.Minute
 
 // errRedirect refuses the redirects of the policy fetch (RFC 8461 §3.3).
 var errRedirect = errors.New("the policy server redirects; RFC 8461 §3.3 forbids following redirects")
