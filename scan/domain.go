@@ -197,6 +197,7 @@ func (s *domainScan) lookupMX(ctx context.Context) []MXHost {
 				s.rep.NullMX = true
 				return nil
 			}
+			s.rep.nullMXMixed = true
 			continue
 		}
 		hosts = append(hosts, MXHost{Host: normalName(mx.Mx), Preference: mx.Preference})

@@ -12,9 +12,13 @@ package scan
 //	                        host                    validating sender gets no answer at all
 //	dnssec-insecure         domain   info           the MX answer is not validated: DANE cannot apply          RFC 7672 §2.2.1
 //	null-mx                 domain   info           a null MX: the domain accepts no mail                      RFC 7505
+//	null-mx-mixed           domain   medium         a null MX among other MX records, which RFC 7505 forbids:  RFC 7505 §3
+//	                                                senders may bounce, or use the others (the scan does)
 //	mx-implicit             domain   low            no MX records: the domain's own addresses are used         RFC 5321 §5.1
 //	mx-cname                host     low            the MX host name is an alias                               RFC 5321 §5.1; RFC 2181 §10.3
 //	mx-no-address           host     high           the MX host has no A or AAAA record                        RFC 5321 §5.1
+//	mx-ip-address           host     high           the MX record names an IP address, not a host: senders     RFC 5321 §5.1
+//	                                                look it up as a name and find no address
 //	smtp-unreachable        address  high           no connection, no banner or no EHLO                        RFC 5321 §3.1
 //	address-untested        address  info           an IPv6 address this host cannot reach                     -
 //	tls-unavailable         address  high, medium   no STARTTLS, or it failed; high when DANE or an MTA-STS    RFC 3207; RFC 7672 §2.2;
@@ -58,9 +62,11 @@ const (
 	FindingDNSSECBogus           FindingID = "dnssec-bogus"
 	FindingDNSSECInsecure        FindingID = "dnssec-insecure"
 	FindingNullMX                FindingID = "null-mx"
+	FindingNullMXMixed           FindingID = "null-mx-mixed"
 	FindingMXImplicit            FindingID = "mx-implicit"
 	FindingMXCNAME               FindingID = "mx-cname"
 	FindingMXNoAddress           FindingID = "mx-no-address"
+	FindingMXIPAddress           FindingID = "mx-ip-address"
 	FindingSMTPUnreachable       FindingID = "smtp-unreachable"
 	FindingAddressUntested       FindingID = "address-untested"
 	FindingTLSUnavailable        FindingID = "tls-unavailable"

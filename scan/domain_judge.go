@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,6 +97,9 @@ func (j *judge) mxLookup() {
 		j.add(finding(FindingNullMX, SeverityInfo, j.rep.Domain+" publishes a null MX: it accepts no mail", "RFC 7505", ev))
 	case j.rep.ImplicitMX:
 		j.add(finding(FindingMXImplicit, SeverityLow, j.rep.Domain+" has no MX records: senders use its own addresses", "RFC 5321 §5.1", ev))
+	case j.rep.nullMXMixed:
+		j.add(finding(FindingNullMXMixed, SeverityMedium, j.rep.Domain+" publishes a null MX among other MX records, which RFC 7505 forbids:"+
+			" a sender may take the domain for one that accepts no mail, or use the others (the scan does)", "RFC 7505 §3", ev))
 	}
 	if a.DNSSEC == DNSSECInsecure && !j.rep.NullMX {
 		j.add(finding(FindingDNSSECInsecure, SeverityInfo, "the MX answer is not DNSSEC-validated: DANE cannot apply to "+j.rep.Domain, "RFC 7672 §2.2.1", ev))
@@ -139,7 +143,11 @@ func (j *judge) host(mx *MXReport) {
 				"RFC 5321 §5.1; RFC 2181 §10.3", dnsEvidence(a)))
 		}
 	}
-	if !found {
+	switch {
+	case isIPAddress(mx.Host):
+		add(finding(FindingMXIPAddress, SeverityHigh, "the MX record names the IP address "+mx.Host+", not a host: RFC 5321 §5.1 wants a domain name,"+
+			" and senders look it up as one and find no address", "RFC 5321 §5.1", dnsEvidence(j.rep.MXLookup)))
+	case !found:
 		add(finding(FindingMXNoAddress, SeverityHigh, "the MX host "+mx.Host+" has no address", "RFC 5321 §5.1", dnsEvidence(mx.AddressLookups...)))
 	}
 	j.dane(mx, add)
@@ -472,4 +480,10 @@ func leafNames(a *AddressReport, host string) bool {
 		return false
 	}
 	return policy.MatchesName(a.Session.TLS.State.PeerCertificates[0], host)
+}
+
+// isIPAddress reports an MX host name that is an IPv4 or IPv6 address.
+func isIPAddress(host string) bool {
+	_, err := netip.ParseAddr(strings.Trim(strings.TrimSuffix(host, "."), "[]"))
+	return err == nil
 }

@@ -144,7 +144,8 @@ type DomainReport struct {
 	NullMX bool `json:"null_mx,omitempty"`
 	// ImplicitMX reports that the domain has no MX records and stands for
 	// itself (RFC 5321 §5.1).
-	ImplicitMX bool `json:"implicit_mx,omitempty"`
+	ImplicitMX  bool `json:"implicit_mx,omitempty"`
+	nullMXMixed bool // a null MX among other MX records, left out of MX
 	// MX holds each MX host in order of preference.
 	MX []MXReport `json:"mx"`
 

@@ -167,11 +167,15 @@ func TestDomainMXLookup(t *testing.T) {
 		{"null MX among others", func(t *testing.T, w *domainWorld) string {
 			w.dns.add(t, nil, "mixed.example.test. 300 IN MX 0 .", "mixed.example.test. 300 IN MX 20 mail.example.test.")
 			return "mixed.example.test"
-		}, VerdictWarning, []FindingID{FindingNoProtection, FindingTLSRPTMissing}, func(t *testing.T, rep *DomainReport) {
+		}, VerdictWarning, []FindingID{FindingNullMXMixed, FindingNoProtection, FindingTLSRPTMissing}, func(t *testing.T, rep *DomainReport) {
 			if rep.NullMX || len(rep.MX) != 1 || rep.MX[0].Preference != 20 {
 				t.Errorf("MX %+v", rep.MX)
 			}
 		}},
+		{"MX naming an IP address", func(t *testing.T, w *domainWorld) string {
+			w.dns.add(t, nil, "ip.example.test. 300 IN MX 10 127.0.0.1.")
+			return "ip.example.test"
+		}, VerdictFail, []FindingID{FindingMXIPAddress, FindingNoProtection, FindingTLSRPTMissing}, nil},
 		{"implicit MX", func(t *testing.T, w *domainWorld) string {
 			w.dns.add(t, nil, "bare.example.test. 300 IN A 127.0.0.1")
 			return "bare.example.test"
