@@ -23,7 +23,7 @@ import (
 // §2.2.3).
 func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []string) *DANEReport {
 	r := &DANEReport{Base: mx.Host}
-	secure, why := s.hostSecure(mx)
+	secure, failed, why := s.hostSecure(mx)
 	bases := []string{mx.Host}
 	if len(cnames) > 0 && secure {
 		bases = []string{normalName(cnames[len(cnames)-1]), mx.Host}
@@ -40,6 +40,8 @@ func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []stri
 		}
 	}
 	switch {
+	case failed:
+		r.Status, r.Note = DANELookupFailed, why
 	case !secure:
 		r.Status, r.Note = DANEInsecure, why
 		if a.found() || a.DNSSEC == DNSSECBogus {
@@ -69,23 +71,31 @@ func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []stri
 }
 
 // hostSecure reports whether DANE may apply to the host: the MX answer and
-// every address answer validated, and at least one address found. The
-// reason comes with a false.
-func (s *domainScan) hostSecure(mx *MXReport) (bool, string) {
+// every address answer validated, and at least one address found. failed
+// reports an address question of a host behind a validated MX answer that
+// got no answer: a sender cannot tell whether DANE applies, and must
+// delay or abandon delivery to the host (RFC 7672 §2.2.2). The reason
+// comes with a false secure.
+func (s *domainScan) hostSecure(mx *MXReport) (secure, failed bool, why string) {
 	if m := s.rep.MXLookup; m == nil || m.DNSSEC != DNSSECSecure {
-		return false, "the MX answer is not validated: DANE does not apply (RFC 7672 §2.2.1)"
+		return false, false, "the MX answer is not validated: DANE does not apply (RFC 7672 §2.2.1)"
 	}
 	found := false
 	for _, a := range mx.AddressLookups {
-		if a.DNSSEC != DNSSECSecure {
-			return false, "the " + a.Type + " answer for " + mx.Host + " is not validated: DANE does not apply (RFC 7672 §2.2.2)"
+		switch a.DNSSEC {
+		case DNSSECError:
+			return false, true, "the " + a.Type + " question for " + mx.Host + " got no answer (" + a.Error +
+				"): a DANE sender cannot tell whether DANE applies (RFC 7672 §2.2.2)"
+		case DNSSECSecure:
+		default:
+			return false, false, "the " + a.Type + " answer for " + mx.Host + " is not validated: DANE does not apply (RFC 7672 §2.2.2)"
 		}
 		found = found || a.found()
 	}
 	if !found {
-		return false, mx.Host + " has no address"
+		return false, false, mx.Host + " has no address"
 	}
-	return true, ""
+	return true, false, ""
 }
 
 // tlsaOf turns a DNS TLSA record into the policy package's form. The data

@@ -24,7 +24,8 @@ package scan
 //	tls-unavailable         address  high, medium   no STARTTLS, or it failed; high when DANE or an MTA-STS    RFC 3207; RFC 7672 §2.2;
 //	                                                enforce policy applies (senders will not deliver)          RFC 8461 §5
 //	dane-bogus              host     high           the TLSA answer fails DNSSEC validation                    RFC 7672 §2.2
-//	dane-lookup-failed      host     high           the TLSA question of a signed host gets no answer          RFC 7672 §2.2
+//	dane-lookup-failed      host     high           the TLSA or an address question of a host behind a         RFC 7672 §2.2
+//	                                                validated MX answer gets no answer
 //	dane-tlsa-ignored       host     info           TLSA records exist but are not validated                   RFC 7672 §2.2
 //	dane-mismatch           address  high           usable TLSA records, none matches the chain                RFC 7672 §2.2, §3
 //	dane-no-usable          address  medium         TLSA records, none usable for SMTP (PKIX-TA/EE …)          RFC 7672 §3.1.3

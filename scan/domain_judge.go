@@ -200,7 +200,7 @@ func (j *judge) dane(mx *MXReport, add func(Finding)) {
 	case DANEBogus:
 		add(finding(FindingDANEBogus, SeverityHigh, "the TLSA answer for "+mx.Host+" fails DNSSEC validation: a DANE sender will not deliver", "RFC 7672 §2.2", ev))
 	case DANELookupFailed:
-		add(finding(FindingDANELookupFailed, SeverityHigh, "the TLSA question for "+mx.Host+" got no answer: a DANE sender defers delivery", "RFC 7672 §2.2", ev))
+		add(finding(FindingDANELookupFailed, SeverityHigh, mx.Host+": "+d.Note+": a DANE sender defers delivery to it", "RFC 7672 §2.2", ev))
 	case DANEInsecure:
 		if len(d.Lookups) > 0 && (d.Lookups[len(d.Lookups)-1].found() || d.Lookups[len(d.Lookups)-1].DNSSEC == DNSSECBogus) {
 			add(finding(FindingDANETLSAIgnored, SeverityInfo, "TLSA records at "+tlsaNames(d)+" are ignored: "+d.Note, "RFC 7672 §2.2", ev))

@@ -95,6 +95,12 @@ func TestDomainDANEVerdicts(t *testing.T) {
 			DANEBogus, VerdictFail, []FindingID{FindingDANEBogus, FindingNoProtection}},
 		{"lookup failed", func(t *testing.T, w *domainWorld) { w.tlsa(t, failing, w.pki.Valid) },
 			DANELookupFailed, VerdictFail, []FindingID{FindingDANELookupFailed, FindingNoProtection}},
+		// RFC 7672 §2.2.2: an address question that fails leaves a sender
+		// unable to tell whether DANE applies: not "insecure".
+		{"an address question fails", func(t *testing.T, w *domainWorld) {
+			w.tlsa(t, nil, w.pki.Valid)
+			w.dns.add(t, failing, "mail.example.test. 300 IN AAAA ::1")
+		}, DANELookupFailed, VerdictFail, []FindingID{FindingDANELookupFailed, FindingNoProtection}},
 		{"DANE-TA, the CA itself", func(t *testing.T, w *domainWorld) {
 			w.dns.add(t, nil, "_"+strconv.Itoa(w.smtp.Port())+"._tcp.mail.example.test. 300 IN TLSA 2 0 0 "+hex.EncodeToString(w.pki.CACert().Raw))
 		}, DANEValidated, VerdictOK, nil},
