@@ -20,13 +20,23 @@ import (
 // The TLSA base domain is the host name, or, when the address answers
 // followed validated CNAMEs, the name they lead to, and the host name
 // when that one has no records or only insecure ones (RFC 7672 §2.2.2,
-// §2.2.3).
+// §2.2.3). A validated CNAME into an unsigned zone leaves the host name
+// alone as the base.
 func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []string) *DANEReport {
 	r := &DANEReport{Base: mx.Host}
 	secure, failed, why := s.hostSecure(mx)
 	bases := []string{mx.Host}
-	if len(cnames) > 0 && secure {
+	switch {
+	case len(cnames) > 0 && secure:
 		bases = []string{normalName(cnames[len(cnames)-1]), mx.Host}
+	case !secure && !failed && len(cnames) > 0:
+		// RFC 7672 §2.2.2: a validated CNAME into an unsigned zone leaves
+		// the host's own name as the TLSA base.
+		var cn *DNSAnswer
+		secure, cn = s.secureAlias(ctx, mx)
+		if cn != nil {
+			r.Lookups = append(r.Lookups, cn)
+		}
 	}
 	var a *DNSAnswer
 	for _, base := range bases {
@@ -98,6 +108,30 @@ func (s *domainScan) hostSecure(mx *MXReport) (secure, failed bool, why string) 
 	return true, false, ""
 }
 
+// secureAlias reports whether DANE applies to a host whose address
+// answers followed CNAMEs into an unsigned zone: the MX answer validated,
+// an address found, every address answer validated or insecure after a
+// CNAME, and the host's own CNAME record validated (RFC 7672 §2.2.2: "If
+// the initial CNAME response is also insecure, DANE TLS does not apply").
+// It returns the CNAME question it asked, if it asked one.
+func (s *domainScan) secureAlias(ctx context.Context, mx *MXReport) (bool, *DNSAnswer) {
+	if m := s.rep.MXLookup; m == nil || m.DNSSEC != DNSSECSecure {
+		return false, nil
+	}
+	found := false
+	for _, a := range mx.AddressLookups {
+		if a.DNSSEC != DNSSECSecure && (a.DNSSEC != DNSSECInsecure || len(a.CNAMEs) == 0) {
+			return false, nil
+		}
+		found = found || a.found()
+	}
+	if !found {
+		return false, nil
+	}
+	cn := s.dns.query(ctx, mx.Host, dns.TypeCNAME)
+	return cn.DNSSEC == DNSSECSecure && cn.found(), cn
+}
+
 // tlsaOf turns a DNS TLSA record into the policy package's form. The data
 // comes hex-encoded from the DNS library; what does not decode stays
 // empty, and TLSA.Check calls it unusable.
@@ -150,7 +184,9 @@ func hasUsable(d *DANEReport) bool {
 func tlsaNames(d *DANEReport) string {
 	var names []string
 	for _, a := range d.Lookups {
-		names = append(names, a.Name)
+		if a.Type == "TLSA" {
+			names = append(names, a.Name)
+		}
 	}
 	return strings.Join(names, ", ")
 }

@@ -282,7 +282,9 @@ type DANEReport struct {
 	// Base is the TLSA base domain: the MX host name, or the name its
 	// validated CNAMEs lead to (RFC 7672 §2.2.2).
 	Base string `json:"base,omitempty"`
-	// Lookups are the TLSA questions asked ("_25._tcp.<base>.").
+	// Lookups are the TLSA questions asked ("_25._tcp.<base>."), after
+	// the host's CNAME question when its aliases lead into an unsigned
+	// zone (RFC 7672 §2.2.2).
 	Lookups []*DNSAnswer `json:"lookups,omitempty"`
 	// Records are the TLSA records that count, with their parameters
 	// named: "3 1 1 2bb1… DANE-EE(3) SPKI(1) SHA2-256(1)".

@@ -240,6 +240,20 @@ func TestDomainMXLookup(t *testing.T) {
 				t.Errorf("DANE through a CNAME: %+v", d)
 			}
 		}},
+		// RFC 7672 §2.2.2: a validated CNAME into an unsigned zone leaves
+		// the host's own name as the TLSA base, where DANE still applies.
+		{"MX host is a signed alias into an unsigned zone", func(t *testing.T, w *domainWorld) string {
+			w.dns.zone("unsigned.example.test", false)
+			w.dns.add(t, nil, "c.example.test. 300 IN MX 10 mx.c.example.test.",
+				"mx.c.example.test. 300 IN CNAME host.unsigned.example.test.",
+				"host.unsigned.example.test. 300 IN A 127.0.0.1",
+				"_"+strconv.Itoa(w.smtp.Port())+"._tcp.mx.c.example.test. 300 IN TLSA 3 1 1 "+strings.Repeat("ab", 32))
+			return "c.example.test"
+		}, VerdictFail, []FindingID{FindingTLSRPTMissing, FindingMXCNAME, FindingDANEMismatch}, func(t *testing.T, rep *DomainReport) {
+			if d := rep.MX[0].DANE; d.Status != DANEValidated || d.Base != "mx.c.example.test" || len(d.Lookups) != 2 || d.Lookups[0].Type != "CNAME" {
+				t.Errorf("DANE through a CNAME into an unsigned zone: %+v", d)
+			}
+		}},
 		{"hostile MX names", func(t *testing.T, w *domainWorld) string {
 			w.dns.add(t, nil, `evil.example.test. 300 IN MX 10 a\032b\000\013.example.test.`,
 				"evil.example.test. 300 IN MX 20 "+strings.Repeat("x", 63)+"."+strings.Repeat("y", 63)+".example.test.")
