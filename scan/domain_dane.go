@@ -160,6 +160,13 @@ func matchDANE(d *DANEReport, names []string, chain []*x509.Certificate) *DANEMa
 	return m
 }
 
+// agileMatch reports whether the chain matches the records a sender that
+// applies digest algorithm agility keeps (policy.DigestAgility).
+func agileMatch(d *DANEReport, names []string, chain []*x509.Certificate) bool {
+	res := policy.MatchTLSA(policy.DigestAgility(d.tlsa), chain, policy.MatchOptions{Names: names})
+	return len(res.Matched) > 0
+}
+
 // rolloverRisks says, in sentences, how the records break at the next key
 // change of leaf.
 func rolloverRisks(d *DANEReport, leaf *x509.Certificate) []string {

@@ -30,6 +30,8 @@ package scan
 //	dane-mismatch           address  high           usable TLSA records, none matches the chain                RFC 7672 §2.2, §3
 //	dane-no-usable          address  medium         TLSA records, none usable for SMTP (PKIX-TA/EE …)          RFC 7672 §3.1.3
 //	dane-rollover           host     medium         no record would match the next key (a single "3 1 1")      RFC 7671 §8.1
+//	dane-digest-agility     address  medium         only a record of a weaker digest matches: a sender that    RFC 7671 §8, §9;
+//	                                                keeps the strongest of each usage and selector refuses     RFC 7672 §5
 //	dane-partial            domain   medium         some MX hosts have validated TLSA records, others not      RFC 7672 §2.2.1
 //	mta-sts-lookup-failed   domain   medium         the _mta-sts TXT question gets no answer                   RFC 8461 §3.1
 //	mta-sts-record-invalid  domain   medium         the _mta-sts TXT record is invalid, or there are several   RFC 8461 §3.1
@@ -77,6 +79,7 @@ const (
 	FindingDANEMismatch          FindingID = "dane-mismatch"
 	FindingDANENoUsable          FindingID = "dane-no-usable"
 	FindingDANERollover          FindingID = "dane-rollover"
+	FindingDANEDigestAgility     FindingID = "dane-digest-agility"
 	FindingDANEPartial           FindingID = "dane-partial"
 	FindingSTSLookupFailed       FindingID = "mta-sts-lookup-failed"
 	FindingSTSRecordInvalid      FindingID = "mta-sts-record-invalid"

@@ -256,7 +256,13 @@ func (j *judge) address(mx *MXReport, ar *AddressReport) {
 	ar.WebPKIValid = info.Verified
 	ar.RequireTLS = rep.CapabilitiesTLS.RequireTLS
 	if mx.DANE != nil && mx.DANE.Status == DANEValidated {
-		ar.DANE = matchDANE(mx.DANE, j.daneNames(mx), info.State.PeerCertificates)
+		names, chain := j.daneNames(mx), info.State.PeerCertificates
+		ar.DANE = matchDANE(mx.DANE, names, chain)
+		if ar.DANE.Authenticated && !agileMatch(mx.DANE, names, chain) {
+			add(finding(FindingDANEDigestAgility, SeverityMedium, where+": only a TLSA record of a weaker digest matches the chain; a sender that"+
+				" applies digest algorithm agility uses the strongest of each usage and selector, and will not deliver", "RFC 7671 §8, §9; RFC 7672 §5",
+				append(dnsEvidence(mx.DANE.Lookups...), note("matched: "+strings.Join(ar.DANE.Matched, "; "))...)))
+		}
 		if !ar.DANE.Authenticated {
 			id, sev, what := FindingDANEMismatch, SeverityHigh, "no TLSA record matches the certificate chain: a DANE sender will not deliver"
 			if len(ar.DANE.Mismatched) == 0 {

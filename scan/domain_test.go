@@ -101,6 +101,12 @@ func TestDomainDANEVerdicts(t *testing.T) {
 			w.tlsa(t, nil, w.pki.Valid)
 			w.dns.add(t, failing, "mail.example.test. 300 IN AAAA ::1")
 		}, DANELookupFailed, VerdictFail, []FindingID{FindingDANELookupFailed, FindingNoProtection}},
+		// RFC 7671 §9: a sender that applies digest algorithm agility
+		// uses the SHA2-512 record alone, which is of another key.
+		{"a matching SHA2-256 record beside a stale SHA2-512 one", func(t *testing.T, w *domainWorld) {
+			w.tlsa(t, nil, w.pki.Valid)
+			w.dns.add(t, nil, "_"+strconv.Itoa(w.smtp.Port())+"._tcp.mail.example.test. 300 IN TLSA 3 1 2 "+strings.Repeat("cd", 64))
+		}, DANEValidated, VerdictWarning, []FindingID{FindingDANEDigestAgility}},
 		{"DANE-TA, the CA itself", func(t *testing.T, w *domainWorld) {
 			w.dns.add(t, nil, "_"+strconv.Itoa(w.smtp.Port())+"._tcp.mail.example.test. 300 IN TLSA 2 0 0 "+hex.EncodeToString(w.pki.CACert().Raw))
 		}, DANEValidated, VerdictOK, nil},
