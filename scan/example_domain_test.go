@@ -6,13 +6,11 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/miekg/dns"
+	"github.com/smtpprobe/probe/internal/fakedns"
 	"github.com/smtpprobe/probe/internal/fakeserver"
 	"github.com/smtpprobe/probe/scan"
 )
@@ -33,18 +31,22 @@ func ExampleDomain() {
 	leaf, _ := x509.ParseCertificate(pki.Valid.Certificate[0])
 	key := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
 	tlsa := "_" + strconv.Itoa(srv.Port()) + "._tcp.mail.example.test. 60 IN TLSA 3 1 1 "
-	resolver, stop := exampleResolver(
+	resolver, err := fakedns.Start(
 		"example.test. 60 IN MX 10 mail.example.test.",
 		"mail.example.test. 60 IN A 127.0.0.1",
 		tlsa+hex.EncodeToString(key[:]),
 		tlsa+strings.Repeat("5a", 32), // the next key, published ahead of a rollover
 		`_smtp._tls.example.test. 60 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.test"`,
 	)
-	defer stop()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resolver.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rep := scan.Domain(ctx, scan.DomainOptions{Domain: "example.test", Resolver: resolver, Port: srv.Port()})
+	rep := scan.Domain(ctx, scan.DomainOptions{Domain: "example.test", Resolver: resolver.Addr(), Port: srv.Port()})
 
 	fmt.Println(rep.Domain, rep.Verdict, rep.Protection)
 	for _, mx := range rep.MX {
@@ -59,32 +61,4 @@ func ExampleDomain() {
 	// mail.example.test DANE validated 2 records
 	//   127.0.0.1 TLS 1.3 DANE authenticated: true ok
 	// findings: 0
-}
-
-// exampleResolver answers from records, with AD set, on 127.0.0.1; stop
-// shuts it down.
-func exampleResolver(records ...string) (addr string, stop func()) {
-	zone := map[string][]dns.RR{}
-	for _, s := range records {
-		rr, _ := dns.NewRR(s)
-		k := rr.Header().Name + dns.TypeToString[rr.Header().Rrtype]
-		zone[k] = append(zone[k], rr)
-	}
-	pc, _ := net.ListenPacket("udp", "127.0.0.1:0")
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		m.Answer = zone[strings.ToLower(r.Question[0].Name)+dns.TypeToString[r.Question[0].Qtype]]
-		m.AuthenticatedData = true
-		_ = w.WriteMsg(m)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = srv.ActivateAndServe() })
-	<-started
-	return pc.LocalAddr().String(), func() {
-		_ = srv.Shutdown()
-		wg.Wait()
-	}
 }

@@ -8,14 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
+	"github.com/smtpprobe/probe/internal/fakedns"
 	"github.com/smtpprobe/probe/internal/fakeserver"
 	"github.com/smtpprobe/probe/internal/polite"
 	"github.com/smtpprobe/probe/scan"
@@ -25,37 +23,12 @@ import (
 // AD set, from the records given: enough for the command's domain scan.
 func testResolver(t *testing.T, records ...string) string {
 	t.Helper()
-	zone := map[string][]dns.RR{}
-	for _, s := range records {
-		rr, err := dns.NewRR(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := strings.ToLower(rr.Header().Name) + "/" + strconv.Itoa(int(rr.Header().Rrtype))
-		zone[k] = append(zone[k], rr)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	s, err := fakedns.Start(records...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		q := r.Question[0]
-		m.Answer = zone[strings.ToLower(q.Name)+"/"+strconv.Itoa(int(q.Qtype))]
-		m.AuthenticatedData = true
-		_ = w.WriteMsg(m)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = srv.ActivateAndServe() })
-	<-started
-	t.Cleanup(func() {
-		_ = srv.Shutdown()
-		wg.Wait()
-	})
-	return pc.LocalAddr().String()
+	t.Cleanup(func() { s.Close() })
+	return s.Addr()
 }
 
 // domainSetup is a DANE-protected example.test whose MX runs a fakeserver.
