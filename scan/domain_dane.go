@@ -24,19 +24,18 @@ import (
 // alone as the base.
 func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []string) *DANEReport {
 	r := &DANEReport{Base: mx.Host}
-	secure, failed, why := s.hostSecure(mx)
+	secure, failed, alias, why := s.hostSecure(mx)
 	bases := []string{mx.Host}
 	switch {
 	case len(cnames) > 0 && secure:
 		bases = []string{normalName(cnames[len(cnames)-1]), mx.Host}
-	case !secure && !failed && len(cnames) > 0:
-		// RFC 7672 §2.2.2: a validated CNAME into an unsigned zone leaves
-		// the host's own name as the TLSA base.
-		var cn *DNSAnswer
-		secure, cn = s.secureAlias(ctx, mx)
-		if cn != nil {
-			r.Lookups = append(r.Lookups, cn)
-		}
+	case alias:
+		// RFC 7672 §2.2.2: "If the initial CNAME response is also
+		// "insecure", DANE TLS does not apply"; if it is validated, the
+		// host's own name is the TLSA base.
+		cn := s.dns.query(ctx, mx.Host, dns.TypeCNAME)
+		r.Lookups = append(r.Lookups, cn)
+		secure = cn.DNSSEC == DNSSECSecure && cn.found()
 	}
 	var a *DNSAnswer
 	for _, base := range bases {
@@ -84,52 +83,31 @@ func (s *domainScan) lookupTLSA(ctx context.Context, mx *MXReport, cnames []stri
 // every address answer validated, and at least one address found. failed
 // reports an address question of a host behind a validated MX answer that
 // got no answer: a sender cannot tell whether DANE applies, and must
-// delay or abandon delivery to the host (RFC 7672 §2.2.2). The reason
-// comes with a false secure.
-func (s *domainScan) hostSecure(mx *MXReport) (secure, failed bool, why string) {
+// delay or abandon delivery to the host (RFC 7672 §2.2.2). alias reports
+// that the only answers not validated are insecure ones that followed
+// CNAMEs: DANE applies if the host's own CNAME record is validated. The
+// reason comes with a false secure.
+func (s *domainScan) hostSecure(mx *MXReport) (secure, failed, alias bool, why string) {
 	if m := s.rep.MXLookup; m == nil || m.DNSSEC != DNSSECSecure {
-		return false, false, "the MX answer is not validated: DANE does not apply (RFC 7672 §2.2.1)"
+		return false, false, false, "the MX answer is not validated: DANE does not apply (RFC 7672 §2.2.1)"
 	}
 	found := false
 	for _, a := range mx.AddressLookups {
-		switch a.DNSSEC {
-		case DNSSECError:
-			return false, true, "the " + a.Type + " question for " + mx.Host + " got no answer (" + a.Error +
+		switch {
+		case a.DNSSEC == DNSSECError:
+			return false, true, false, "the " + a.Type + " question for " + mx.Host + " got no answer (" + a.Error +
 				"): a DANE sender cannot tell whether DANE applies (RFC 7672 §2.2.2)"
-		case DNSSECSecure:
-		default:
-			return false, false, "the " + a.Type + " answer for " + mx.Host + " is not validated: DANE does not apply (RFC 7672 §2.2.2)"
+		case a.DNSSEC == DNSSECInsecure && len(a.CNAMEs) > 0 && why == "":
+			alias, why = true, "the "+a.Type+" answer for "+mx.Host+" leads through a CNAME into an unsigned zone: DANE does not apply (RFC 7672 §2.2.2)"
+		case a.DNSSEC != DNSSECSecure && a.DNSSEC != DNSSECInsecure || a.DNSSEC == DNSSECInsecure && len(a.CNAMEs) == 0:
+			return false, false, false, "the " + a.Type + " answer for " + mx.Host + " is not validated: DANE does not apply (RFC 7672 §2.2.2)"
 		}
 		found = found || a.found()
 	}
 	if !found {
-		return false, false, mx.Host + " has no address"
+		return false, false, false, mx.Host + " has no address"
 	}
-	return true, false, ""
-}
-
-// secureAlias reports whether DANE applies to a host whose address
-// answers followed CNAMEs into an unsigned zone: the MX answer validated,
-// an address found, every address answer validated or insecure after a
-// CNAME, and the host's own CNAME record validated (RFC 7672 §2.2.2: "If
-// the initial CNAME response is also insecure, DANE TLS does not apply").
-// It returns the CNAME question it asked, if it asked one.
-func (s *domainScan) secureAlias(ctx context.Context, mx *MXReport) (bool, *DNSAnswer) {
-	if m := s.rep.MXLookup; m == nil || m.DNSSEC != DNSSECSecure {
-		return false, nil
-	}
-	found := false
-	for _, a := range mx.AddressLookups {
-		if a.DNSSEC != DNSSECSecure && (a.DNSSEC != DNSSECInsecure || len(a.CNAMEs) == 0) {
-			return false, nil
-		}
-		found = found || a.found()
-	}
-	if !found {
-		return false, nil
-	}
-	cn := s.dns.query(ctx, mx.Host, dns.TypeCNAME)
-	return cn.DNSSEC == DNSSECSecure && cn.found(), cn
+	return !alias, false, alias, why
 }
 
 // tlsaOf turns a DNS TLSA record into the policy package's form. The data
